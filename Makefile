@@ -1,0 +1,25 @@
+# Lifeline: the two commands a new user needs are `make run` and `make test`.
+GO ?= go
+
+.PHONY: run test deps vet fmt-check test-go bench-smoke
+
+## run: start the reference server on 127.0.0.1:8080 (embedded defaults, no external service)
+run:
+	$(GO) run ./cmd/lifeline
+
+## deps: install the Debian packages the tests need (redis-server, php-fpm, nginx, chromium, ...)
+deps:
+	./scripts/deps.sh
+
+## test: every test, race detector on, installing what it needs first
+test: deps fmt-check vet test-go
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+test-go:
+	$(GO) test -race -count=1 -timeout 30m ./...

@@ -1,0 +1,45 @@
+package lifeline
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. The run context is cancelled with one of the first group
+// as its cause: test it with errors.Is(context.Cause(ctx), ErrX). ctx.Err()
+// stays context.Canceled, as with any context.WithCancelCause.
+var (
+	// ErrClientAborted is the cause when the client went away (PHP's
+	// CONNECTION_ABORTED). ErrPeerReset and ErrSilentPeer match it too.
+	ErrClientAborted = errors.New("lifeline: client aborted")
+	// ErrPeerReset is the cause when the client reset the connection (RST).
+	ErrPeerReset = fmt.Errorf("lifeline: connection reset by peer: %w", ErrClientAborted)
+	// ErrSilentPeer is the cause when the client vanished without closing:
+	// keep-alive probes or unacknowledged writes timed out (see package server).
+	ErrSilentPeer = fmt.Errorf("lifeline: peer went silent: %w", ErrClientAborted)
+	// ErrTimeLimit is the cause when the run's time limit expired (PHP's
+	// CONNECTION_TIMEOUT, max_execution_time).
+	ErrTimeLimit = errors.New("lifeline: time limit exceeded")
+	// ErrServerShutdown is the cause when [Pool.Shutdown] gave up waiting.
+	ErrServerShutdown = errors.New("lifeline: server shutting down")
+
+	// ErrTerminated is the panic value that stops a run at its next output
+	// or [Run.Check] once it must stop, like [net/http.ErrAbortHandler]. The
+	// run engine recovers it. Code that recovers panics must re-panic it.
+	ErrTerminated = errors.New("lifeline: run terminated")
+
+	// ErrFinished is returned by [Run.Finish] when the response was already
+	// finished.
+	ErrFinished = errors.New("lifeline: response already finished")
+	// ErrRunEnded is returned by Run methods called after the run ended.
+	ErrRunEnded = errors.New("lifeline: run has ended")
+	// ErrNilHandler is returned by [Pool.Wrap] for a nil handler.
+	ErrNilHandler = errors.New("lifeline: nil handler")
+	// ErrPoolClosed is what requests get once [Pool.Shutdown] has begun.
+	ErrPoolClosed = errors.New("lifeline: pool shutting down")
+	// ErrQueueTimeout is reported when a request waited longer than the
+	// queue timeout for a free slot (see [WithMaxActive]).
+	ErrQueueTimeout = errors.New("lifeline: queue timeout")
+	// ErrInvalidOption wraps every option validation error.
+	ErrInvalidOption = errors.New("lifeline: invalid option")
+)

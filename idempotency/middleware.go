@@ -1,0 +1,293 @@
+package idempotency
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Middleware makes requests that carry an idempotency key run once; see
+// [Middleware.Handler]. It is safe for concurrent use; one Middleware may
+// wrap any number of handlers, which then share its key space.
+type Middleware struct {
+	store   Store
+	opts    options
+	runFrom func(ctx context.Context) (run, bool)
+}
+
+// New returns a Middleware that keeps its keys in store, configured by
+// opts. It returns an error matching [ErrInvalidOption] if store is nil or
+// an option value cannot be used.
+func New(store Store, opts ...Option) (*Middleware, error) {
+	if store == nil {
+		return nil, fmt.Errorf("%w: nil Store", ErrInvalidOption)
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	return &Middleware{store: store, opts: o, runFrom: runFromContext}, nil
+}
+
+// Handler wraps next so that a request carrying an idempotency key runs at
+// most once per key, and its retries get the recorded response.
+//
+// Requests whose method is not protected ([WithMethods]: POST and PATCH)
+// pass through. A protected request without the key header passes through
+// too, unless [WithRequireKey] is set (400 Bad Request). Otherwise:
+//
+//   - a key that [ParseKey] rejects, or more than one key field, gets 400;
+//   - the body is read (up to [WithMaxRequestBody], else 413) and given back
+//     to next; the key is bound to a fingerprint of the method, the path
+//     with its query, and the body, under the principal of
+//     [WithPrincipal];
+//   - if the key is free, next runs, and the response is recorded;
+//   - while that run is in progress, a request with the key gets 409
+//     Conflict (or waits, see [WithWait]);
+//   - after it, a request with the key gets the recorded response again,
+//     marked with the header "Idempotent-Replayed: true" ([WithReplayHeader]);
+//   - a request with the key and another fingerprint gets 422 Unprocessable
+//     Content;
+//   - if the store cannot be reached, 503 Service Unavailable: next never
+//     runs unprotected.
+//
+// Error responses are RFC 9457 problem details (application/problem+json)
+// whose detail says what happened and what to do.
+//
+// # What is recorded
+//
+// The recorder sits between next and the ResponseWriter it is given, and
+// changes nothing that passes. It keeps the first final status code (200
+// if next wrote none), the header as it was at the first Write, WriteHeader
+// or Flush (later changes are not recorded, as net/http ignores them), and
+// the body. Left out of the record: the hop-by-hop fields (Connection and
+// the fields it names, Keep-Alive, Proxy-Connection, Proxy-Authenticate,
+// TE, Trailer, Transfer-Encoding, Upgrade), trailers, Date (fresh on each
+// response), Content-Length (recomputed on replay), and Set-Cookie (a
+// cookie belongs to one exchange; replaying it would hand a session or
+// one-time token to whoever holds the key).
+//
+// A body longer than [WithMaxResponseBody] is not stored: the key still
+// records that the request was processed, and a replay answers with the
+// original status code and the header fields that do not describe the body,
+// and, instead of the body, a problem detail (Content-Type
+// application/problem+json) saying that the request was processed but its
+// response was too large to be stored. A handler that hijacks the
+// connection leaves nothing to replay: later requests with the key get 409
+// Conflict with a problem detail saying so.
+//
+// # Failures release the key
+//
+// A run that ends with a 5xx status, or panics, releases its key, so that
+// the client may retry; the panic is re-raised after the release, whatever
+// its value ([http.ErrAbortHandler] and lifeline.ErrTerminated included).
+// Every other status, 4xx included, is recorded and replayed.
+//
+// # Inside Lifeline
+//
+// Inside a Lifeline run (a handler wrapped by lifeline.Pool.Handler), the
+// middleware calls [lifeline.Run.IgnoreUserAbort](true) before next runs
+// (see [WithIgnoreUserAbort]), so a client that disconnects mid-order and
+// retries gets the result of the run that finished, never a second run. The
+// setting stays on for the rest of the run, as ignore_user_abort(true) does
+// in PHP. The record is stored when next returns, before the run's
+// response is released to the client; if next calls [lifeline.Run.Finish],
+// it is stored at Finish, from a [lifeline.Run.BeforeRelease] hook, so a
+// retry that arrives as soon as the client has its answer is replayed
+// rather than refused with 409 while the run goes on in the background.
+// Output after Finish, and output that shutdown functions write past next,
+// is not part of the record. Output handlers that next starts itself on the
+// run's output stack are not applied again on replay; those started before
+// the middleware (compression) are, since a replay is written through them.
+// Content-Length is then left to the output stack, which sets it exactly.
+func (m *Middleware) Handler(next http.Handler) http.Handler {
+	return &handler{m: m, next: next}
+}
+
+type handler struct {
+	m    *Middleware
+	next http.Handler
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m := h.m
+	if !slices.Contains(m.opts.methods, r.Method) {
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	key, present, err := m.keyFrom(r.Header)
+	switch {
+	case err != nil:
+		writeProblem(w, http.StatusBadRequest, err.Error())
+		return
+	case !present && m.opts.requireKey:
+		writeProblem(w, http.StatusBadRequest, fmt.Sprintf("idempotency: this endpoint requires an %s header field; send a new unique key (such as a random UUID) with each new request, and the same key with its retries", m.opts.header))
+		return
+	case !present:
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	body, err := readBody(r, m.opts.maxRequestBody)
+	switch {
+	case errors.Is(err, errBodyTooLarge):
+		writeProblem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("idempotency: the request body is larger than %d bytes, the limit for requests with an %s", m.opts.maxRequestBody, m.opts.header))
+		return
+	case err != nil:
+		writeProblem(w, http.StatusBadRequest, "idempotency: reading the request body: "+err.Error())
+		return
+	}
+	skey := m.storeKey(r, key)
+	token := rand.Text()
+	res, err := m.reserve(r.Context(), skey, fingerprint(r, body), token)
+	if err != nil {
+		m.storeFailed(w, r, "reserve", err)
+		return
+	}
+	switch res.State {
+	case StateReserved:
+		m.run(w, r, h.next, body, skey, token)
+	case StateInProgress:
+		writeProblem(w, http.StatusConflict, fmt.Sprintf("idempotency: a request with this %s is still being processed; retry after it has completed to get its response", m.opts.header))
+	case StateCompleted:
+		m.replay(w, r, res.Record)
+	case StateMismatch:
+		writeProblem(w, http.StatusUnprocessableEntity, fmt.Sprintf("idempotency: this %s was already used for a different request (method, path, query or body differ); send a new key with a new request", m.opts.header))
+	default:
+		m.storeFailed(w, r, "reserve", fmt.Errorf("idempotency: store returned %v", res.State))
+	}
+}
+
+// keyFrom returns the key of a request, whether the header was present, and
+// a client-facing error if it is malformed.
+func (m *Middleware) keyFrom(h http.Header) (string, bool, error) {
+	vs := h.Values(m.opts.header)
+	switch len(vs) {
+	case 0:
+		return "", false, nil
+	case 1:
+	default:
+		return "", true, fmt.Errorf("idempotency: %d %s fields; send exactly one", len(vs), m.opts.header)
+	}
+	key, err := ParseKey(vs[0])
+	if err != nil {
+		return "", true, fmt.Errorf("%s: %w", m.opts.header, err)
+	}
+	return key, true, nil
+}
+
+// storeKey is the key under which the store keeps key: the principal,
+// length-prefixed so that no principal and key pair can collide with
+// another, then the key.
+func (m *Middleware) storeKey(r *http.Request, key string) string {
+	if m.opts.principal == nil {
+		return key
+	}
+	p := m.opts.principal(r)
+	return strconv.Itoa(len(p)) + ":" + p + ":" + key
+}
+
+// fingerprint hashes what makes a request the same request: method, path
+// and query, and body.
+func fingerprint(r *http.Request, body []byte) string {
+	h := sha256.New()
+	_, _ = io.WriteString(h, r.Method)
+	_, _ = h.Write([]byte{0})
+	_, _ = io.WriteString(h, r.URL.EscapedPath())
+	_, _ = h.Write([]byte{0})
+	_, _ = io.WriteString(h, r.URL.RawQuery)
+	_, _ = h.Write([]byte{0})
+	_, _ = h.Write(body)
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0]))
+}
+
+// readBody reads the whole request body, up to limit bytes.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	if r.ContentLength > limit {
+		return nil, errBodyTooLarge
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if int64(len(b)) > limit {
+		return nil, errBodyTooLarge
+	}
+	return b, err
+}
+
+// restoredBody gives the handler the body the middleware read; Close
+// closes the original.
+type restoredBody struct {
+	*bytes.Reader
+	orig io.Closer
+}
+
+func (b restoredBody) Close() error { return b.orig.Close() }
+
+// reserve calls Store.Reserve, and while the key is in progress and
+// WithWait allows, calls it again with a growing pause.
+func (m *Middleware) reserve(ctx context.Context, key, fp, token string) (Reservation, error) {
+	res, err := m.reserveOnce(ctx, key, fp, token)
+	if err != nil || res.State != StateInProgress || m.opts.wait <= 0 {
+		return res, err
+	}
+	deadline := time.Now().Add(m.opts.wait)
+	pause := 10 * time.Millisecond
+	t := time.NewTimer(pause)
+	defer t.Stop()
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return res, nil
+		}
+		t.Reset(min(pause, left))
+		select {
+		case <-ctx.Done():
+			return res, nil // the client left: it gets the 409 it will not read
+		case <-t.C:
+		}
+		res, err = m.reserveOnce(ctx, key, fp, token)
+		if err != nil || res.State != StateInProgress {
+			return res, err
+		}
+		pause = min(2*pause, 250*time.Millisecond)
+	}
+}
+
+func (m *Middleware) reserveOnce(ctx context.Context, key, fp, token string) (Reservation, error) {
+	ctx, cancel := context.WithTimeout(ctx, m.opts.storeTimeout)
+	defer cancel()
+	res, err := m.store.Reserve(ctx, key, fp, token, m.opts.reservationTTL)
+	if err == nil && res.State == StateCompleted && res.Record == nil {
+		err = fmt.Errorf("idempotency: store returned a completed key without its record")
+	}
+	return res, err
+}
+
+// storeFailed answers a request whose key the store could not check: 503
+// when the store is unavailable (or too slow), 500 otherwise. The details
+// go to the log, not to the client.
+func (m *Middleware) storeFailed(w http.ResponseWriter, r *http.Request, op string, err error) {
+	m.opts.logger.LogAttrs(r.Context(), slog.LevelWarn, "idempotency: store failed; request refused",
+		slog.String("op", op), slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
+	if errors.Is(err, ErrStoreUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		w.Header().Set("Retry-After", "1")
+		writeProblem(w, http.StatusServiceUnavailable, "idempotency: the key store is unavailable, so the request was not processed; retry later with the same key")
+		return
+	}
+	writeProblem(w, http.StatusInternalServerError, "idempotency: the key store failed, so the request was not processed; retry later with the same key")
+}

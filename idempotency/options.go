@@ -1,0 +1,200 @@
+package idempotency
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Option configures a [Middleware]; options are checked once, by [New].
+type Option func(*options)
+
+type options struct {
+	header          string
+	replayHeader    string
+	methods         []string
+	requireKey      bool
+	principal       func(*http.Request) string
+	ttl             time.Duration
+	reservationTTL  time.Duration // 0: same as ttl
+	maxRequestBody  int64
+	maxResponseBody int64
+	wait            time.Duration
+	ignoreUserAbort bool
+	storeTimeout    time.Duration
+	logger          *slog.Logger
+}
+
+func defaultOptions() options {
+	return options{
+		header:          "Idempotency-Key",
+		replayHeader:    "Idempotent-Replayed",
+		methods:         []string{http.MethodPost, http.MethodPatch},
+		ttl:             24 * time.Hour,
+		maxRequestBody:  1 << 20,
+		maxResponseBody: 1 << 20,
+		ignoreUserAbort: true,
+		storeTimeout:    5 * time.Second,
+		logger:          slog.Default(),
+	}
+}
+
+func (o *options) validate() error {
+	switch {
+	case !isToken(o.header):
+		return fmt.Errorf("%w: WithHeader(%q): not a valid header field name", ErrInvalidOption, o.header)
+	case !isToken(o.replayHeader):
+		return fmt.Errorf("%w: WithReplayHeader(%q): not a valid header field name", ErrInvalidOption, o.replayHeader)
+	case len(o.methods) == 0:
+		return fmt.Errorf("%w: WithMethods: no method given", ErrInvalidOption)
+	case o.ttl <= 0:
+		return fmt.Errorf("%w: WithTTL(%v): must be positive", ErrInvalidOption, o.ttl)
+	case o.reservationTTL < 0:
+		return fmt.Errorf("%w: WithReservationTTL(%v): must not be negative", ErrInvalidOption, o.reservationTTL)
+	case o.maxRequestBody <= 0:
+		return fmt.Errorf("%w: WithMaxRequestBody(%d): must be positive", ErrInvalidOption, o.maxRequestBody)
+	case o.maxResponseBody < 0:
+		return fmt.Errorf("%w: WithMaxResponseBody(%d): must not be negative", ErrInvalidOption, o.maxResponseBody)
+	case o.wait < 0:
+		return fmt.Errorf("%w: WithWait(%v): must not be negative", ErrInvalidOption, o.wait)
+	case o.storeTimeout <= 0:
+		return fmt.Errorf("%w: WithStoreTimeout(%v): must be positive", ErrInvalidOption, o.storeTimeout)
+	case o.logger == nil:
+		return fmt.Errorf("%w: WithLogger(nil)", ErrInvalidOption)
+	}
+	for _, m := range o.methods {
+		if !isToken(m) {
+			return fmt.Errorf("%w: WithMethods: %q is not a valid method", ErrInvalidOption, m)
+		}
+	}
+	if o.reservationTTL == 0 {
+		o.reservationTTL = o.ttl
+	}
+	return nil
+}
+
+// WithHeader sets the request header field that carries the key. The
+// default is "Idempotency-Key", the field of the IETF draft and of Stripe.
+func WithHeader(name string) Option {
+	return func(o *options) { o.header = name }
+}
+
+// WithReplayHeader sets the response header field, with the value "true",
+// that marks a replayed response. The default is "Idempotent-Replayed" (as
+// Stripe's API sends it).
+func WithReplayHeader(name string) Option {
+	return func(o *options) { o.replayHeader = name }
+}
+
+// WithMethods sets the request methods the middleware protects; requests
+// with other methods pass through untouched, key or not. The default is
+// POST and PATCH, the non-idempotent methods the IETF draft names.
+func WithMethods(methods ...string) Option {
+	return func(o *options) { o.methods = append([]string(nil), methods...) }
+}
+
+// WithRequireKey makes a protected request without the key header fail with
+// 400 Bad Request instead of running unprotected. The default is false.
+func WithRequireKey(require bool) Option {
+	return func(o *options) { o.requireKey = require }
+}
+
+// WithPrincipal binds keys to the caller that sent them: fn returns who
+// sent the request (a user or API-client ID, never something the client
+// can choose freely), and one principal's key can neither see nor block
+// another's. All requests share one key space by default, which is only
+// right when keys are secret random values and responses hold nothing
+// private.
+func WithPrincipal(fn func(r *http.Request) string) Option {
+	return func(o *options) { o.principal = fn }
+}
+
+// WithTTL sets how long a completed key is remembered, counted from the end
+// of its run; a request with the key after that runs again. The default is
+// 24 hours, Stripe's key lifetime.
+func WithTTL(d time.Duration) Option {
+	return func(o *options) { o.ttl = d }
+}
+
+// WithReservationTTL sets how long a key stays reserved if its run never
+// completes or releases it, because its process crashed. The default is
+// the key TTL ([WithTTL]): a crash then blocks the key (409) rather than
+// ever risking a second run. A shorter value lets clients retry sooner
+// after a crash but must be longer than any run can take, time limit and
+// work after [lifeline.Run.Finish] included, or two runs of one key may
+// overlap.
+func WithReservationTTL(d time.Duration) Option {
+	return func(o *options) { o.reservationTTL = d }
+}
+
+// WithMaxRequestBody sets how many bytes of request body the middleware
+// reads to fingerprint a protected request; a longer body is refused with
+// 413 Content Too Large before the handler runs. The default is 1 MiB.
+func WithMaxRequestBody(n int64) Option {
+	return func(o *options) { o.maxRequestBody = n }
+}
+
+// WithMaxResponseBody sets the largest response body that is stored for
+// replay. A run with a longer body is still recorded as done, without its
+// body, and its replays say so (see [Middleware.Handler]). 0 stores no
+// bodies. The default is 1 MiB.
+func WithMaxResponseBody(n int64) Option {
+	return func(o *options) { o.maxResponseBody = n }
+}
+
+// WithWait makes a request whose key is in progress wait up to d for the
+// run to finish and then get its replay, instead of an immediate 409
+// Conflict; after d it gets the 409. If the run releases the key (it failed
+// with a 5xx or panicked) the waiting request runs itself. The default is 0,
+// no waiting, as the IETF draft describes.
+func WithWait(d time.Duration) Option {
+	return func(o *options) { o.wait = d }
+}
+
+// WithIgnoreUserAbort sets whether a protected run goes on when its client
+// disconnects. The default is true: the client will retry with the same key
+// and must get the result of a run that finished, never a second run (the
+// seed's "card charged, but not in my DB"). Inside a Lifeline run the
+// middleware calls [lifeline.Run.IgnoreUserAbort](true); outside one, the
+// handler gets a context that the client's disconnect does not cancel
+// ([context.WithoutCancel]), so bound its work yourself.
+func WithIgnoreUserAbort(ignore bool) Option {
+	return func(o *options) { o.ignoreUserAbort = ignore }
+}
+
+// WithStoreTimeout bounds each store call. Completing or releasing a key
+// uses a context detached from the request's, so a client that left cannot
+// prevent its result from being recorded. The default is 5 seconds.
+func WithStoreTimeout(d time.Duration) Option {
+	return func(o *options) { o.storeTimeout = d }
+}
+
+// WithLogger sets the logger for store failures that cannot reach the
+// client, such as a result that could not be recorded. The default is
+// [slog.Default] at the time [New] is called.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.logger = l }
+}
+
+// isToken reports whether s is an RFC 9110 token, the syntax of header
+// field names and methods.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c < 0x21 || c > 0x7e:
+			return false
+		default:
+			switch c {
+			case '(', ')', ',', '/', ':', ';', '<', '=', '>', '?', '@', '[', '\\', ']', '{', '}', '"':
+				return false
+			}
+		}
+	}
+	return true
+}

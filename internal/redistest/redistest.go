@@ -1,0 +1,138 @@
+// Package redistest starts a real redis-server on loopback for tests.
+//
+// Tests that need Redis call [Start]; it runs Debian's redis-server on a free
+// 127.0.0.1 port with its data in the test's temporary directory, and stops it
+// when the test ends. When redis-server is not installed the test fails with a
+// message saying how to install it (`make test` installs it): it never skips.
+package redistest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Server is one redis-server process started by [Start].
+type Server struct {
+	tb   testing.TB
+	dir  string
+	port int
+
+	mu  sync.Mutex // guards cmd
+	cmd *exec.Cmd
+}
+
+// Start runs redis-server on a free loopback port for the duration of tb.
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	_, err := exec.LookPath("redis-server")
+	if err != nil {
+		tb.Fatalf("redistest: redis-server not found (%v); run `make test`, which installs it, or `apt-get install -y redis-server`", err)
+	}
+	s := &Server{tb: tb, dir: tb.TempDir(), port: freePort(tb)}
+	if err := s.start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Kill)
+	return s
+}
+
+// Addr is the server's host:port on 127.0.0.1.
+func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+
+// Kill stops the server at once (SIGKILL), as a crash would. It is safe to call
+// more than once.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}
+
+// Restart starts the server again on the same port after [Server.Kill]. The
+// data set is empty afterwards: persistence is off.
+func (s *Server) Restart() {
+	s.tb.Helper()
+	s.Kill()
+	if err := s.start(); err != nil {
+		s.tb.Fatal(err)
+	}
+}
+
+func (s *Server) start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	logPath := filepath.Join(s.dir, "redis.log")
+	cmd := exec.Command("redis-server",
+		"--bind", "127.0.0.1",
+		"--port", strconv.Itoa(s.port),
+		"--save", "",
+		"--appendonly", "no",
+		"--dir", s.dir,
+		"--logfile", logPath,
+		"--protected-mode", "yes",
+	)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("redistest: start redis-server: %w", err)
+	}
+	s.cmd = cmd
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if ping(s.Addr()) == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	s.cmd = nil
+	logData, _ := os.ReadFile(logPath)
+	return fmt.Errorf("redistest: redis-server on %s did not answer PING within 10s; log:\n%s", s.Addr(), logData)
+}
+
+// ping sends an inline PING and waits for +PONG.
+func ping(addr string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "+PONG") {
+		return fmt.Errorf("redistest: unexpected reply %q", line)
+	}
+	return nil
+}
+
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("redistest: find a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

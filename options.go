@@ -1,0 +1,166 @@
+package lifeline
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Option configures a [Pool] ([NewPool]) or one route ([Pool.Handler]).
+// Options marked "pool only" are rejected on a route.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// poolOption is an Option that makes sense for the whole pool only.
+type poolOption struct {
+	name string
+	f    func(*config)
+}
+
+func (o poolOption) apply(c *config) {
+	o.f(c)
+	c.poolOnly = append(c.poolOnly, o.name)
+}
+
+// config holds every setting. Defaults are in defaultConfig.
+type config struct {
+	timeLimit       time.Duration
+	ignoreUserAbort bool
+	logger          *slog.Logger
+	timeoutHandler  http.Handler
+	gracePeriod     time.Duration
+	shutdownBudget  time.Duration
+	outputBuffering int
+	backgroundLimit time.Duration
+	route           string
+
+	// pool only
+	maxActive    int
+	queueTimeout time.Duration
+	recentRuns   int
+
+	poolOnly []string // names of pool-only options applied (rejected on routes)
+}
+
+func defaultConfig() config {
+	return config{
+		timeLimit:       30 * time.Second,
+		gracePeriod:     2 * time.Second,
+		shutdownBudget:  2 * time.Second,
+		outputBuffering: 4096,
+		queueTimeout:    5 * time.Second,
+		recentRuns:      256,
+	}
+}
+
+func (c *config) validate() error {
+	switch {
+	case c.timeLimit < 0:
+		return fmt.Errorf("%w: WithTimeLimit(%v): negative", ErrInvalidOption, c.timeLimit)
+	case c.gracePeriod < 0:
+		return fmt.Errorf("%w: WithGracePeriod(%v): negative", ErrInvalidOption, c.gracePeriod)
+	case c.shutdownBudget < 0:
+		return fmt.Errorf("%w: WithShutdownBudget(%v): negative", ErrInvalidOption, c.shutdownBudget)
+	case c.outputBuffering < 0:
+		return fmt.Errorf("%w: WithOutputBuffering(%d): negative", ErrInvalidOption, c.outputBuffering)
+	case c.backgroundLimit < 0:
+		return fmt.Errorf("%w: WithBackgroundLimit(%v): negative", ErrInvalidOption, c.backgroundLimit)
+	case c.maxActive < 0:
+		return fmt.Errorf("%w: WithMaxActive(%d): negative", ErrInvalidOption, c.maxActive)
+	case c.queueTimeout < 0:
+		return fmt.Errorf("%w: WithQueueTimeout(%v): negative", ErrInvalidOption, c.queueTimeout)
+	case c.recentRuns < 0:
+		return fmt.Errorf("%w: WithRecentRuns(%d): negative", ErrInvalidOption, c.recentRuns)
+	}
+	return nil
+}
+
+// WithTimeLimit sets the run's time limit, PHP's max_execution_time. The
+// default is 30s, PHP's default; 0 means unlimited. Lifeline measures wall
+// time, where PHP on Linux measures CPU time.
+func WithTimeLimit(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.timeLimit = d })
+}
+
+// WithIgnoreUserAbort sets whether runs go on when the client leaves, PHP's
+// ignore_user_abort ini. The default is false: the run is terminated at its
+// next output or [Run.Check].
+func WithIgnoreUserAbort(ignore bool) Option {
+	return optionFunc(func(c *config) { c.ignoreUserAbort = ignore })
+}
+
+// WithLogger sets the logger for panics, runaway runs and misuse. The default
+// is [slog.Default].
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) { c.logger = l })
+}
+
+// WithTimeoutResponse sets the handler that answers the client when a run
+// hits its time limit before sending anything. The default answers 503
+// Service Unavailable with a short text body. It runs on the connection
+// goroutine with the original request, and must not block.
+func WithTimeoutResponse(h http.Handler) Option {
+	return optionFunc(func(c *config) { c.timeoutHandler = h })
+}
+
+// WithGracePeriod sets how long a run may go on after its time limit before
+// it is declared runaway: the connection side then answers for it (or cuts
+// the response short if it had started) and the run is counted as runaway.
+// The default is 2s, like PHP's hard_timeout.
+func WithGracePeriod(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.gracePeriod = d })
+}
+
+// WithShutdownBudget sets how long shutdown functions may run after the time
+// limit expired, PHP's hard_timeout. The default is 2s. Without a timeout,
+// shutdown functions share what is left of the time limit, as in PHP.
+func WithShutdownBudget(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.shutdownBudget = d })
+}
+
+// WithOutputBuffering sets the size of the base output buffer every run
+// starts with, PHP's output_buffering ini: output reaches the client in
+// chunks of this size, and a response shorter than it gets an exact
+// Content-Length. The default is 4096, PHP's php.ini default; 0 disables the
+// base buffer.
+func WithOutputBuffering(size int) Option {
+	return optionFunc(func(c *config) { c.outputBuffering = size })
+}
+
+// WithBackgroundLimit sets a separate time limit for the work a run does
+// after [Run.Finish], counted from Finish. The default, 0, keeps the run's
+// own time limit running.
+func WithBackgroundLimit(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.backgroundLimit = d })
+}
+
+// WithRoute names the route, for records, logs and metrics.
+func WithRoute(name string) Option {
+	return optionFunc(func(c *config) { c.route = name })
+}
+
+// WithMaxActive caps the number of runs in the pool at once, including runs
+// still working after Finish, like PHP-FPM's pm.max_children. A request over
+// the cap waits up to the queue timeout for a slot, then gets 503 with
+// Retry-After. The default, 0, means no cap. Pool only.
+func WithMaxActive(n int) Option {
+	return poolOption{"WithMaxActive", func(c *config) { c.maxActive = n }}
+}
+
+// WithQueueTimeout sets how long a request waits for a slot when the pool is
+// at its [WithMaxActive] cap. The default is 5s. Pool only.
+func WithQueueTimeout(d time.Duration) Option {
+	return poolOption{"WithQueueTimeout", func(c *config) { c.queueTimeout = d }}
+}
+
+// WithRecentRuns sets how many final records of ended runs [Pool.Recent]
+// keeps. The default is 256. Pool only.
+func WithRecentRuns(n int) Option {
+	return poolOption{"WithRecentRuns", func(c *config) { c.recentRuns = n }}
+}

@@ -1,0 +1,258 @@
+package output
+
+import (
+	"net/http"
+	"strconv"
+)
+
+// Sink receives what reaches the bottom of a [Stack]: the client side.
+// Lifeline's run engine implements it by handing the bytes to the connection
+// goroutine; [NewStack] accepts any implementation, for tests and standalone use.
+//
+// The Stack calls a Sink only from the goroutine that owns the Stack.
+type Sink interface {
+	// WriteHeader sends the status code and header. It is called for every
+	// 1xx informational code, then once for the final code, before the first
+	// body byte. h must not be retained past the call unless the Sink copies it.
+	WriteHeader(code int, h http.Header) error
+	// Write sends body bytes. p must not be retained after Write returns.
+	Write(p []byte) (int, error)
+	// Flush pushes everything written so far towards the client.
+	Flush() error
+}
+
+// level is one output buffer on the stack.
+type level struct {
+	h        Handler
+	chunk    int
+	flags    Flags
+	buf      []byte
+	started  bool // the handler has been called once (PHP's STARTED)
+	disabled bool // the handler declined or failed (PHP's DISABLED)
+}
+
+// Stack is PHP's output layer for one response: a stack of buffers between the
+// handler's writes and the client, with the response's status and header.
+//
+// A Stack is owned by one goroutine (in Lifeline, the run's goroutine); none
+// of its methods may be called concurrently. The zero value is not usable:
+// create one with [NewStack] or reset a pooled one with [Stack.Reset].
+type Stack struct {
+	sink   Sink
+	header http.Header
+	code   int
+
+	levels   []level
+	running  bool // a handler is executing: buffer operations are refused
+	implicit bool // PHP's implicit_flush: flush the sink after every write
+
+	sent     bool // the final header went out
+	sentFile string
+	sentLine int
+
+	ending  bool   // EndAll is collecting the final bytes in pend
+	pend    []byte // final bytes collected by EndAll
+	written int64  // body bytes handed to the sink
+	ended   bool
+}
+
+// NewStack returns a Stack that sends to sink, with no buffer started.
+func NewStack(sink Sink) *Stack {
+	s := &Stack{}
+	s.Reset(sink)
+	return s
+}
+
+// Reset prepares s for a new response to sink, keeping only its buffers'
+// memory. It is how pooled stacks are reused.
+func (s *Stack) Reset(sink Sink) {
+	levels := s.levels[:0]
+	pend := s.pend[:0]
+	if cap(pend) > maxKeep {
+		pend = nil
+	}
+	*s = Stack{sink: sink, header: make(http.Header), levels: levels, pend: pend}
+}
+
+// SetSink replaces the Sink. Lifeline uses it to discard the output of a run
+// after [Run.Finish] or a client abort.
+func (s *Stack) SetSink(sink Sink) { s.sink = sink }
+
+// maxKeep bounds the buffer memory a pooled Stack keeps between responses.
+const maxKeep = 64 << 10
+
+// Header returns the response header map. Changes made after the header has
+// been sent have no effect; use [Stack.SetHeader] to be told.
+func (s *Stack) Header() http.Header { return s.header }
+
+// StatusCode returns the status code set by [Stack.WriteHeader], or 0 if
+// none was set (200 is sent then).
+func (s *Stack) StatusCode() int { return s.code }
+
+// HeadersSent reports whether the header has gone to the client.
+func (s *Stack) HeadersSent() bool { return s.sent }
+
+// HeadersSentAt reports where the output that sent the header started (PHP's
+// headers_sent($file, $line)). ok is false while the header is unsent; file
+// is empty when the header was sent by Lifeline itself (at Finish or at the
+// end of the run) rather than by a write of the handler.
+func (s *Stack) HeadersSentAt() (file string, line int, ok bool) {
+	return s.sentFile, s.sentLine, s.sent
+}
+
+// BytesSent returns the number of body bytes handed to the client side so far.
+func (s *Stack) BytesSent() int64 { return s.written }
+
+// WriteHeader sets the status code. Informational codes (1xx) are sent at
+// once; a final code is kept until the header goes out. After that it returns
+// a [*HeadersSentError] and changes nothing. A code outside 100-999 is an error.
+func (s *Stack) WriteHeader(code int) error {
+	if code < 100 || code > 999 {
+		return &CodeError{Code: code}
+	}
+	if s.sent {
+		return s.headersSentError()
+	}
+	if code < 200 {
+		return s.sink.WriteHeader(code, s.header)
+	}
+	if s.code == 0 {
+		s.code = code
+	}
+	return nil
+}
+
+// SetHeader sets a header field, or returns a [*HeadersSentError] if the
+// header has already been sent (PHP's header()).
+func (s *Stack) SetHeader(key, value string) error {
+	if s.sent {
+		return s.headersSentError()
+	}
+	s.header.Set(key, value)
+	return nil
+}
+
+func (s *Stack) headersSentError() error {
+	return &HeadersSentError{File: s.sentFile, Line: s.sentLine}
+}
+
+// CodeError reports an invalid status code given to [Stack.WriteHeader].
+type CodeError struct{ Code int }
+
+func (e *CodeError) Error() string {
+	return "output: invalid status code " + strconv.Itoa(e.Code)
+}
+
+// Write appends p to the top buffer, or sends it to the client when no buffer
+// is active. A write is never split: a buffer's handler runs after the whole
+// write has been appended, when the buffer has reached its chunk size.
+// Writes made by a running handler are discarded, as in PHP.
+func (s *Stack) Write(p []byte) (int, error) {
+	if s.running {
+		return 0, ErrInHandler
+	}
+	if err := s.writeAt(len(s.levels)-1, p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// WriteString is Write for a string.
+func (s *Stack) WriteString(str string) (int, error) {
+	if len(s.levels) > 0 && !s.running {
+		// Appending a string to the buffer avoids converting it first.
+		top := &s.levels[len(s.levels)-1]
+		if !top.disabled {
+			top.buf = append(top.buf, str...)
+			if err := s.overflow(len(s.levels) - 1); err != nil {
+				return 0, err
+			}
+			return len(str), nil
+		}
+	}
+	return s.Write([]byte(str))
+}
+
+// writeAt appends p to level i, or sends it down when that level is disabled
+// or i is below the stack.
+func (s *Stack) writeAt(i int, p []byte) error {
+	for i >= 0 && s.levels[i].disabled {
+		i--
+	}
+	if i < 0 {
+		return s.toSink(p, false)
+	}
+	lv := &s.levels[i]
+	lv.buf = append(lv.buf, p...)
+	return s.overflow(i)
+}
+
+// overflow runs level i's handler when its buffer has reached the chunk size.
+func (s *Stack) overflow(i int) error {
+	lv := &s.levels[i]
+	if lv.chunk > 0 && len(lv.buf) >= lv.chunk {
+		return s.process(i, PhaseWrite, false)
+	}
+	return nil
+}
+
+// process runs level i's handler with op over its whole buffer, empties the
+// buffer, and passes the result down unless discard is set.
+func (s *Stack) process(i int, op Phase, discard bool) error {
+	lv := &s.levels[i]
+	out := lv.buf
+	if !lv.disabled && lv.h != nil {
+		if !lv.started {
+			op |= PhaseStart
+		}
+		s.running = true
+		res, err := lv.h.Handle(lv.buf, op)
+		s.running = false
+		if err != nil {
+			lv.disabled = true // PHP: the raw buffer passes through
+		} else {
+			out = res
+		}
+	}
+	lv.started = true
+	var err error
+	if !discard && len(out) > 0 {
+		err = s.writeAt(i-1, out)
+	}
+	lv = &s.levels[i] // writeAt does not grow the stack, but stay explicit
+	lv.buf = lv.buf[:0]
+	return err
+}
+
+// toSink hands p to the client side, sending the header first.
+func (s *Stack) toSink(p []byte, flush bool) error {
+	if s.ending {
+		s.pend = append(s.pend, p...)
+		return nil
+	}
+	if !s.sent {
+		file, line := callerOutside()
+		if err := s.sendHeader(file, line); err != nil {
+			return err
+		}
+	}
+	if len(p) > 0 {
+		n, err := s.sink.Write(p)
+		s.written += int64(n)
+		if err != nil {
+			return err
+		}
+	}
+	if flush || s.implicit {
+		return s.sink.Flush()
+	}
+	return nil
+}
+
+func (s *Stack) sendHeader(file string, line int) error {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	s.sent, s.sentFile, s.sentLine = true, file, line
+	return s.sink.WriteHeader(s.code, s.header)
+}

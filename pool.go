@@ -1,0 +1,272 @@
+package lifeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Pool holds the defaults every run starts with (like a PHP-FPM pool and its
+// php.ini) and the registry of live runs. Create one with [NewPool], wrap
+// handlers with [Pool.Handler], and call [Pool.Shutdown] when the server
+// stops. A Pool is safe for concurrent use.
+type Pool struct {
+	cfg   config
+	start time.Time
+	slots chan struct{} // WithMaxActive semaphore, nil when uncapped
+	exs   sync.Pool     // *exchange
+	ids   atomic.Uint64
+	stats counters
+	det   detector // socket-level abort detection (ConfigureServer)
+
+	mu       sync.Mutex // guards the fields below
+	live     map[*Run]struct{}
+	closing  bool
+	idle     chan struct{} // closed when closing and live is empty
+	recent   []Record      // ring of final records
+	recentAt int           // next slot in recent
+	recentN  int
+}
+
+// counters are the pool's statistics, updated atomically.
+type counters struct {
+	accepted, queued, queueWaits, queueTimeouts atomic.Uint64
+	maxActive                                   atomic.Int64
+	finished                                    atomic.Int64 // runs now working after Finish
+	runaway, timeLimitHits                      atomic.Uint64
+	panics, shutdownPanics                      atomic.Uint64
+	byStatus                                    [4]atomic.Uint64
+	aborts                                      [CauseShutdown + 1]atomic.Uint64
+}
+
+// NewPool returns a Pool with the given defaults, validated once here.
+func NewPool(opts ...Option) (*Pool, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("%w: nil option", ErrInvalidOption)
+		}
+		o.apply(&cfg)
+	}
+	cfg.poolOnly = nil
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
+	}
+	p := &Pool{cfg: cfg, start: time.Now(), live: make(map[*Run]struct{})}
+	if cfg.maxActive > 0 {
+		p.slots = make(chan struct{}, cfg.maxActive)
+	}
+	p.recent = make([]Record, cfg.recentRuns)
+	p.exs.New = func() any { return newExchange() }
+	return p, nil
+}
+
+func (c *config) log() *slog.Logger { return c.logger }
+
+// Handler wraps h so that each request becomes a [Run], with opts overriding
+// the pool's defaults for this route (pool-only options are not allowed). A
+// nil handler or an invalid option is a programming error: it is logged, and
+// the returned handler answers 500 with the reason, rather than crashing. Use
+// [Pool.Wrap] to get the error instead.
+func (p *Pool) Handler(h http.Handler, opts ...Option) http.Handler {
+	wrapped, err := p.Wrap(h, opts...)
+	if err != nil {
+		p.cfg.log().Error("lifeline: Pool.Handler", "err", err)
+		msg := err.Error()
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, msg, http.StatusInternalServerError)
+		})
+	}
+	return wrapped
+}
+
+// Wrap is [Pool.Handler] returning an error for a nil handler
+// ([ErrNilHandler]) or an invalid option ([ErrInvalidOption]).
+func (p *Pool) Wrap(h http.Handler, opts ...Option) (http.Handler, error) {
+	if h == nil {
+		return nil, ErrNilHandler
+	}
+	cfg := p.cfg
+	cfg.poolOnly = nil
+	for _, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("%w: nil option", ErrInvalidOption)
+		}
+		o.apply(&cfg)
+	}
+	if len(cfg.poolOnly) > 0 {
+		return nil, fmt.Errorf("%w: %s applies to the pool, not to a route", ErrInvalidOption, strings.Join(cfg.poolOnly, ", "))
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.logger == nil {
+		cfg.logger = p.cfg.logger
+	}
+	return &route{pool: p, cfg: cfg, h: h}, nil
+}
+
+// admit takes a slot when the pool is capped, waiting up to the queue timeout.
+func (p *Pool) admit(ctx context.Context) error {
+	p.mu.Lock()
+	closing := p.closing
+	p.mu.Unlock()
+	if closing {
+		return ErrPoolClosed
+	}
+	if p.slots == nil {
+		return nil
+	}
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	p.stats.queued.Add(1)
+	defer p.stats.queued.Add(^uint64(0))
+	p.stats.queueWaits.Add(1)
+	t := time.NewTimer(p.cfg.queueTimeout)
+	defer t.Stop()
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	case <-t.C:
+		p.stats.queueTimeouts.Add(1)
+		return ErrQueueTimeout
+	case <-ctx.Done():
+		return fmt.Errorf("lifeline: waiting for a slot: %w", ErrClientAborted)
+	}
+}
+
+// reject answers a request that got no run.
+func (p *Pool) reject(w http.ResponseWriter, err error) {
+	w.Header().Set("Retry-After", "1")
+	http.Error(w, err.Error(), http.StatusServiceUnavailable)
+}
+
+// newRun creates the run for r and registers it.
+func (p *Pool) newRun(rt *route, r *http.Request) (*Run, *exchange) {
+	ex := p.exs.Get().(*exchange)
+	rn := &Run{pool: p, cfg: &rt.cfg, id: p.ids.Add(1), start: time.Now(), ex: ex, origCtx: r.Context()}
+	rn.ignore.Store(rt.cfg.ignoreUserAbort)
+	rn.req = r.WithContext(rn)
+	ex.reset(rn)
+	if rt.cfg.outputBuffering > 0 {
+		_ = ex.stack.Start(nil, rt.cfg.outputBuffering, 0x70)
+	}
+	if rt.cfg.timeLimit > 0 {
+		rn.mu.Lock()
+		rn.armLocked(rt.cfg.timeLimit)
+		rn.mu.Unlock()
+	}
+	p.stats.accepted.Add(1)
+	p.mu.Lock()
+	p.live[rn] = struct{}{}
+	n := int64(len(p.live))
+	p.mu.Unlock()
+	if n > p.stats.maxActive.Load() {
+		p.stats.maxActive.Store(n) // approximate under races; a gauge of the peak
+	}
+	return rn, ex
+}
+
+// endRun is the last thing a run's goroutine does.
+func (p *Pool) endRun(rn *Run) {
+	ex := rn.ex
+	rn.mu.Lock()
+	rn.timerMode = timerOff
+	stopped := ex.timer.Stop()
+	rn.mu.Unlock()
+	rec := rn.record()
+	st := rn.Status()
+	p.stats.byStatus[st&3].Add(1)
+	if rec.Finished {
+		p.stats.finished.Add(-1)
+	}
+	p.mu.Lock()
+	delete(p.live, rn)
+	if len(p.recent) > 0 {
+		p.recent[p.recentAt] = rec
+		p.recentAt = (p.recentAt + 1) % len(p.recent)
+		if p.recentN < len(p.recent) {
+			p.recentN++
+		}
+	}
+	if p.closing && len(p.live) == 0 && p.idle != nil {
+		close(p.idle)
+		p.idle = nil
+	}
+	p.mu.Unlock()
+	if p.slots != nil {
+		<-p.slots
+	}
+	if !stopped && !rn.runaway {
+		// The timer callback may be running for this run right now: give
+		// the exchange a new timer rather than share the old one.
+		ex.timer = time.AfterFunc(time.Hour, ex.onTimer)
+		ex.timer.Stop()
+	}
+	ex.cur.Store(nil)
+	if rn.runaway || ex.closed {
+		return // the connection side left early; drop the exchange
+	}
+	p.exs.Put(ex)
+}
+
+// Shutdown waits for every run to end, including runs still working after
+// Finish, like [http.Server.Shutdown] waits for connections. New requests get
+// 503 once it has begun. If ctx is done first, the remaining runs are
+// cancelled with [ErrServerShutdown] (see [Pool.Active] for who they are) and
+// Shutdown returns an error wrapping ctx.Err(). Call it after the
+// http.Server's Shutdown, so no new run starts.
+func (p *Pool) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	p.closing = true
+	if len(p.live) == 0 {
+		p.mu.Unlock()
+		p.det.stop()
+		return nil
+	}
+	if p.idle == nil {
+		p.idle = make(chan struct{})
+	}
+	idle := p.idle
+	p.mu.Unlock()
+	select {
+	case <-idle:
+		p.det.stop()
+		return nil
+	case <-ctx.Done():
+	}
+	p.mu.Lock()
+	runs := make([]*Run, 0, len(p.live))
+	for rn := range p.live {
+		runs = append(runs, rn)
+	}
+	p.mu.Unlock()
+	for _, rn := range runs {
+		rn.shutdown()
+	}
+	p.det.stop()
+	return fmt.Errorf("lifeline: shutdown: %d runs still active: %w", len(runs), ctx.Err())
+}
+
+// shutdown cancels the run because the pool is shutting down.
+func (rn *Run) shutdown() {
+	rn.mu.Lock()
+	if rn.cause == CauseNone {
+		rn.cause = CauseShutdown
+	}
+	rn.mu.Unlock()
+	rn.stop.Store(true)
+	rn.pool.stats.aborts[CauseShutdown].Add(1)
+	rn.cancelCtx(ErrServerShutdown)
+}

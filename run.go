@@ -1,0 +1,355 @@
+package lifeline
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lifeline-go/lifeline/output"
+)
+
+// Run is one execution of a wrapped handler for one request: PHP's script
+// execution, with its connection status, abort policy, time limit, shutdown
+// functions and output stack.
+//
+// A handler gets its Run with [FromContext]. The methods that produce output
+// or change the response ([Run.Finish], [Run.Check], the ResponseWriter) belong
+// to the run's goroutine, the one that called the handler; Status, Aborted,
+// Phase, ID and Context may be called from any goroutine. After the run ends,
+// methods act on nothing and those that return an error return [ErrRunEnded].
+//
+// A Run is also the run's context (see [Run.Context]).
+type Run struct {
+	pool  *Pool
+	cfg   *config
+	id    uint64
+	req   *http.Request // the request as the handler sees it
+	start time.Time
+	ex    *exchange
+
+	status atomic.Uint32 // Status bits; only ever ORed
+	phase  atomic.Uint32 // Phase
+	ignore atomic.Bool   // ignore_user_abort
+	stop   atomic.Bool   // the pool shut down past its deadline
+	bytes  atomic.Int64  // body bytes handed to the connection side
+
+	mu          sync.Mutex      // guards the fields below
+	cause       Cause           // first cause recorded
+	origCtx     context.Context // the request's own context (values only)
+	ctx         context.Context // created lazily by inner
+	cancel      context.CancelCauseFunc
+	ctxCause    error         // first cancellation cause, applied when ctx is created
+	limit       time.Duration // current time limit, 0 = none
+	deadline    time.Time     // when the current limit expires
+	timerMode   timerMode
+	runaway     bool
+	shutdowns   []func(context.Context, *Run)
+	release     []func(context.Context)
+	notes       map[string]string
+	code        int // status code sent, for records
+	finishedAt  time.Time
+	ranShutdown int
+	hijacked    bool
+	panicked    bool
+}
+
+type timerMode uint8
+
+const (
+	timerOff     timerMode = iota
+	timerLimit             // the time limit is armed
+	timerGrace             // the limit expired, the grace period runs
+	timerExpired           // the grace period expired too
+)
+
+// FromContext returns the run of the request whose context is ctx.
+func FromContext(ctx context.Context) (*Run, bool) {
+	rn, ok := ctx.Value(runKey{}).(*Run)
+	return rn, ok
+}
+
+type runKey struct{}
+
+// ID returns the run's number, unique within its pool.
+func (rn *Run) ID() uint64 { return rn.id }
+
+// Status returns the run's connection status (PHP's connection_status()).
+func (rn *Run) Status() Status { return Status(rn.status.Load()) }
+
+// Aborted reports whether the client has gone (PHP's connection_aborted()).
+func (rn *Run) Aborted() bool { return rn.Status()&Aborted != 0 }
+
+// Phase returns where the run is in its life.
+func (rn *Run) Phase() Phase { return Phase(rn.phase.Load()) }
+
+// Request returns the request as the handler sees it.
+func (rn *Run) Request() *http.Request { return rn.req }
+
+// Output returns the run's output stack (PHP's ob_* layer). Like the
+// ResponseWriter, it belongs to the run's goroutine.
+func (rn *Run) Output() *output.Stack { return rn.ex.stack }
+
+// IgnoreUserAbort sets whether the run goes on when the client leaves and
+// returns the previous setting (PHP's ignore_user_abort). With true, the run
+// context is not cancelled by an abort, output is discarded without error,
+// and [Run.Status] still says Aborted. Switching it off after an abort
+// cancels the context and terminates the run at its next output.
+func (rn *Run) IgnoreUserAbort(ignore bool) (previous bool) {
+	previous = rn.ignore.Swap(ignore)
+	if !ignore && previous && rn.Aborted() {
+		rn.mu.Lock()
+		cause := rn.cause
+		rn.mu.Unlock()
+		rn.cancelCtx(cause.err())
+	}
+	return previous
+}
+
+// IgnoresUserAbort reports the current ignore_user_abort setting.
+func (rn *Run) IgnoresUserAbort() bool { return rn.ignore.Load() }
+
+// SetTimeLimit restarts the time limit from now with d (PHP's
+// set_time_limit): 25s into a run, SetTimeLimit(20*time.Second) lets it run
+// until 45s. 0 or less means unlimited. It has no effect once the limit has
+// expired: the run must stop.
+func (rn *Run) SetTimeLimit(d time.Duration) {
+	if d < 0 {
+		d = 0
+	}
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	if rn.timerMode == timerGrace || rn.timerMode == timerExpired || rn.Phase() == PhaseDone {
+		return
+	}
+	rn.armLocked(d)
+}
+
+// TimeLimit returns the current limit and the time left; both are 0 when the
+// run is unlimited.
+func (rn *Run) TimeLimit() (limit, left time.Duration) {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	if rn.timerMode != timerLimit {
+		return rn.limit, 0
+	}
+	left = time.Until(rn.deadline)
+	if left < 0 {
+		left = 0
+	}
+	return rn.limit, left
+}
+
+// armLocked (re)starts the time limit; rn.mu must be held.
+func (rn *Run) armLocked(d time.Duration) {
+	rn.limit = d
+	if d == 0 {
+		rn.timerMode = timerOff
+		rn.ex.timer.Stop()
+		return
+	}
+	rn.timerMode = timerLimit
+	rn.deadline = time.Now().Add(d)
+	rn.ex.timer.Reset(d)
+}
+
+// RegisterShutdown adds fn to the functions that run, in registration order,
+// after the handler returns, panics or is terminated (PHP's
+// register_shutdown_function). Each runs exactly once, on the run's
+// goroutine, with a context that the abort or timeout that ended the run did
+// not cancel; it is bounded by what is left of the time limit or, after a
+// timeout, by the shutdown budget. A function registered by another runs in
+// the same pass. A panic in one is logged and the rest still run. Their
+// output reaches the client while the response is open (before Finish).
+// Registering after the shutdown pass has ended does nothing.
+func (rn *Run) RegisterShutdown(fn func(ctx context.Context, rn *Run)) {
+	if fn == nil {
+		return
+	}
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	if rn.Phase() == PhaseDone {
+		rn.cfg.log().Warn("lifeline: RegisterShutdown after the run ended", "run", rn.id)
+		return
+	}
+	rn.shutdowns = append(rn.shutdowns, fn)
+}
+
+// BeforeRelease adds fn to the hooks that run once, on the run's goroutine,
+// just before the response is released: in [Run.Finish] after the final
+// output flush, or at the end of the run after the shutdown functions and
+// the final flush (PHP's RSHUTDOWN, where sessions are written). ctx is not
+// cancelled by the abort or timeout that ended the run. Packages such as
+// session use it to release locks before the client sees the response.
+func (rn *Run) BeforeRelease(fn func(ctx context.Context)) {
+	if fn == nil {
+		return
+	}
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	if rn.Phase() == PhaseDone {
+		return
+	}
+	rn.release = append(rn.release, fn)
+}
+
+// Annotate attaches a note to the run, shown on the status page and kept in
+// its [Record] (for example "session" = "locked"). An empty value removes it.
+func (rn *Run) Annotate(key, value string) {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	if value == "" {
+		delete(rn.notes, key)
+		return
+	}
+	if rn.notes == nil {
+		rn.notes = make(map[string]string)
+	}
+	rn.notes[key] = value
+}
+
+// Check terminates the run, by panicking with [ErrTerminated], if it must
+// stop: the client left and user aborts are not ignored, or the time limit
+// expired. Long computations that write nothing call it as PHP's VM checks
+// at loop back-edges. In shutdown functions it does nothing.
+func (rn *Run) Check() {
+	if rn.mustStop() {
+		panic(ErrTerminated)
+	}
+}
+
+// mustStop reports whether the handler must be terminated at its next output.
+func (rn *Run) mustStop() bool {
+	ph := Phase(rn.phase.Load())
+	if ph > PhaseFinished {
+		return false // shutdown functions are never terminated
+	}
+	if rn.stop.Load() {
+		return true
+	}
+	st := Status(rn.status.Load())
+	if st&Timeout != 0 {
+		return true
+	}
+	// After Finish the client no longer matters.
+	return ph == PhaseRunning && st&Aborted != 0 && !rn.ignore.Load()
+}
+
+// abort records that the client left, from any goroutine.
+func (rn *Run) abort(c Cause) {
+	if Phase(rn.phase.Load()) >= PhaseFinished {
+		return // after Finish the client no longer matters
+	}
+	rn.mu.Lock()
+	if rn.Phase() >= PhaseFinished {
+		rn.mu.Unlock()
+		return
+	}
+	first := rn.status.Load()&uint32(Aborted) == 0
+	if first && (rn.cause == CauseNone || rn.cause == CauseTimeLimit) {
+		if rn.cause == CauseNone {
+			rn.cause = c
+		}
+	}
+	rn.status.Or(uint32(Aborted))
+	rn.mu.Unlock()
+	if first {
+		rn.pool.stats.aborts[c].Add(1)
+		if !rn.ignore.Load() {
+			rn.cancelCtx(c.err())
+		}
+	}
+}
+
+// onTimer is the time limit's timer callback.
+func (rn *Run) onTimer() {
+	rn.mu.Lock()
+	switch rn.timerMode {
+	case timerLimit:
+		if now := time.Now(); now.Before(rn.deadline) {
+			rn.ex.timer.Reset(rn.deadline.Sub(now)) // a stale firing after SetTimeLimit
+			rn.mu.Unlock()
+			return
+		}
+		rn.status.Or(uint32(Timeout))
+		if rn.cause == CauseNone {
+			rn.cause = CauseTimeLimit
+		}
+		rn.timerMode = timerGrace
+		rn.ex.timer.Reset(rn.cfg.gracePeriod)
+		rn.mu.Unlock()
+		rn.pool.stats.timeLimitHits.Add(1)
+		rn.cancelCtx(ErrTimeLimit)
+	case timerGrace:
+		rn.timerMode = timerExpired
+		rn.runaway = true
+		rn.mu.Unlock()
+		rn.pool.stats.runaway.Add(1)
+		rn.cfg.log().Error("lifeline: runaway run: still running after its time limit and grace period",
+			"run", rn.id, "method", rn.req.Method, "uri", rn.req.RequestURI, "limit", rn.limit, "grace", rn.cfg.gracePeriod)
+		select {
+		case rn.ex.runaway <- struct{}{}:
+		default:
+		}
+	default:
+		rn.mu.Unlock()
+	}
+}
+
+// Finish sends the complete response now and lets the run go on without the
+// client (PHP-FPM's fastcgi_finish_request, done right). Every output buffer
+// is flushed through its handler with the final phase, Content-Length is set
+// to the exact length, the [Run.BeforeRelease] hooks run (sessions are
+// written and unlocked), and the connection side returns: an HTTP/1.1
+// connection stays reusable and an HTTP/2 stream ends. The run goes on in
+// [PhaseFinished]: later output is discarded without error, client aborts no
+// longer matter, the time limit (or [WithBackgroundLimit]) still applies, and
+// [Pool.Shutdown] waits for the run.
+//
+// Finish returns [ErrFinished] when called twice, an error wrapping
+// [http.ErrNotSupported] after a Hijack, and [ErrRunEnded] after the run.
+// Read the request body before Finish: it is closed when the response ends.
+func (rn *Run) Finish() error {
+	switch rn.Phase() {
+	case PhaseFinished:
+		return ErrFinished
+	case PhaseShutdown, PhaseDone:
+		return ErrRunEnded
+	}
+	rn.mu.Lock()
+	hijacked := rn.hijacked
+	rn.mu.Unlock()
+	if hijacked {
+		return errHijackedFinish
+	}
+	rn.Check()
+	err := rn.ex.stack.EndAll()
+	rn.runRelease()
+	rn.ex.release(rn, msgRelease)
+	rn.mu.Lock()
+	rn.finishedAt = time.Now()
+	rn.phase.Store(uint32(PhaseFinished))
+	if rn.cfg.backgroundLimit > 0 && (rn.timerMode == timerLimit || rn.timerMode == timerOff) {
+		rn.armLocked(rn.cfg.backgroundLimit)
+	}
+	rn.mu.Unlock()
+	rn.ex.stack.SetSink(discardSink{})
+	rn.pool.stats.finished.Add(1)
+	return err
+}
+
+// runRelease runs the BeforeRelease hooks once.
+func (rn *Run) runRelease() {
+	rn.mu.Lock()
+	hooks := rn.release
+	rn.release = nil
+	rn.mu.Unlock()
+	if len(hooks) == 0 {
+		return
+	}
+	ctx := context.WithoutCancel(rn.req.Context())
+	for _, fn := range hooks {
+		rn.safeCall("release hook", func() { fn(ctx) })
+	}
+}

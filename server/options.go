@@ -1,0 +1,207 @@
+package server
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Option configures a [Server] ([New], [Run]). Options are validated once, in
+// New.
+type Option interface {
+	apply(*options)
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+// options holds every setting; defaults are in defaultOptions.
+type options struct {
+	addr              string
+	certFile, keyFile string
+	tlsConfig         *tls.Config
+	h2c               bool
+	readHeaderTimeout time.Duration
+	idleTimeout       time.Duration
+	maxHeaderBytes    int
+	maxBodyBytes      int64
+	deadPeerTimeout   time.Duration
+	h2PingTimeout     time.Duration
+	h2PingSet         bool // WithHTTP2PingTimeout was given
+	drainTimeout      time.Duration
+	logger            *slog.Logger
+}
+
+// The defaults, each explained on the option that changes it.
+const (
+	// DefaultAddr is the address [WithAddr] changes.
+	DefaultAddr = "localhost:8080"
+	// DefaultReadHeaderTimeout is the timeout [WithReadHeaderTimeout] changes.
+	DefaultReadHeaderTimeout = 10 * time.Second
+	// DefaultIdleTimeout is the timeout [WithIdleTimeout] changes.
+	DefaultIdleTimeout = 75 * time.Second
+	// DefaultMaxHeaderBytes is the limit [WithMaxHeaderBytes] changes.
+	DefaultMaxHeaderBytes = 64 << 10
+	// DefaultMaxBodyBytes is the limit [WithMaxBodyBytes] changes.
+	DefaultMaxBodyBytes = 8 << 20
+	// DefaultDeadPeerTimeout is the timeout [WithDeadPeerTimeout] changes.
+	DefaultDeadPeerTimeout = 5 * time.Second
+	// DefaultDrainTimeout is the timeout [WithDrainTimeout] changes.
+	DefaultDrainTimeout = 25 * time.Second
+
+	// MinDeadPeerTimeout is the shortest dead-peer timeout: TCP keep-alive
+	// counts whole seconds, and the kernel gives up on a silent peer only
+	// after one unanswered probe, so one second of idle time plus one second
+	// of probing is the least it can do.
+	MinDeadPeerTimeout = 2 * time.Second
+)
+
+func defaultOptions() options {
+	return options{
+		addr:              DefaultAddr,
+		readHeaderTimeout: DefaultReadHeaderTimeout,
+		idleTimeout:       DefaultIdleTimeout,
+		maxHeaderBytes:    DefaultMaxHeaderBytes,
+		maxBodyBytes:      DefaultMaxBodyBytes,
+		deadPeerTimeout:   DefaultDeadPeerTimeout,
+		drainTimeout:      DefaultDrainTimeout,
+	}
+}
+
+func (o *options) validate() error {
+	switch {
+	case o.addr == "":
+		return fmt.Errorf("%w: WithAddr(\"\"): empty address", ErrInvalidOption)
+	case (o.certFile == "") != (o.keyFile == ""):
+		return fmt.Errorf("%w: WithTLS(%q, %q): need both a certificate and a key file", ErrInvalidOption, o.certFile, o.keyFile)
+	case o.certFile != "" && o.tlsConfig != nil:
+		return fmt.Errorf("%w: WithTLS and WithTLSConfig: choose one", ErrInvalidOption)
+	case o.readHeaderTimeout < 0:
+		return fmt.Errorf("%w: WithReadHeaderTimeout(%v): negative", ErrInvalidOption, o.readHeaderTimeout)
+	case o.idleTimeout < 0:
+		return fmt.Errorf("%w: WithIdleTimeout(%v): negative", ErrInvalidOption, o.idleTimeout)
+	case o.maxHeaderBytes <= 0:
+		return fmt.Errorf("%w: WithMaxHeaderBytes(%d): must be positive", ErrInvalidOption, o.maxHeaderBytes)
+	case o.maxBodyBytes < 0:
+		return fmt.Errorf("%w: WithMaxBodyBytes(%d): negative", ErrInvalidOption, o.maxBodyBytes)
+	case o.deadPeerTimeout < 0, o.deadPeerTimeout > 0 && o.deadPeerTimeout < MinDeadPeerTimeout:
+		return fmt.Errorf("%w: WithDeadPeerTimeout(%v): want 0 (off) or at least %v", ErrInvalidOption, o.deadPeerTimeout, MinDeadPeerTimeout)
+	case o.h2PingTimeout < 0, o.h2PingSet && o.h2PingTimeout > 0 && o.h2PingTimeout < 10*time.Millisecond:
+		return fmt.Errorf("%w: WithHTTP2PingTimeout(%v): want 0 (off) or at least 10ms", ErrInvalidOption, o.h2PingTimeout)
+	case o.drainTimeout < 0:
+		return fmt.Errorf("%w: WithDrainTimeout(%v): negative", ErrInvalidOption, o.drainTimeout)
+	}
+	return nil
+}
+
+// WithAddr sets the TCP address [Run] and [Server.Listen] listen on. The
+// default is "localhost:8080", the reference server's; use ":8080" to listen
+// on every interface.
+func WithAddr(addr string) Option {
+	return optionFunc(func(o *options) { o.addr = addr })
+}
+
+// WithTLS serves HTTPS, with HTTP/2 negotiated by ALPN, using a certificate
+// and key in PEM files. [New] loads them once and reports an error if it
+// cannot; to rotate certificates, use [WithTLSConfig] with GetCertificate.
+func WithTLS(certFile, keyFile string) Option {
+	return optionFunc(func(o *options) { o.certFile, o.keyFile = certFile, keyFile })
+}
+
+// WithTLSConfig serves HTTPS, with HTTP/2 negotiated by ALPN, with a copy of
+// cfg, which must provide Certificates or GetCertificate. [New] clones cfg:
+// later changes to it have no effect.
+func WithTLSConfig(cfg *tls.Config) Option {
+	return optionFunc(func(o *options) { o.tlsConfig = cfg })
+}
+
+// WithH2C also serves HTTP/2 without TLS, to clients that speak it with prior
+// knowledge ([http.Protocols.SetUnencryptedHTTP2]), e.g. behind a proxy that
+// forwards h2c. The default is false: plain connections speak HTTP/1 only.
+func WithH2C(enable bool) Option {
+	return optionFunc(func(o *options) { o.h2c = enable })
+}
+
+// WithReadHeaderTimeout bounds the time a client may take to send the request
+// header, against slowloris clients ([http.Server.ReadHeaderTimeout]). The
+// default is 10s; 0 means no limit.
+func WithReadHeaderTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.readHeaderTimeout = d })
+}
+
+// WithIdleTimeout bounds the time a keep-alive connection may wait for its
+// next request ([http.Server.IdleTimeout]). The default is 75s, nginx's
+// keepalive_timeout; 0 means no limit.
+func WithIdleTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.idleTimeout = d })
+}
+
+// WithMaxHeaderBytes bounds the size of a request header
+// ([http.Server.MaxHeaderBytes]). The default is 64 KiB, twice nginx's
+// large_client_header_buffers (4 × 8k).
+func WithMaxHeaderBytes(n int) Option {
+	return optionFunc(func(o *options) { o.maxHeaderBytes = n })
+}
+
+// WithMaxBodyBytes bounds the size of a request body. The default is 8 MiB,
+// PHP's post_max_size; 0 means no limit. A request that announces a larger
+// Content-Length is answered 413 Request Entity Too Large before the handler
+// runs; a chunked body is cut at the limit by [http.MaxBytesReader], whose
+// Read then returns an [*http.MaxBytesError].
+func WithMaxBodyBytes(n int64) Option {
+	return optionFunc(func(o *options) { o.maxBodyBytes = n })
+}
+
+// WithDeadPeerTimeout sets how soon a client that vanished without a FIN or
+// an RST (a pulled cable, a laptop lid, a mobile link gone) is noticed, while
+// the server writes nothing as well as while its writes go unacknowledged.
+// The default is 5s; the minimum is [MinDeadPeerTimeout]; 0 leaves the
+// operating system's and Go's defaults (15s keep-alive idle time, about two
+// and a half minutes to notice a silent idle peer, up to 15 minutes of
+// retransmissions for an unacknowledged write).
+//
+// From d the server derives TCP keep-alive (idle time about 2/5 of d, then
+// probes about every second until d, in whole seconds), TCP_USER_TIMEOUT = d
+// on Linux (a write unacknowledged for d fails with ETIMEDOUT, and a peer
+// that answered no probe for d is dropped), and, unless
+// [WithHTTP2PingTimeout] says otherwise, HTTP/2 PINGs on the same schedule.
+// The socket then reports ETIMEDOUT, which the pool classifies as
+// [lifeline.ErrSilentPeer].
+//
+// The price of a short d: a client whose network stalls for d (a train in a
+// tunnel) loses the connection instead of resuming, as it would after
+// a write timeout of d.
+func WithDeadPeerTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.deadPeerTimeout = d })
+}
+
+// WithHTTP2PingTimeout sets how soon an HTTP/2 connection that receives
+// nothing, not even the answer to a PING, is closed: a PING is sent after
+// about 2/5 of d without a frame, and the connection is closed when no frame
+// arrived by d. Closing it ends every stream on it, and their runs see
+// [lifeline.ErrClientAborted]. The default follows [WithDeadPeerTimeout]; 0
+// sends no PINGs.
+func WithHTTP2PingTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.h2PingTimeout, o.h2PingSet = d, true })
+}
+
+// WithDrainTimeout bounds a graceful shutdown: after the context given to
+// [Server.Serve] or [Run] is done, the server stops accepting, lets open
+// responses complete and waits for every run, including runs still working
+// after [lifeline.Run.Finish], for at most d. Runs still working then are
+// cancelled with [lifeline.ErrServerShutdown] and logged, and Serve returns
+// an error matching [ErrDrainIncomplete]. The default is 25s, within the 30s
+// Kubernetes waits before it kills a pod; keep it below your supervisor's
+// kill timeout (docker stop waits 10s). 0 cancels at once.
+func WithDrainTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.drainTimeout = d })
+}
+
+// WithLogger sets the logger for start, shutdown, runs cut short by the
+// drain deadline, and net/http's own errors (TLS handshakes, lost HTTP/2
+// PINGs). The default is [slog.Default].
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(o *options) { o.logger = l })
+}

@@ -1,0 +1,166 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Option configures a [Manager]; pass options to [New], which validates
+// them once.
+type Option func(*options)
+
+type options struct {
+	cookieName     string
+	cookiePath     string
+	cookieDomain   string
+	sameSite       http.SameSite
+	secure         bool // always Secure, not only when r.TLS != nil
+	persistent     bool
+	lifetime       time.Duration
+	idleTimeout    time.Duration
+	lockWait       time.Duration
+	lockTTL        time.Duration
+	maxLockHold    time.Duration
+	storeTimeout   time.Duration
+	lazyWrite      bool
+	keepAfterFinal bool
+	logger         *slog.Logger
+	errorHandler   func(http.ResponseWriter, *http.Request, error)
+}
+
+func defaultOptions() options {
+	return options{
+		cookieName:   "lifeline_session",
+		cookiePath:   "/",
+		sameSite:     http.SameSiteLaxMode,
+		lifetime:     24 * time.Hour,
+		idleTimeout:  24 * time.Minute,
+		lockWait:     10 * time.Second,
+		lockTTL:      30 * time.Second,
+		maxLockHold:  5 * time.Minute,
+		storeTimeout: 5 * time.Second,
+		lazyWrite:    true,
+		errorHandler: defaultErrorHandler,
+	}
+}
+
+func (o *options) validate() error {
+	var errs []error
+	if err := (&http.Cookie{Name: o.cookieName, Value: "x"}).Valid(); err != nil {
+		errs = append(errs, fmt.Errorf("cookie name %q: %w", o.cookieName, err))
+	}
+	if o.lifetime <= 0 {
+		errs = append(errs, fmt.Errorf("lifetime %v must be positive", o.lifetime))
+	}
+	if o.idleTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("idle timeout %v must be positive", o.idleTimeout))
+	}
+	if o.lockWait < 0 {
+		errs = append(errs, fmt.Errorf("lock wait %v must not be negative", o.lockWait))
+	}
+	if o.lockTTL < 30*time.Millisecond {
+		errs = append(errs, fmt.Errorf("lock TTL %v must be at least 30ms", o.lockTTL))
+	}
+	if o.maxLockHold < o.lockTTL {
+		errs = append(errs, fmt.Errorf("max lock hold %v must be at least the lock TTL %v", o.maxLockHold, o.lockTTL))
+	}
+	if o.storeTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("store timeout %v must be positive", o.storeTimeout))
+	}
+	if o.sameSite == http.SameSiteNoneMode && !o.secure {
+		errs = append(errs, errors.New("SameSite=None needs WithSecure(true): browsers reject it otherwise"))
+	}
+	if o.errorHandler == nil {
+		errs = append(errs, errors.New("nil error handler"))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrInvalidOption, errors.Join(errs...))
+	}
+	return nil
+}
+
+// WithCookieName sets the session cookie's name; default "lifeline_session"
+// (PHP's session.name, PHPSESSID).
+func WithCookieName(name string) Option { return func(o *options) { o.cookieName = name } }
+
+// WithCookiePath sets the cookie's Path; default "/".
+func WithCookiePath(path string) Option { return func(o *options) { o.cookiePath = path } }
+
+// WithCookieDomain sets the cookie's Domain; default none (host-only).
+func WithCookieDomain(domain string) Option { return func(o *options) { o.cookieDomain = domain } }
+
+// WithSameSite sets the cookie's SameSite attribute; default
+// [http.SameSiteLaxMode]. SameSite=None requires WithSecure(true).
+func WithSameSite(s http.SameSite) Option { return func(o *options) { o.sameSite = s } }
+
+// WithSecure(true) marks the cookie Secure on every request, for servers
+// behind a TLS-terminating proxy. Default false: Secure when r.TLS != nil.
+// The cookie is always HttpOnly.
+func WithSecure(always bool) Option { return func(o *options) { o.secure = always } }
+
+// WithPersistentCookie(true) gives the cookie an expiry at the end of the
+// session's lifetime, so it survives a browser restart. Default false: a
+// browser-session cookie (PHP's session.cookie_lifetime = 0).
+func WithPersistentCookie(persistent bool) Option {
+	return func(o *options) { o.persistent = persistent }
+}
+
+// WithLifetime sets the absolute lifetime of a session, counted from its
+// creation and kept across [Session.Regenerate]; default 24h.
+func WithLifetime(d time.Duration) Option { return func(o *options) { o.lifetime = d } }
+
+// WithIdleTimeout sets how long a session lives without being used; default
+// 24 minutes (PHP's session.gc_maxlifetime, 1440 s). Every closed session
+// moves its store expiry to this far ahead (or to the lifetime's end, if
+// sooner).
+func WithIdleTimeout(d time.Duration) Option { return func(o *options) { o.idleTimeout = d } }
+
+// WithLockWait bounds how long [Manager.Start] waits for a session's lock
+// before it returns [ErrLockTimeout]; default 10s. 0 waits as long as the
+// request context allows, as PHP waits forever (a Lifeline run's time limit
+// still ends the wait).
+func WithLockWait(d time.Duration) Option { return func(o *options) { o.lockWait = d } }
+
+// WithLockTTL sets the TTL of a session lock in the store; default 30s,
+// minimum 30ms. The Manager refreshes held locks every third of it, so the
+// TTL only matters when the holder's process dies: then the lock frees
+// itself after at most this long.
+func WithLockTTL(d time.Duration) Option { return func(o *options) { o.lockTTL = d } }
+
+// WithMaxLockHold bounds how long the Manager keeps refreshing one session's
+// lock; default 5 minutes. A session still held after that (a stuck handler,
+// a session started outside a run and never closed) loses its lock one TTL
+// later, and its write is refused with [ErrLockLost]: a session never stays
+// locked forever. Raise it for runs that keep their session through long
+// work after Finish.
+func WithMaxLockHold(d time.Duration) Option { return func(o *options) { o.maxLockHold = d } }
+
+// WithStoreTimeout bounds the store calls the Manager makes on its own
+// context: writing the session at the end of a run, releasing locks after a
+// failed write, refreshing locks; default 5s.
+func WithStoreTimeout(d time.Duration) Option { return func(o *options) { o.storeTimeout = d } }
+
+// WithLazyWrite sets PHP's session.lazy_write; default true: a session
+// whose data did not change is not rewritten, only its expiry is moved
+// ([Store.Touch]). With false every close rewrites the data.
+func WithLazyWrite(lazy bool) Option { return func(o *options) { o.lazyWrite = lazy } }
+
+// WithKeepAfterFinish(true) makes every session of a Lifeline run stay
+// locked past [lifeline.Run.Finish] until the end of the run, as PHP-FPM
+// does; see [Session.KeepAfterFinish]. Default false: Finish writes and
+// unlocks the session before the client gets the response.
+func WithKeepAfterFinish(keep bool) Option { return func(o *options) { o.keepAfterFinal = keep } }
+
+// WithLogger sets the logger for errors nobody can return (a failed write at
+// the end of a run, a lost lock); default [slog.Default].
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithErrorHandler sets what [Manager.Handler] answers when the session
+// cannot be started. The default answers 503 with Retry-After: 1 for
+// [ErrLockTimeout] and [ErrStoreUnavailable], 500 otherwise.
+func WithErrorHandler(h func(w http.ResponseWriter, r *http.Request, err error)) Option {
+	return func(o *options) { o.errorHandler = h }
+}
