@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"syscall"
+	"unsafe"
 )
 
 // detector watches client sockets for EPOLLRDHUP (FIN), EPOLLHUP and
@@ -132,16 +133,7 @@ func (d *detector) loop() {
 			}
 			cause := CauseClosed
 			_ = cw.rc.Control(func(fd uintptr) {
-				if ev.Events&(syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
-					if soErr, err := syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_ERROR); err == nil {
-						switch syscall.Errno(soErr) {
-						case syscall.ECONNRESET, syscall.EPIPE:
-							cause = CauseReset
-						case syscall.ETIMEDOUT, syscall.EHOSTUNREACH:
-							cause = CauseSilentPeer
-						}
-					}
-				}
+				cause = classifyFD(int(fd))
 				// Level-triggered: stop watching once it fired.
 				_ = syscall.EpollCtl(d.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
 			})
@@ -166,4 +158,43 @@ func (d *detector) stop() {
 	syscall.Close(d.epfd)
 	syscall.Close(d.wake[0])
 	syscall.Close(d.wake[1])
+}
+
+// classifyFD tells how the peer of a dead or dying socket left. SO_ERROR
+// says it when nobody has read the error yet; otherwise net/http's own read
+// consumed it, and the TCP state tells: CLOSE_WAIT is a FIN, CLOSE after
+// unanswered keep-alive probes or retransmissions is a silent peer, CLOSE
+// otherwise a reset.
+func classifyFD(fd int) Cause {
+	if soErr, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ERROR); err == nil {
+		switch syscall.Errno(soErr) {
+		case syscall.ECONNRESET, syscall.EPIPE:
+			return CauseReset
+		case syscall.ETIMEDOUT, syscall.EHOSTUNREACH:
+			return CauseSilentPeer
+		}
+	}
+	var ti syscall.TCPInfo
+	n := uint32(unsafe.Sizeof(ti))
+	_, _, errno := syscall.Syscall6(syscall.SYS_GETSOCKOPT, uintptr(fd), syscall.IPPROTO_TCP, syscall.TCP_INFO,
+		uintptr(unsafe.Pointer(&ti)), uintptr(unsafe.Pointer(&n)), 0)
+	if errno != 0 {
+		return CauseClosed
+	}
+	const tcpClose = 7 // TCP_CLOSE in include/net/tcp_states.h
+	if ti.State == tcpClose {
+		if ti.Probes > 0 || ti.Retransmits > 0 || ti.Backoff > 0 {
+			return CauseSilentPeer
+		}
+		return CauseReset
+	}
+	return CauseClosed
+}
+
+// classify is classifyFD for a watched connection; CauseClosed if its
+// socket is already gone.
+func (cw *connWatch) classify() Cause {
+	c := CauseClosed
+	_ = cw.rc.Control(func(fd uintptr) { c = classifyFD(int(fd)) })
+	return c
 }

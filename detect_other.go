@@ -14,3 +14,5 @@ type detector struct{}
 func (d *detector) watch(net.Conn, *slog.Logger) *connWatch { return nil }
 func (d *detector) unwatch(net.Conn)                        {}
 func (d *detector) stop()                                   {}
+
+func (cw *connWatch) classify() Cause { return CauseClosed }

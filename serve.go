@@ -31,7 +31,7 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		cw.attach(rn)
 	}
 	go rn.execute(rt.h)
-	abortStream := rn.serveConn(w, r, ex)
+	abortStream := rn.serveConn(w, r, ex, cw)
 	if cw != nil {
 		cw.detach(rn)
 	}
@@ -45,7 +45,7 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serveConn is the connection side's loop. It reports whether the response
 // must be cut short.
-func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange) (abortStream bool) {
+func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, cw *connWatch) (abortStream bool) {
 	wroteHeader := false
 	ctxDone := r.Context().Done()
 	for {
@@ -94,7 +94,11 @@ func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange) (
 			ex.ack <- err
 		case <-ctxDone:
 			ctxDone = nil
-			rn.abort(CauseClosed)
+			cause := CauseClosed
+			if cw != nil {
+				cause = cw.classify()
+			}
+			rn.abort(cause)
 		case <-ex.runaway:
 			// The run ignored its time limit and grace period: answer for it
 			// and let it go on alone, counted as runaway.

@@ -23,19 +23,35 @@ func (s *Server) drain() error {
 	deadline := start.Add(s.opts.drainTimeout)
 	s.log.Info("server: draining", "timeout", s.opts.drainTimeout, "runs", len(s.pool.Active()))
 
-	// Both drains run at once. Shutdown stops accepting at once, closes idle
-	// connections and waits for open responses; the pool waits for every
-	// run, including runs still working after Finish.
+	// First the connections: Shutdown stops accepting at once, closes idle
+	// connections and waits for open responses. Then the pool, which refuses
+	// new runs once its Shutdown begins, waits for the runs still working
+	// (after Finish, or past the deadline). Shutdown keeps waiting after the
+	// deadline, for answerGrace, while the connection sides of the runs the
+	// pool cancelled answer their clients.
 	httpCtx, cancel := context.WithDeadline(context.Background(), deadline.Add(answerGrace))
 	defer cancel()
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- s.srv.Shutdown(httpCtx) }()
+	var (
+		httpErr  error
+		httpOver bool
+	)
+	timer := time.NewTimer(time.Until(deadline))
+	select {
+	case httpErr = <-httpDone:
+		httpOver = true
+	case <-timer.C:
+	}
+	timer.Stop()
 
 	cut, poolErr := s.drainPool(deadline)
 	for _, ri := range cut {
 		s.log.Warn("server: run cut short by shutdown", runAttrs(ri)...)
 	}
-	httpErr := <-httpDone
+	if !httpOver {
+		httpErr = <-httpDone
+	}
 	if httpErr != nil {
 		// Responses still open after the grace: close their connections.
 		_ = s.srv.Close()
@@ -76,9 +92,27 @@ func (s *Server) drainPool(deadline time.Time) (cut []lifeline.RunInfo, err erro
 	cut = s.pool.Active()
 	cancel()
 	err = <-done
-	if len(cut) == 0 && errors.Is(err, context.Canceled) {
-		// Everything ended between the deadline and the snapshot.
+	if errors.Is(err, context.Canceled) {
+		// Our own cancel: cut says who was cancelled.
 		err = nil
 	}
 	return cut, err
+}
+
+// runAttrs names a run for the log: what the status page shows of it.
+func runAttrs(ri lifeline.RunInfo) []any {
+	attrs := []any{
+		"id", ri.ID, "method", ri.Method, "uri", ri.URI, "phase", ri.Phase.String(),
+		"status", ri.Status.String(), "elapsed", ri.Elapsed,
+	}
+	if ri.Route != "" {
+		attrs = append(attrs, "route", ri.Route)
+	}
+	if ri.Runaway {
+		attrs = append(attrs, "runaway", true)
+	}
+	if len(ri.Notes) > 0 {
+		attrs = append(attrs, "notes", ri.Notes)
+	}
+	return attrs
 }

@@ -1,0 +1,80 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lifeline-go/lifeline/internal/netns"
+)
+
+// TestDeadPeerSocket checks the socket schedule alone, with no HTTP: a client
+// in a network namespace connects to a listener made by listenConfig, then
+// vanishes (every packet dropped). The server's blocked Read (keep-alive
+// path) and its stalled Writes (TCP_USER_TIMEOUT path) must fail with
+// ETIMEDOUT within the dead-peer timeout.
+func TestDeadPeerSocket(t *testing.T) {
+	const d = 2 * time.Second
+	tests := []struct {
+		name string
+		use  func(c net.Conn) error // blocks until the connection fails
+	}{
+		{"read", func(c net.Conn) error {
+			_, err := c.Read(make([]byte, 1))
+			return err
+		}},
+		{"write", func(c net.Conn) error {
+			buf := make([]byte, 16<<10)
+			for {
+				if _, err := c.Write(buf); err != nil {
+					return err
+				}
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := netns.New(t)
+			ln, err := newDeadPeer(d).listenConfig().Listen(context.Background(), "tcp", netip.AddrPortFrom(p.HostAddr, 0).String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			client, err := p.DialContext(context.Background(), "tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer client.Close()
+			c, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			// One exchange, so the connection is established both ways.
+			if _, err := client.Write([]byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+				t.Fatal(err)
+			}
+			p.Cut()
+			start := time.Now()
+			_ = c.SetDeadline(start.Add(30 * time.Second)) // a safety net, far beyond d
+			err = tt.use(c)
+			elapsed := time.Since(start)
+			if !errors.Is(err, syscall.ETIMEDOUT) {
+				t.Fatalf("%s after the peer vanished: %v, want ETIMEDOUT", tt.name, err)
+			}
+			if elapsed > d+time.Second {
+				t.Errorf("%s failed after %v, want within %v (+1s slack)", tt.name, elapsed, d)
+			}
+			t.Logf("%s: silent peer noticed after %v", tt.name, elapsed)
+		})
+	}
+}

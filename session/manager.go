@@ -1,0 +1,185 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/lifeline-go/lifeline"
+)
+
+// Manager starts sessions on one [Store] with one configuration. It is safe
+// for concurrent use; create one per application with [New].
+type Manager struct {
+	store Store
+	opts  options
+	log   *slog.Logger
+
+	mu   sync.Mutex                   // guards runs
+	runs map[*lifeline.Run]*Session // the active session of each Lifeline run
+}
+
+// New returns a Manager that keeps sessions in store. The options are
+// validated once, here; an invalid one returns an error wrapping
+// [ErrInvalidOption].
+func New(store Store, opts ...Option) (*Manager, error) {
+	if store == nil {
+		return nil, fmt.Errorf("%w: nil store", ErrInvalidOption)
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	log := o.logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Manager{store: store, opts: o, log: log, runs: make(map[*lifeline.Run]*Session)}, nil
+}
+
+// Start starts the request's session and takes its exclusive lock (PHP's
+// session_start): a second request with the same session waits in Start
+// until the first one releases it, for at most the lock wait
+// ([WithLockWait], 10s by default). Then it returns an error matching
+// [ErrLockTimeout]; if the request context ends first (inside a Lifeline
+// run: client abort, time limit), an error matching its cause.
+//
+// The id comes from the session cookie. Strict mode is always on: an id the
+// store does not know is never adopted; a new session with a fresh id is
+// started instead and its cookie set on w.Header(). A record that cannot be
+// decoded is destroyed and Start returns an error matching [ErrCorrupt].
+//
+// The lock is held until [Session.WriteClose], [Session.Abort] or
+// [Session.Destroy]. Inside a Lifeline run ([lifeline.FromContext]) it is
+// also released for you: at [lifeline.Run.Finish], before the client gets
+// the response, unless the session is kept ([Session.KeepAfterFinish]), or
+// at the end of the run, after the shutdown functions (PHP's order). Inside
+// a run Start returns an error matching [ErrHeadersSent] once the headers
+// went out. Outside a run, use [Manager.Handler] or defer WriteClose.
+//
+// Called again while the request's session is active (same run, or under
+// [Manager.Handler]) Start returns that session, as PHP ignores a second
+// session_start.
+func (m *Manager) Start(w http.ResponseWriter, r *http.Request) (*Session, error) {
+	ctx := r.Context()
+	rn, _ := lifeline.FromContext(ctx)
+	if s := m.active(ctx, rn); s != nil {
+		return s, nil
+	}
+	if rn != nil && rn.Output().HeadersSent() {
+		return nil, headersSent("session cannot be started")
+	}
+	s := m.newSession(ctx, w, r, rn)
+	if err := s.open(ctx, idFromRequest(r, m.opts.cookieName)); err != nil {
+		return nil, err
+	}
+	m.attach(s)
+	return s, nil
+}
+
+// StartReadOnly loads the request's session without locking it (PHP's
+// session_start(['read_and_close' => true])): it never waits for a lock
+// holder, and the session it returns is already closed, so changes fail
+// with [ErrSessionClosed]. What it reads is the last saved state; a
+// concurrent holder may be changing it. Without a known session it returns
+// an empty session whose ID is "", and sets no cookie. A record that cannot
+// be decoded returns an error matching [ErrCorrupt].
+func (m *Manager) StartReadOnly(r *http.Request) (*Session, error) {
+	ctx := r.Context()
+	s := &Session{m: m, values: make(map[string]json.RawMessage)}
+	id := idFromRequest(r, m.opts.cookieName)
+	if id == "" {
+		return s, nil
+	}
+	data, err := m.store.Load(ctx, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return s, nil
+	case err != nil:
+		return nil, fmt.Errorf("session: read: %w", err)
+	}
+	deadline, values, err := decodeRecord(data)
+	if err != nil {
+		return nil, fmt.Errorf("session: read: %w", err)
+	}
+	if !time.Now().Before(deadline) {
+		return s, nil
+	}
+	s.id, s.deadline, s.values, s.loaded = id, deadline, values, data
+	return s, nil
+}
+
+func (m *Manager) newSession(ctx context.Context, w http.ResponseWriter, r *http.Request, rn *lifeline.Run) *Session {
+	return &Session{
+		m:      m,
+		w:      w,
+		rn:     rn,
+		bg:     context.WithoutCancel(ctx),
+		secure: m.opts.secure || r.TLS != nil,
+	}
+}
+
+// active returns the request's active session started by m, if any.
+func (m *Manager) active(ctx context.Context, rn *lifeline.Run) *Session {
+	if s, ok := FromContext(ctx); ok && s.m == m && s.Active() {
+		return s
+	}
+	if rn == nil {
+		return nil
+	}
+	m.mu.Lock()
+	s := m.runs[rn]
+	m.mu.Unlock()
+	if s != nil && s.Active() {
+		return s
+	}
+	return nil
+}
+
+// lock takes id's lock, waiting at most the lock wait.
+func (m *Manager) lock(ctx context.Context, id string) (LockToken, error) {
+	if m.opts.lockWait > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, m.opts.lockWait, ErrLockTimeout)
+		defer cancel()
+	}
+	tok, err := m.store.Lock(ctx, id, m.opts.lockTTL)
+	if err == nil {
+		return tok, nil
+	}
+	if cause := context.Cause(ctx); ctx.Err() != nil && !errors.Is(err, cause) {
+		err = fmt.Errorf("%w (%w)", cause, err) // a store that returned ctx.Err() only
+	}
+	return LockToken{}, fmt.Errorf("session: lock %s: %w", fingerprint(id), err)
+}
+
+// unlock releases id's lock even when ctx is already cancelled: a session
+// must not stay locked because its request was aborted.
+func (m *Manager) unlock(ctx context.Context, id string, tok LockToken) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.storeTimeout)
+	defer cancel()
+	if err := m.store.Unlock(ctx, id, tok); err != nil {
+		return fmt.Errorf("session: unlock %s: %w", fingerprint(id), err)
+	}
+	return nil
+}
+
+// ttl returns how long a session with this deadline should live in the
+// store from now: the idle timeout, or less if the lifetime ends sooner.
+func (m *Manager) ttl(deadline time.Time) time.Duration {
+	return min(m.opts.idleTimeout, time.Until(deadline))
+}
+
+func headersSent(what string) error {
+	return fmt.Errorf("session: %s after headers have already been sent: %w", what, errHeadersSentBoth)
+}

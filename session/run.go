@@ -1,0 +1,76 @@
+package session
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/output"
+)
+
+// errHeadersSentBoth matches both ErrHeadersSent and output.ErrHeadersSent.
+var errHeadersSentBoth = fmt.Errorf("%w (%w)", ErrHeadersSent, output.ErrHeadersSent)
+
+// attach ties an active session to its Lifeline run: the run's release hook
+// writes and unlocks it, and a second Start in the run returns it.
+func (m *Manager) attach(s *Session) {
+	if s.rn == nil {
+		return
+	}
+	m.mu.Lock()
+	m.runs[s.rn] = s
+	m.mu.Unlock()
+	s.rn.BeforeRelease(s.release)
+}
+
+// detach forgets s as its run's active session.
+func (m *Manager) detach(s *Session) {
+	if s.rn == nil {
+		return
+	}
+	m.mu.Lock()
+	if m.runs[s.rn] == s {
+		delete(m.runs, s.rn)
+	}
+	m.mu.Unlock()
+}
+
+// release is s's hook on its run ([lifeline.Run.BeforeRelease]). It runs in
+// Finish, before the response goes to the client, and at the end of the
+// run, after the shutdown functions and the final flush (PHP's RSHUTDOWN).
+// In Finish a kept session registers itself again for the end of the run.
+func (s *Session) release(ctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.active {
+		return
+	}
+	// Finish runs the hooks before it moves the run out of PhaseRunning; at
+	// the end of the run the phase is PhaseShutdown or PhaseFinished.
+	inFinish := s.rn.Phase() == lifeline.PhaseRunning
+	if inFinish && (s.keep || s.m.opts.keepAfterFinal) {
+		s.rn.BeforeRelease(s.release)
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.m.opts.storeTimeout)
+	defer cancel()
+	if err := s.closeLocked(ctx, closeWrite); err != nil {
+		s.m.log.Error("session: writing the session at the end of the run", "run", s.rn.ID(),
+			"session", fingerprint(s.id), "err", err)
+	}
+}
+
+// annotate shows the session's lock state on the run ("waiting #a1b2c3",
+// "locked #a1b2c3", "released #a1b2c3"); an empty state removes the note.
+func (s *Session) annotate(state, id string) {
+	if s.rn == nil {
+		return
+	}
+	if state == "" {
+		s.rn.Annotate("session", "")
+		return
+	}
+	s.rn.Annotate("session", state+" "+fingerprint(id))
+}
+
+func (s *Session) annotateLocked(state string) { s.annotate(state, s.id) }
