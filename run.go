@@ -29,11 +29,12 @@ type Run struct {
 	start time.Time
 	ex    *exchange
 
-	status atomic.Uint32 // Status bits; only ever ORed
-	phase  atomic.Uint32 // Phase
-	ignore atomic.Bool   // ignore_user_abort
-	stop   atomic.Bool   // the pool shut down past its deadline
-	bytes  atomic.Int64  // body bytes handed to the connection side
+	status   atomic.Uint32 // Status bits; only ever ORed
+	phase    atomic.Uint32 // Phase
+	ignore   atomic.Bool   // ignore_user_abort
+	stop     atomic.Bool   // the pool shut down past its deadline
+	finished atomic.Bool   // Finish was called
+	bytes    atomic.Int64  // body bytes handed to the connection side
 
 	mu          sync.Mutex      // guards the fields below
 	cause       Cause           // first cause recorded
@@ -177,9 +178,12 @@ func (rn *Run) RegisterShutdown(fn func(ctx context.Context, rn *Run)) {
 }
 
 // BeforeRelease adds fn to the hooks that run once, on the run's goroutine,
-// just before the response is released: in [Run.Finish] after the final
+// just before the response is released: in [Run.Finish] before the final
 // output flush, or at the end of the run after the shutdown functions and
-// the final flush (PHP's RSHUTDOWN, where sessions are written). ctx is not
+// before the final flush. PHP writes sessions in RSHUTDOWN, after the final
+// flush; Lifeline runs the hooks just before it, so that a client can never
+// hold the complete response while the session lock it will ask for next is
+// still held. ctx is not
 // cancelled by the abort or timeout that ended the run. Packages such as
 // session use it to release locks before the client sees the response.
 func (rn *Run) BeforeRelease(fn func(ctx context.Context)) {
@@ -238,11 +242,11 @@ func (rn *Run) mustStop() bool {
 
 // abort records that the client left, from any goroutine.
 func (rn *Run) abort(c Cause) {
-	if Phase(rn.phase.Load()) >= PhaseFinished {
+	if rn.finished.Load() || Phase(rn.phase.Load()) == PhaseDone {
 		return // after Finish the client no longer matters
 	}
 	rn.mu.Lock()
-	if rn.Phase() >= PhaseFinished {
+	if rn.finished.Load() {
 		rn.mu.Unlock()
 		return
 	}
@@ -298,10 +302,10 @@ func (rn *Run) onTimer() {
 }
 
 // Finish sends the complete response now and lets the run go on without the
-// client (PHP-FPM's fastcgi_finish_request, done right). Every output buffer
-// is flushed through its handler with the final phase, Content-Length is set
-// to the exact length, the [Run.BeforeRelease] hooks run (sessions are
-// written and unlocked), and the connection side returns: an HTTP/1.1
+// client (PHP-FPM's fastcgi_finish_request, done right). The
+// [Run.BeforeRelease] hooks run (sessions are written and unlocked), every
+// output buffer is flushed through its handler with the final phase,
+// Content-Length is set to the exact length, and the connection side returns: an HTTP/1.1
 // connection stays reusable and an HTTP/2 stream ends. The run goes on in
 // [PhaseFinished]: later output is discarded without error, client aborts no
 // longer matter, the time limit (or [WithBackgroundLimit]) still applies, and
@@ -324,12 +328,17 @@ func (rn *Run) Finish() error {
 		return errHijackedFinish
 	}
 	rn.Check()
-	err := rn.ex.stack.EndAll()
+	// Release hooks (session unlock) first: the client must never hold the
+	// complete response while a lock it will ask for is still held.
 	rn.runRelease()
-	rn.ex.release(rn, msgRelease)
+	rn.finished.Store(true) // from here on the client no longer matters
 	rn.mu.Lock()
 	rn.finishedAt = time.Now()
+	rn.mu.Unlock()
 	rn.phase.Store(uint32(PhaseFinished))
+	err := rn.ex.stack.EndAll()
+	rn.ex.release(rn, msgRelease)
+	rn.mu.Lock()
 	if rn.cfg.backgroundLimit > 0 && (rn.timerMode == timerLimit || rn.timerMode == timerOff) {
 		rn.armLocked(rn.cfg.backgroundLimit)
 	}

@@ -173,10 +173,10 @@ func (rn *Run) execute(h http.Handler) {
 		rn.phase.Store(uint32(PhaseShutdown))
 	}
 	rn.runShutdown()
+	rn.runRelease()
 	if err := ex.stack.EndAll(); err != nil {
 		rn.cfg.log().Debug("lifeline: final flush", "run", rn.id, "err", err)
 	}
-	rn.runRelease()
 	if !ex.released {
 		ex.sink.takeHeader(&ex.msg)
 		ex.msg.kind, ex.msg.outcome = msgDone, out

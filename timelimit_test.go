@@ -97,10 +97,8 @@ func TestSetTimeLimitRestarts(t *testing.T) {
 			if limit, left := rn.TimeLimit(); limit != 20*time.Second || left != 20*time.Second {
 				t.Errorf("TimeLimit() = %v, %v; want 20s, 20s", limit, left)
 			}
-			for {
-				time.Sleep(time.Second)
-				rn.Check()
-			}
+			<-r.Context().Done()
+			rn.Check()
 		}))
 		serve(h, "GET", "/")
 		if stoppedAt != 45*time.Second {

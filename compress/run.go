@@ -1,5 +1,3 @@
-//go:build lifeline_run
-
 package compress
 
 import (

@@ -1,16 +1,25 @@
 package idempotency
 
-import "context"
+import (
+	"net/http"
 
-// run is the part of a [lifeline.Run] the middleware uses; tests substitute
-// a fake through export_test.go.
-type run interface {
-	IgnoreUserAbort(ignore bool) (previous bool)
-	BeforeRelease(fn func(ctx context.Context))
+	"github.com/lifeline-go/lifeline"
+)
+
+// runOf returns the Lifeline run of a request, or nil outside Lifeline.
+func runOf(r *http.Request) *lifeline.Run {
+	rn, ok := lifeline.FromContext(r.Context())
+	if !ok {
+		return nil
+	}
+	return rn
 }
 
-// runFromContext returns the Lifeline run of a request, if it has one.
-// TEMPORARY: the root package does not compile yet.
-func runFromContext(ctx context.Context) (run, bool) {
-	return nil, false
+// note annotates the request's run, if any, with what the middleware did,
+// for the status page and the run's record: "idempotency" = "ran",
+// "replayed", "in progress", "mismatch", "rejected" or "store failed".
+func note(r *http.Request, outcome string) {
+	if rn := runOf(r); rn != nil {
+		rn.Annotate("idempotency", outcome)
+	}
 }

@@ -20,9 +20,8 @@ import (
 // [Middleware.Handler]. It is safe for concurrent use; one Middleware may
 // wrap any number of handlers, which then share its key space.
 type Middleware struct {
-	store   Store
-	opts    options
-	runFrom func(ctx context.Context) (run, bool)
+	store Store
+	opts  options
 }
 
 // New returns a Middleware that keeps its keys in store, configured by
@@ -39,7 +38,7 @@ func New(store Store, opts ...Option) (*Middleware, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	return &Middleware{store: store, opts: o, runFrom: runFromContext}, nil
+	return &Middleware{store: store, opts: o}, nil
 }
 
 // Handler wraps next so that a request carrying an idempotency key runs at
@@ -131,9 +130,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key, present, err := m.keyFrom(r.Header)
 	switch {
 	case err != nil:
+		note(r, "rejected")
 		writeProblem(w, http.StatusBadRequest, err.Error())
 		return
 	case !present && m.opts.requireKey:
+		note(r, "rejected")
 		writeProblem(w, http.StatusBadRequest, fmt.Sprintf("idempotency: this endpoint requires an %s header field; send a new unique key (such as a random UUID) with each new request, and the same key with its retries", m.opts.header))
 		return
 	case !present:
@@ -141,6 +142,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, err := readBody(r, m.opts.maxRequestBody)
+	if err != nil {
+		note(r, "rejected")
+	}
 	switch {
 	case errors.Is(err, errBodyTooLarge):
 		writeProblem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("idempotency: the request body is larger than %d bytes, the limit for requests with an %s", m.opts.maxRequestBody, m.opts.header))
@@ -158,12 +162,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch res.State {
 	case StateReserved:
+		note(r, "ran")
 		m.run(w, r, h.next, body, skey, token)
 	case StateInProgress:
+		note(r, "in progress")
 		writeProblem(w, http.StatusConflict, fmt.Sprintf("idempotency: a request with this %s is still being processed; retry after it has completed to get its response", m.opts.header))
 	case StateCompleted:
+		note(r, "replayed")
 		m.replay(w, r, res.Record)
 	case StateMismatch:
+		note(r, "mismatch")
 		writeProblem(w, http.StatusUnprocessableEntity, fmt.Sprintf("idempotency: this %s was already used for a different request (method, path, query or body differ); send a new key with a new request", m.opts.header))
 	default:
 		m.storeFailed(w, r, "reserve", fmt.Errorf("idempotency: store returned %v", res.State))
@@ -282,6 +290,7 @@ func (m *Middleware) reserveOnce(ctx context.Context, key, fp, token string) (Re
 // when the store is unavailable (or too slow), 500 otherwise. The details
 // go to the log, not to the client.
 func (m *Middleware) storeFailed(w http.ResponseWriter, r *http.Request, op string, err error) {
+	note(r, "store failed")
 	m.opts.logger.LogAttrs(r.Context(), slog.LevelWarn, "idempotency: store failed; request refused",
 		slog.String("op", op), slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
 	if errors.Is(err, ErrStoreUnavailable) || errors.Is(err, context.DeadlineExceeded) {

@@ -20,7 +20,7 @@ func (m *Middleware) run(w http.ResponseWriter, r *http.Request, next http.Handl
 		base:  context.WithoutCancel(r.Context()),
 	}
 	ctx := r.Context()
-	if rn, ok := m.runFrom(ctx); ok {
+	if rn := runOf(r); rn != nil {
 		if m.opts.ignoreUserAbort {
 			rn.IgnoreUserAbort(true)
 		}

@@ -27,11 +27,8 @@ func (m *Middleware) replay(w http.ResponseWriter, r *http.Request, rec *Record)
 		writeProblem(w, rec.StatusCode, fmt.Sprintf("idempotency: the request with this %s was processed with status %d, but its %d-byte response body was too large to be stored, so it cannot be replayed", m.opts.header, rec.StatusCode, rec.BodySize))
 		return
 	}
-	inRun := false
-	if _, ok := m.runFrom(r.Context()); ok {
-		inRun = true // the output stack sets Content-Length after its handlers
-	}
-	if bodyAllowed(rec.StatusCode) && !inRun {
+	// Inside a run, the output stack sets Content-Length after its handlers.
+	if bodyAllowed(rec.StatusCode) && runOf(r) == nil {
 		h.Set("Content-Length", strconv.Itoa(len(rec.Body)))
 	}
 	w.WriteHeader(rec.StatusCode)

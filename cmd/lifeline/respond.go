@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/lifeline-go/lifeline"
+)
+
+// demoFunc is a demo endpoint: a handler that runs inside a Lifeline run and
+// is given that run.
+type demoFunc func(w http.ResponseWriter, r *http.Request, rn *lifeline.Run)
+
+// ServeHTTP finds the request's run and calls f. Every demoFunc is mounted
+// under the pool, so a request without a run is a wiring mistake: 500.
+func (f demoFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rn, ok := lifeline.FromContext(r.Context())
+	if !ok {
+		http.Error(w, "demo endpoint mounted outside a Lifeline pool", http.StatusInternalServerError)
+		return
+	}
+	f(w, r, rn)
+}
+
+// writeJSON answers v as indented JSON.
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		http.Error(w, "encoding the answer: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// badRequest answers 400 with err's message, which names the parameter.
+func badRequest(w http.ResponseWriter, err error) {
+	http.Error(w, err.Error(), http.StatusBadRequest)
+}
+
+// serverError logs err and answers 500.
+func serverError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
+	log.Error("request failed", "method", r.Method, "uri", r.RequestURI, "err", err)
+	http.Error(w, "internal error: "+err.Error(), http.StatusInternalServerError)
+}
+
+// pause waits d, or less if ctx is done first; then it returns ctx's cause
+// (lifeline.ErrClientAborted, ErrTimeLimit or ErrServerShutdown inside a
+// run). This is how the demos "work": sleeping with the run context, as a
+// database call or an HTTP request made with it would wait.
+func pause(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return context.Cause(ctx)
+	}
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// reason names why work was cut short, for records.
+func reason(err error) string {
+	switch {
+	case errors.Is(err, lifeline.ErrTimeLimit):
+		return "time limit"
+	case errors.Is(err, lifeline.ErrServerShutdown):
+		return "server shutdown"
+	case errors.Is(err, lifeline.ErrClientAborted):
+		return "client aborted"
+	case err == nil:
+		return ""
+	}
+	return err.Error()
+}
