@@ -215,6 +215,9 @@ func (p *Pool) endRun(rn *Run) {
 		ex.timer.Stop()
 	}
 	ex.cur.Store(nil)
+	rn.mu.Lock()
+	rn.ex = nil // a *Run kept past its run must not reach a reused exchange
+	rn.mu.Unlock()
 	if rn.runaway || ex.closed {
 		return // the connection side left early; drop the exchange
 	}

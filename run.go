@@ -90,7 +90,15 @@ func (rn *Run) Request() *http.Request { return rn.req }
 
 // Output returns the run's output stack (PHP's ob_* layer). Like the
 // ResponseWriter, it belongs to the run's goroutine.
-func (rn *Run) Output() *output.Stack { return rn.ex.stack }
+func (rn *Run) Output() *output.Stack {
+	rn.mu.Lock()
+	ex := rn.ex
+	rn.mu.Unlock()
+	if ex == nil {
+		return output.NewStack(discardSink{}) // the run has ended: a stack that goes nowhere
+	}
+	return ex.stack
+}
 
 // IgnoreUserAbort sets whether the run goes on when the client leaves and
 // returns the previous setting (PHP's ignore_user_abort). With true, the run
@@ -121,7 +129,7 @@ func (rn *Run) SetTimeLimit(d time.Duration) {
 	}
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
-	if rn.timerMode == timerGrace || rn.timerMode == timerExpired || rn.Phase() == PhaseDone {
+	if rn.timerMode == timerGrace || rn.timerMode == timerExpired || rn.ex == nil {
 		return
 	}
 	rn.armLocked(d)
@@ -269,6 +277,10 @@ func (rn *Run) abort(c Cause) {
 // onTimer is the time limit's timer callback.
 func (rn *Run) onTimer() {
 	rn.mu.Lock()
+	if rn.ex == nil {
+		rn.mu.Unlock()
+		return
+	}
 	switch rn.timerMode {
 	case timerLimit:
 		if now := time.Now(); now.Before(rn.deadline) {
@@ -288,12 +300,13 @@ func (rn *Run) onTimer() {
 	case timerGrace:
 		rn.timerMode = timerExpired
 		rn.runaway = true
+		ex := rn.ex
 		rn.mu.Unlock()
 		rn.pool.stats.runaway.Add(1)
 		rn.cfg.log().Error("lifeline: runaway run: still running after its time limit and grace period",
 			"run", rn.id, "method", rn.req.Method, "uri", rn.req.RequestURI, "limit", rn.limit, "grace", rn.cfg.gracePeriod)
 		select {
-		case rn.ex.runaway <- struct{}{}:
+		case ex.runaway <- struct{}{}:
 		default:
 		}
 	default:
@@ -315,15 +328,18 @@ func (rn *Run) onTimer() {
 // [http.ErrNotSupported] after a Hijack, and [ErrRunEnded] after the run.
 // Read the request body before Finish: it is closed when the response ends.
 func (rn *Run) Finish() error {
-	switch rn.Phase() {
-	case PhaseFinished:
-		return ErrFinished
-	case PhaseShutdown, PhaseDone:
+	rn.mu.Lock()
+	hijacked, ended := rn.hijacked, rn.ex == nil
+	rn.mu.Unlock()
+	if ended || rn.Phase() == PhaseDone {
 		return ErrRunEnded
 	}
-	rn.mu.Lock()
-	hijacked := rn.hijacked
-	rn.mu.Unlock()
+	if rn.finished.Load() {
+		return ErrFinished
+	}
+	if rn.ex.released {
+		return ErrRunEnded // shutdown functions may still Finish, as in PHP
+	}
 	if hijacked {
 		return errHijackedFinish
 	}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/lifeline-go/lifeline"
+)
+
+// orderParams are the parameters of POST /demo/order, from the query or
+// from a form body.
+type orderParams struct {
+	Work time.Duration // how long the order's transaction takes (default 2s)
+	Ref  string        // the order's label; default: a new random one
+}
+
+func parseOrder(q url.Values) (orderParams, error) {
+	p := newParams(q)
+	op := orderParams{
+		Work: p.duration("work", 2*time.Second),
+		Ref:  p.ref("ref"),
+	}
+	return op, p.done()
+}
+
+// order is POST /demo/order?work=D&ref=R, the order script of the PHP
+// manual's user notes (seeds/php-manual-connection-handling-notes.txt):
+//
+//	"If your visitor click the stop button just after have submitted it, your
+//	script may stop in the middle of the process of registering the products
+//	and do not finish the list, generating inconsistency in your database.
+//	With the ignore_user_abort() function you can make your script finish
+//	everything fine and after you can check with register_shutdown_function()
+//	and connection_aborted() if the visitor cancelled the submission or lost
+//	his/her connection. If he/she did, you can set the order as not confirmed
+//	and when the visitor came back, you can present the old order again."
+//
+// and, in the next note: "Without ignore_user_abort(), I have had times when
+// a user's connection dropped during the processing phase... and their card
+// was charged, but they weren't added to my local DB."
+//
+// The run ignores user aborts and writes the order, labelled R, in one bbolt
+// transaction that registers its items over D with the run context: a client
+// that leaves does not cancel it, the time limit does (and then nothing is
+// written). A shutdown function marks the order confirmed, or unconfirmed if
+// the client left (status Aborted), or failed if the transaction was rolled
+// back. GET /demo/orders lists the orders. A ref already taken gets 409.
+// Behind package idempotency, requests with one Idempotency-Key collapse into
+// one order: a retry gets the first answer again.
+func (a *app) order(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
+	if err := r.ParseForm(); err != nil {
+		badRequest(w, fmt.Errorf("request body: %w", err))
+		return
+	}
+	p, err := parseOrder(r.Form)
+	if err != nil {
+		badRequest(w, err)
+		return
+	}
+	rn.IgnoreUserAbort(true) // ignore_user_abort(true): finish the order whatever the client does
+	if p.Ref == "" {
+		p.Ref = newRef()
+	}
+	ord := &order{Ref: p.Ref, Work: p.Work.String(), Run: rn.ID(), Created: time.Now()}
+	var (
+		placed, taken bool
+		why           string
+	)
+	rn.RegisterShutdown(func(_ context.Context, rn *lifeline.Run) {
+		if taken {
+			return // another run's order: not ours to settle
+		}
+		state := stateConfirmed
+		switch {
+		case !placed:
+			state = stateFailed
+		case rn.Aborted(): // connection_aborted()
+			state = stateUnconfirmed
+		}
+		if err := a.orders.settle(ord, state, rn.Status().String(), why); err != nil {
+			a.log.Error("order: settle", "ref", ord.Ref, "state", state, "err", err)
+		}
+		rn.Annotate("order", ord.Ref+" "+state)
+	})
+	existing, err := a.orders.place(rn.Context(), ord, p.Work)
+	switch {
+	case errors.Is(err, errOrderExists):
+		taken = true
+		writeJSON(w, http.StatusConflict, map[string]any{
+			"error": fmt.Sprintf("order %s already exists", ord.Ref),
+			"order": existing,
+		})
+		return
+	case err != nil:
+		why = reason(err)
+		rn.Check() // the time limit or the drain deadline: the run stops here
+		serverError(a.log, w, r, err)
+		return
+	}
+	placed = true
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"message": fmt.Sprintf("order %s placed", ord.Ref),
+		"order":   ord,
+	})
+}
+
+// newRef returns a fresh order reference such as R-3f9a1c2b04d6.
+func newRef() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return "R-" + hex.EncodeToString(b[:])
+}
