@@ -337,11 +337,11 @@ func (rn *Run) Finish() error {
 	if rn.finished.Load() {
 		return ErrFinished
 	}
-	if rn.ex.released {
-		return ErrRunEnded // shutdown functions may still Finish, as in PHP
-	}
 	if hijacked {
 		return errHijackedFinish
+	}
+	if rn.ex.released {
+		return ErrRunEnded // shutdown functions may still Finish, as in PHP
 	}
 	rn.Check()
 	// Release hooks (session unlock) first: the client must never hold the

@@ -1,0 +1,113 @@
+package idempotency_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lifeline-go/lifeline/idempotency"
+	"github.com/lifeline-go/lifeline/idempotency/memstore"
+)
+
+func newMem(t testing.TB) *memstore.Store {
+	t.Helper()
+	s, err := memstore.New()
+	if err != nil {
+		t.Fatalf("memstore.New: %v", err)
+	}
+	return s
+}
+
+func newMiddleware(t testing.TB, store idempotency.Store, opts ...idempotency.Option) *idempotency.Middleware {
+	t.Helper()
+	m, err := idempotency.New(store, opts...)
+	if err != nil {
+		t.Fatalf("idempotency.New: %v", err)
+	}
+	return m
+}
+
+// orders is the side effect under test: a handler that places an order
+// (counts it) and answers 201 with the order number.
+type orders struct {
+	n atomic.Int64
+}
+
+func (o *orders) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	n := o.n.Add(1)
+	w.Header().Set("Location", fmt.Sprintf("/orders/%d", n))
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusCreated)
+	fmt.Fprintf(w, "order %d: %s", n, body)
+}
+
+// request builds a protected request; key "" sends no key header.
+func request(method, target, key, body string) *http.Request {
+	r := httptest.NewRequest(method, target, strings.NewReader(body))
+	if key != "" {
+		r.Header.Set("Idempotency-Key", key)
+	}
+	return r
+}
+
+func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+type problemBody struct {
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+}
+
+// wantProblem checks that w is a problem detail with status and a detail
+// containing detail.
+func wantProblem(t *testing.T, w *httptest.ResponseRecorder, status int, detail string) {
+	t.Helper()
+	if w.Code != status {
+		t.Fatalf("status = %d, want %d; body %q", w.Code, status, w.Body)
+	}
+	if ct := w.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type = %q, want application/problem+json", ct)
+	}
+	var p problemBody
+	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil {
+		t.Fatalf("problem body %q: %v", w.Body, err)
+	}
+	if p.Status != status || !strings.Contains(p.Detail, detail) {
+		t.Fatalf("problem = %+v, want status %d and a detail containing %q", p, status, detail)
+	}
+}
+
+// failingStore is a Store whose every call fails with err.
+type failingStore struct{ err error }
+
+func (s failingStore) Reserve(context.Context, string, string, string, time.Duration) (idempotency.Reservation, error) {
+	return idempotency.Reservation{}, s.err
+}
+
+func (s failingStore) Complete(context.Context, string, string, *idempotency.Record, time.Duration) error {
+	return s.err
+}
+
+func (s failingStore) Release(context.Context, string, string) error { return s.err }
+
+// completeFails wraps a Store and fails Complete with err.
+type completeFails struct {
+	idempotency.Store
+	err error
+}
+
+func (s completeFails) Complete(context.Context, string, string, *idempotency.Record, time.Duration) error {
+	return s.err
+}
