@@ -103,6 +103,7 @@ func (ex *exchange) reset(rn *Run) {
 	ex.sink.rn = rn
 	ex.sink.pendingCode = 0
 	ex.sink.pendingHeader = nil
+	ex.sink.deferLast, ex.sink.last = false, nil
 	ex.writer.rn = rn
 	ex.writer.hijacked = false
 	ex.stack.Reset(&ex.sink)
@@ -125,9 +126,19 @@ func (ex *exchange) send() (err error, ok bool) {
 }
 
 // release tells the connection side to return (Finish or the end of the run).
-func (ex *exchange) release(rn *Run, kind msgKind) {
+// The body kept by the sink (see runSink.deferLast) travels with it, so an
+// ordinary response costs one hand-off.
+func (ex *exchange) release(kind msgKind, out outcome) {
+	last := ex.sink.last
+	ex.sink.last, ex.sink.deferLast = nil, false
+	if ex.sink.discarding() {
+		last = nil
+	}
 	ex.sink.takeHeader(&ex.msg)
-	ex.msg.kind = kind
-	ex.send()
+	ex.msg.kind, ex.msg.outcome, ex.msg.body = kind, out, last
+	if err, ok := ex.send(); ok && err == nil {
+		ex.sink.rn.bytes.Add(int64(len(last)))
+	}
+	ex.msg.body = nil
 	ex.released = true
 }

@@ -352,8 +352,9 @@ func (rn *Run) Finish() error {
 	rn.finishedAt = time.Now()
 	rn.mu.Unlock()
 	rn.phase.Store(uint32(PhaseFinished))
+	rn.ex.sink.deferLast = true
 	err := rn.ex.stack.EndAll()
-	rn.ex.release(rn, msgRelease)
+	rn.ex.release(msgRelease, outcomeNormal)
 	rn.mu.Lock()
 	if rn.cfg.backgroundLimit > 0 && (rn.timerMode == timerLimit || rn.timerMode == timerOff) {
 		rn.armLocked(rn.cfg.backgroundLimit)

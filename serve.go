@@ -83,12 +83,19 @@ func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, c
 					return false
 				}
 				continue
-			case msgRelease:
-				ex.ack <- nil
-				return false
-			case msgDone:
-				out := m.outcome
-				ex.ack <- nil
+			case msgRelease, msgDone:
+				if len(m.body) > 0 {
+					if _, err = w.Write(m.body); err != nil && !isBodyNotAllowed(err) {
+						rn.abort(causeOf(err))
+					} else {
+						err = nil
+					}
+				}
+				out, kind := m.outcome, m.kind
+				ex.ack <- err
+				if kind == msgRelease {
+					return false
+				}
 				return rn.answer(w, r, out, wroteHeader)
 			}
 			ex.ack <- err
@@ -174,14 +181,12 @@ func (rn *Run) execute(h http.Handler) {
 	}
 	rn.runShutdown()
 	rn.runRelease()
+	ex.sink.deferLast = true
 	if err := ex.stack.EndAll(); err != nil {
 		rn.cfg.log().Debug("lifeline: final flush", "run", rn.id, "err", err)
 	}
 	if !ex.released {
-		ex.sink.takeHeader(&ex.msg)
-		ex.msg.kind, ex.msg.outcome = msgDone, out
-		ex.send()
-		ex.released = true
+		ex.release(msgDone, out)
 	}
 	rn.phase.Store(uint32(PhaseDone))
 }

@@ -11,6 +11,8 @@ type runSink struct {
 	rn            *Run
 	pendingCode   int         // final status code not yet handed over
 	pendingHeader http.Header // the stack's header map, read by the connection side during hand-off
+	deferLast     bool        // keep the next write for the release message (one hand-off, not two)
+	last          []byte      // the kept write; the stack does not touch it until the hand-off is acked
 }
 
 // discarding reports whether output must be dropped: the client is gone
@@ -45,6 +47,10 @@ func (s *runSink) takeHeader(m *message) {
 
 func (s *runSink) Write(p []byte) (int, error) {
 	if s.discarding() {
+		return len(p), nil
+	}
+	if s.deferLast && s.last == nil {
+		s.last = p
 		return len(p), nil
 	}
 	m := &s.ex.msg

@@ -3,9 +3,12 @@ package compress
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/lifeline-go/lifeline/output"
@@ -419,5 +422,55 @@ func TestMinSizeOption(t *testing.T) {
 	h, _ = newTestHandler(t, "gzip", WithMinSize(len(body)+1))
 	if _, err := h.Handle(body, start|final); !errors.Is(err, output.ErrDecline) {
 		t.Errorf("WithMinSize(%d): %d-byte body: %v, want ErrDecline", len(body)+1, len(body), err)
+	}
+}
+
+// TestConcurrentUse shares one Compressor, and its encoder pools, between
+// goroutines, as runs do; -race checks the pools.
+func TestConcurrentUse(t *testing.T) {
+	c, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := htmlPage(16 << 10)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8*len(allEncodings))
+	for i := range 8 {
+		for _, enc := range allEncodings {
+			wg.Go(func() {
+				r, _ := http.NewRequest(http.MethodGet, "/", nil)
+				r.Header.Set("Accept-Encoding", enc)
+				for j := range 5 {
+					st := newFakeResponse()
+					st.header.Set("Content-Type", "text/html")
+					h := c.newHandler(st, r)
+					out, err := h.Handle(body, start|final)
+					if (i+j)%2 == 1 {
+						// Streamed; the handler reuses its buffer, so
+						// keep a copy of the first output.
+						var first []byte
+						first, err = h.Handle(body[:5000], start|flush)
+						first = bytes.Clone(first)
+						if err == nil {
+							out, err = h.Handle(body[5000:], final)
+							out = append(first, out...)
+						}
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+					if dec, err := decodeErr(enc, out); err != nil || !bytes.Equal(dec, body) {
+						errs <- fmt.Errorf("%s: decoded %d bytes, %v", enc, len(dec), err)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -74,25 +74,40 @@ func decodePrefix(t testing.TB, enc string, data []byte, n int) []byte {
 // library, independently of the encoder.
 func decoder(t testing.TB, enc string, r io.Reader) io.Reader {
 	t.Helper()
+	d, closeFn, err := newDecoderErr(enc, r)
+	if err != nil {
+		t.Fatalf("%s decoder: %v", enc, err)
+	}
+	t.Cleanup(closeFn)
+	return d
+}
+
+// decodeErr decodes a complete stream, for goroutines that cannot call
+// t.Fatal.
+func decodeErr(enc string, data []byte) ([]byte, error) {
+	d, closeFn, err := newDecoderErr(enc, bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	defer closeFn()
+	return io.ReadAll(d)
+}
+
+func newDecoderErr(enc string, r io.Reader) (io.Reader, func(), error) {
 	switch enc {
 	case encGzip:
 		zr, err := stdgzip.NewReader(r)
-		if err != nil {
-			t.Fatalf("gzip header: %v", err)
-		}
-		return zr
+		return zr, func() {}, err
 	case encZstd:
 		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
 		if err != nil {
-			t.Fatalf("zstd reader: %v", err)
+			return nil, nil, err
 		}
-		t.Cleanup(zr.Close)
-		return zr
+		return zr, zr.Close, nil
 	case encBrotli:
-		return brotli.NewReader(r)
+		return brotli.NewReader(r), func() {}, nil
 	}
-	t.Fatalf("unknown encoding %q", enc)
-	return nil
+	return nil, nil, fmt.Errorf("unknown encoding %q", enc)
 }
 
 // words is the vocabulary of the generated test documents.

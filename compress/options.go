@@ -152,9 +152,9 @@ func WithCompressible(f func(contentType string) bool) Option {
 	}
 }
 
-// WithLogger sets the logger for the rare errors [Compressor.Handler]
-// cannot return (a level that cannot be started, because the response has
-// already ended). The default discards them.
+// WithLogger sets the logger for the one error [Compressor.Handler] cannot
+// return: the run's output stack refusing the compression level (see
+// output.Stack.Start). The default discards it.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // validate checks the options and normalises the encoding names.

@@ -70,8 +70,8 @@ func (c *Compressor) Start(s *output.Stack, r *http.Request) error {
 // Handler returns middleware that compresses the responses of next. Inside
 // a Lifeline run (the request went through [lifeline.Pool.Handler]) it calls
 // [Compressor.Start] on the run's output stack and then next; if Start
-// fails (the response has already ended) it logs the error to the
-// [WithLogger] logger and serves next uncompressed.
+// fails it logs the error to the [WithLogger] logger and serves next
+// uncompressed.
 //
 // Outside a run there is no output stack to push onto: Handler then calls
 // next as it is, uncompressed, and logs nothing. Put the Lifeline

@@ -193,6 +193,7 @@ func ExampleWithH2C() {
 	var protos http.Protocols
 	protos.SetUnencryptedHTTP2(true)
 	client := &http.Client{Transport: &http.Transport{Protocols: &protos}}
+	defer client.CloseIdleConnections()
 	resp, err := client.Get("http://" + ln.Addr().String() + "/")
 	if err != nil {
 		fmt.Println(err)

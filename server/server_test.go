@@ -125,6 +125,7 @@ func TestProtocols(t *testing.T) {
 			if want := tt.wantProto + " run=true"; string(body) != want {
 				t.Errorf("handler saw %q, want %q", body, want)
 			}
+			tr.CloseIdleConnections()
 			if err := srv.stop(); err != nil {
 				t.Errorf("Serve after stop = %v, want nil", err)
 			}

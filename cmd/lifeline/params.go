@@ -126,7 +126,8 @@ func (p *params) boolean(name string) bool {
 	return false
 }
 
-// choice reads one of a fixed set of words; the first is the default.
+// choice reads one of a fixed set of words; the first is the default
+// ("" as the first word makes the parameter optional with no value).
 func (p *params) choice(name string, words ...string) string {
 	v, ok := p.value(name)
 	if !ok {
@@ -137,7 +138,13 @@ func (p *params) choice(name string, words ...string) string {
 			return v
 		}
 	}
-	p.fail(name, fmt.Sprintf("%q is not one of %s", clip(v), strings.Join(words, ", ")))
+	named := make([]string, 0, len(words))
+	for _, w := range words {
+		if w != "" {
+			named = append(named, w)
+		}
+	}
+	p.fail(name, fmt.Sprintf("%q is not one of %s", clip(v), strings.Join(named, ", ")))
 	return words[0]
 }
 

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/lifeline-go/lifeline/server"
+)
+
+// defaultAddr is where the reference server listens without -addr: loopback
+// only, so that a first `make run` exposes nothing.
+const defaultAddr = "127.0.0.1:8080"
+
+// config is the reference server's command line.
+type config struct {
+	addr         string
+	tlsCert      string
+	tlsKey       string
+	h2c          bool
+	timeLimit    time.Duration
+	drain        time.Duration
+	dataDir      string
+	statusToken  string
+	verbose      bool
+}
+
+// errUsage wraps every command-line error; the usage has been printed.
+var errUsage = errors.New("usage")
+
+// parseFlags reads args (without the program name). It prints the usage to
+// stderr for -h (returning flag.ErrHelp) and for an error (returning an
+// error matching errUsage).
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("lifeline", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: lifeline [flags]\n\n"+
+			"The Lifeline reference server: one demo endpoint per PHP connection-handling\n"+
+			"scenario; open http://%s/ in a browser. See docs/REFERENCE-SERVER.md.\n\nFlags:\n", defaultAddr)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&cfg.addr, "addr", defaultAddr, "`host:port` to listen on (port 0 picks a free port)")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "PEM certificate `file`: serve HTTPS (HTTP/2 by ALPN); needs -tls-key")
+	fs.StringVar(&cfg.tlsKey, "tls-key", "", "PEM private key `file` for -tls-cert")
+	fs.BoolVar(&cfg.h2c, "h2c", false, "also serve HTTP/2 without TLS (prior knowledge, e.g. curl --http2-prior-knowledge)")
+	fs.DurationVar(&cfg.timeLimit, "time-limit", 30*time.Second, "default time limit of a run, PHP's max_execution_time (0 = none)")
+	fs.DurationVar(&cfg.drain, "drain", server.DefaultDrainTimeout, "on SIGINT/SIGTERM, how long to wait for running and finished runs before cancelling them")
+	fs.StringVar(&cfg.dataDir, "data", defaultDataDir(), "`directory` for the embedded bbolt databases (created if needed)")
+	fs.StringVar(&cfg.statusToken, "status-token", "", "bearer `token` that opens /status and /metrics to any client (default: loopback clients only)")
+	fs.BoolVar(&cfg.verbose, "v", false, "log at debug level")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		return cfg, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return cfg, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if err := cfg.validate(); err != nil {
+		fs.Usage()
+		return cfg, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return cfg, nil
+}
+
+func (c *config) validate() error {
+	switch {
+	case (c.tlsCert == "") != (c.tlsKey == ""):
+		return errors.New("-tls-cert and -tls-key go together")
+	case c.timeLimit < 0:
+		return fmt.Errorf("-time-limit %v: negative", c.timeLimit)
+	case c.drain < 0:
+		return fmt.Errorf("-drain %v: negative", c.drain)
+	case c.dataDir == "":
+		return errors.New("-data: empty directory")
+	case c.addr == "":
+		return errors.New("-addr: empty address")
+	}
+	return nil
+}
+
+// serverOptions translates the flags for package server.
+func (c *config) serverOptions() []server.Option {
+	opts := []server.Option{
+		server.WithAddr(c.addr),
+		server.WithDrainTimeout(c.drain),
+		server.WithH2C(c.h2c),
+	}
+	if c.tlsCert != "" {
+		opts = append(opts, server.WithTLS(c.tlsCert, c.tlsKey))
+	}
+	return opts
+}

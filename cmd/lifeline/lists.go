@@ -1,0 +1,107 @@
+package main
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/lifeline-go/lifeline"
+)
+
+// listOrders is GET /demo/orders: every order as JSON, oldest first.
+func (a *app) listOrders(w http.ResponseWriter, r *http.Request) {
+	if err := newParams(r.URL.Query()).done(); err != nil {
+		badRequest(w, err)
+		return
+	}
+	list, err := a.orders.list()
+	if err != nil {
+		serverError(a.log, w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"orders": list})
+}
+
+// listJobs is GET /demo/jobs: the latest background jobs as JSON, newest first.
+func (a *app) listJobs(w http.ResponseWriter, r *http.Request) {
+	if err := newParams(r.URL.Query()).done(); err != nil {
+		badRequest(w, err)
+		return
+	}
+	list, err := a.jobs.list()
+	if err != nil {
+		serverError(a.log, w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"jobs": list})
+}
+
+// runJSON is a live run or the record of an ended one, as /demo/runs shows it.
+type runJSON struct {
+	ID              uint64            `json:"id"`
+	Route           string            `json:"route"`
+	Method          string            `json:"method"`
+	URI             string            `json:"uri"`
+	Phase           string            `json:"phase,omitempty"` // live runs only
+	Status          string            `json:"status"`          // connection_status(): normal, aborted, timeout, aborted|timeout
+	StatusCode      int               `json:"connection_status"`
+	Cause           string            `json:"cause,omitempty"`
+	Code            int               `json:"code,omitempty"` // HTTP status sent
+	BytesSent       int64             `json:"bytes_sent"`
+	Start           time.Time         `json:"start"`
+	Duration        string            `json:"duration"`
+	Finished        bool              `json:"finished,omitempty"`
+	FinishedAfter   string            `json:"finished_after,omitempty"`
+	ShutdownFuncs   int               `json:"shutdown_funcs,omitempty"`
+	Runaway         bool              `json:"runaway,omitempty"`
+	Panicked        bool              `json:"panicked,omitempty"`
+	IgnoreUserAbort bool              `json:"ignore_user_abort,omitempty"`
+	Notes           map[string]string `json:"notes,omitempty"`
+}
+
+func recordJSON(rec lifeline.Record) runJSON {
+	rj := runJSON{
+		ID: rec.ID, Route: rec.Route, Method: rec.Method, URI: rec.URI,
+		Status: rec.Status.String(), StatusCode: int(rec.Status), Cause: rec.Cause.String(),
+		Code: rec.Code, BytesSent: rec.BytesSent, Start: rec.Start, Duration: rec.Duration.String(),
+		Finished: rec.Finished, ShutdownFuncs: rec.ShutdownFuncs, Runaway: rec.Runaway,
+		Panicked: rec.Panicked, IgnoreUserAbort: rec.IgnoreUserAbort, Notes: rec.Notes,
+	}
+	if rec.Finished {
+		rj.FinishedAfter = rec.FinishedAfter.String()
+	}
+	return rj
+}
+
+func infoJSON(ri lifeline.RunInfo) runJSON {
+	return runJSON{
+		ID: ri.ID, Route: ri.Route, Method: ri.Method, URI: ri.URI, Phase: ri.Phase.String(),
+		Status: ri.Status.String(), StatusCode: int(ri.Status), Cause: ri.Cause.String(),
+		BytesSent: ri.BytesSent, Start: ri.Start, Duration: ri.Elapsed.String(),
+		Runaway: ri.Runaway, IgnoreUserAbort: ri.IgnoreUserAbort, Notes: ri.Notes,
+	}
+}
+
+// listRuns is GET /demo/runs[?route=R]: the live runs, oldest first, and the
+// records of the runs that ended most recently, newest first, with the notes
+// their shutdown functions left. route keeps the runs of one demo (stream,
+// order, finish, close-early, timeout, timeout-reset, session).
+func (a *app) listRuns(w http.ResponseWriter, r *http.Request) {
+	p := newParams(r.URL.Query())
+	route := p.choice("route", append([]string{""}, demoRoutes...)...)
+	if err := p.done(); err != nil {
+		badRequest(w, err)
+		return
+	}
+	active, recent := []runJSON{}, []runJSON{}
+	for _, ri := range a.pool.Active() {
+		if route == "" || ri.Route == route {
+			active = append(active, infoJSON(ri))
+		}
+	}
+	for _, rec := range a.pool.Recent() {
+		if route == "" || rec.Route == route {
+			recent = append(recent, recordJSON(rec))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"active": active, "recent": recent})
+}

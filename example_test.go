@@ -1,0 +1,169 @@
+package lifeline_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/lifeline-go/lifeline"
+)
+
+func ExampleNewPool() {
+	pool, err := lifeline.NewPool(lifeline.WithTimeLimit(10*time.Second), lifeline.WithMaxActive(100))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pool.Shutdown(context.Background())
+	_, err = lifeline.NewPool(lifeline.WithTimeLimit(-time.Second))
+	fmt.Println(errors.Is(err, lifeline.ErrInvalidOption))
+	// Output: true
+}
+
+func ExamplePool_Handler() {
+	pool, _ := lifeline.NewPool()
+	defer pool.Shutdown(context.Background())
+	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rn, _ := lifeline.FromContext(r.Context())
+		fmt.Fprintf(w, "status %v", rn.Status())
+	}), lifeline.WithRoute("hello"))
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	fmt.Println(rec.Body.String(), rec.Header().Get("Content-Length"))
+	// Output: status normal 13
+}
+
+func ExamplePool_Wrap() {
+	pool, _ := lifeline.NewPool()
+	defer pool.Shutdown(context.Background())
+	_, err := pool.Wrap(nil)
+	fmt.Println(err)
+	// Output: lifeline: nil handler
+}
+
+func ExampleRun_Finish() {
+	pool, _ := lifeline.NewPool()
+	done := make(chan string)
+	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rn, _ := lifeline.FromContext(r.Context())
+		io.WriteString(w, "We'll email you as soon as this is done.")
+		rn.Finish() // the client has its answer now
+		time.Sleep(10 * time.Millisecond)
+		done <- "email sent, phase " + rn.Phase().String()
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	fmt.Println(rec.Body.String())
+	fmt.Println(<-done)
+	pool.Shutdown(context.Background()) // waits for work after Finish
+	// Output:
+	// We'll email you as soon as this is done.
+	// email sent, phase finished
+}
+
+func ExampleRun_RegisterShutdown() {
+	pool, _ := lifeline.NewPool()
+	defer pool.Shutdown(context.Background())
+	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rn, _ := lifeline.FromContext(r.Context())
+		rn.RegisterShutdown(func(ctx context.Context, rn *lifeline.Run) {
+			fmt.Fprintf(w, " shutdown saw %v", rn.Status())
+		})
+		io.WriteString(w, "main")
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	fmt.Println(rec.Body.String())
+	// Output: main shutdown saw normal
+}
+
+func ExampleRun_SetTimeLimit() {
+	pool, _ := lifeline.NewPool(lifeline.WithTimeLimit(20 * time.Millisecond))
+	defer pool.Shutdown(context.Background())
+	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rn, _ := lifeline.FromContext(r.Context())
+		rn.SetTimeLimit(0) // set_time_limit(0): unlimited from now on
+		time.Sleep(50 * time.Millisecond)
+		rn.Check()
+		io.WriteString(w, "survived")
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	fmt.Println(rec.Body.String())
+	// Output: survived
+}
+
+func ExampleRun_Check() {
+	pool, _ := lifeline.NewPool(lifeline.WithTimeLimit(20 * time.Millisecond))
+	defer pool.Shutdown(context.Background())
+	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rn, _ := lifeline.FromContext(r.Context())
+		for {
+			time.Sleep(time.Millisecond) // a slice of CPU-bound work
+			rn.Check()                   // terminates the run once the limit expired
+		}
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	fmt.Println(rec.Code, strings.TrimSpace(rec.Body.String()))
+	// Output: 503 lifeline: time limit exceeded
+}
+
+func ExampleRun_IgnoreUserAbort() {
+	pool, _ := lifeline.NewPool()
+	defer pool.Shutdown(context.Background())
+	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rn, _ := lifeline.FromContext(r.Context())
+		prev := rn.IgnoreUserAbort(true)
+		fmt.Println("previous:", prev, "now:", rn.IgnoresUserAbort())
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/order", nil))
+	// Output: previous: false now: true
+}
+
+func ExampleRun_Context() {
+	pool, _ := lifeline.NewPool(lifeline.WithTimeLimit(10 * time.Millisecond))
+	defer pool.Shutdown(context.Background())
+	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // a query using the run context would stop here
+		fmt.Println(errors.Is(context.Cause(r.Context()), lifeline.ErrTimeLimit))
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	// Output: true
+}
+
+func ExampleFromContext() {
+	_, ok := lifeline.FromContext(context.Background())
+	fmt.Println(ok)
+	// Output: false
+}
+
+func ExamplePool_ConfigureServer() {
+	pool, _ := lifeline.NewPool()
+	srv := &http.Server{Addr: "127.0.0.1:8080", Handler: pool.Handler(http.NotFoundHandler())}
+	pool.ConfigureServer(srv) // socket-level abort detection
+	_ = srv                   // srv.ListenAndServe(), then srv.Shutdown and pool.Shutdown
+}
+
+func ExamplePool_Recent() {
+	pool, _ := lifeline.NewPool()
+	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/job?id=1", nil))
+	pool.Shutdown(context.Background()) // every run has ended and is recorded
+	rec := pool.Recent()[0]
+	fmt.Println(rec.Method, rec.URI, rec.Code, rec.Status)
+	// Output: GET /job?id=1 202 normal
+}
+
+func ExampleStatus_String() {
+	fmt.Println(lifeline.Aborted|lifeline.Timeout, lifeline.Status(3) == lifeline.Aborted|lifeline.Timeout)
+	// Output: aborted|timeout true
+}

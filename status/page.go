@@ -1,0 +1,172 @@
+package status
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"time"
+)
+
+//go:embed page.html page.css page.js
+var pageFiles embed.FS
+
+// page is the HTML renderer: the parsed template and the inline style and
+// script with the Content-Security-Policy that admits exactly them. It is
+// immutable after newPage.
+type page struct {
+	tmpl *template.Template
+	css  template.CSS
+	js   template.JS
+	csp  string
+}
+
+func newPage() (*page, error) {
+	css, err := pageFiles.ReadFile("page.css")
+	if err != nil {
+		return nil, fmt.Errorf("status: page style: %w", err)
+	}
+	js, err := pageFiles.ReadFile("page.js")
+	if err != nil {
+		return nil, fmt.Errorf("status: page script: %w", err)
+	}
+	tmpl, err := template.ParseFS(pageFiles, "page.html")
+	if err != nil {
+		return nil, fmt.Errorf("status: page template: %w", err)
+	}
+	return &page{
+		tmpl: tmpl, css: template.CSS(css), js: template.JS(js),
+		csp: "default-src 'none'; script-src " + hashSource(js) + "; style-src " + hashSource(css) +
+			"; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+	}, nil
+}
+
+// hashSource returns the CSP source expression that admits an inline
+// element whose text is b.
+func hashSource(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+}
+
+// The template's data.
+type (
+	pageData struct {
+		Pool           string
+		Time           string
+		RefreshMS      int64
+		RefreshSeconds int64 // for <meta http-equiv="refresh">, 0 = none
+		Summary        []summaryView
+		Tables         []tableView
+		CSS            template.CSS
+		JS             template.JS
+	}
+	summaryView struct {
+		Key, Label, Fmt, Text string
+		Alert, Bad            bool
+	}
+	tableView struct {
+		ID, Title, Sort string
+		Columns         []columnView
+		Rows            []rowView
+	}
+	columnView struct{ Key, Label, Fmt, Href, Class string }
+	rowView    struct {
+		ID, Class string
+		Cells     []cellView
+	}
+	cellView struct {
+		Key, Text string
+		Tags      []string
+	}
+)
+
+// render writes the page for snap, sorted per sorts.
+func (p *page) render(w io.Writer, snap Snapshot, o *options, sorts map[string]sortSpec) error {
+	// Go through JSON, as page.js does, so that both render the same
+	// values under the same keys.
+	doc, err := toJSONMap(snap)
+	if err != nil {
+		return err
+	}
+	d := pageData{
+		Pool: snap.Pool, Time: snap.Time.Format(time.RFC3339), CSS: p.css, JS: p.js,
+		RefreshMS: o.refresh.Milliseconds(),
+	}
+	if o.refresh > 0 {
+		d.RefreshSeconds = max(1, int64((o.refresh+time.Second-1)/time.Second))
+	}
+	for _, it := range summaryItems() {
+		text, _ := format(it.Fmt, doc[it.Key], doc)
+		d.Summary = append(d.Summary, summaryView{
+			Key: it.Key, Label: it.Label, Fmt: it.Fmt, Text: text, Alert: it.Alert, Bad: it.Alert && num(doc[it.Key]) > 0,
+		})
+	}
+	tabs := tables()
+	for _, t := range tabs {
+		spec, sorted := sorts[t.ID]
+		tv := tableView{ID: t.ID, Title: t.Title, Sort: sortParam(spec, sorted)}
+		for _, c := range t.Columns {
+			next := make(map[string]sortSpec, len(sorts))
+			for k, v := range sorts {
+				next[k] = v
+			}
+			cv := columnView{Key: c.Key, Label: c.Label, Fmt: c.Fmt}
+			if sorted && spec.Key == c.Key {
+				cv.Class = "sorted-asc"
+				if spec.Desc {
+					cv.Class = "sorted-desc"
+				}
+			}
+			next[t.ID] = sortSpec{Key: c.Key, Desc: sorted && spec.Key == c.Key && !spec.Desc}
+			cv.Href = sortQuery(next, tabs)
+			tv.Columns = append(tv.Columns, cv)
+		}
+		rows := rowsOf(doc[t.ID])
+		if sorted {
+			sortRows(rows, spec)
+		}
+		for _, row := range rows {
+			rv := rowView{ID: fmtInt(num(row["id"])), Class: rowClass(row)}
+			for _, c := range t.Columns {
+				text, tags := format(c.Fmt, row[c.Key], row)
+				rv.Cells = append(rv.Cells, cellView{Key: c.Key, Text: text, Tags: tags})
+			}
+			tv.Rows = append(tv.Rows, rv)
+		}
+		d.Tables = append(d.Tables, tv)
+	}
+	var buf bytes.Buffer
+	if err := p.tmpl.ExecuteTemplate(&buf, "page.html", d); err != nil {
+		return fmt.Errorf("status: render page: %w", err)
+	}
+	_, err = buf.WriteTo(w)
+	return err
+}
+
+func toJSONMap(v any) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("status: encode snapshot: %w", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("status: decode snapshot: %w", err)
+	}
+	return m, nil
+}
+
+func rowsOf(v any) []map[string]any {
+	list, _ := v.([]any)
+	rows := make([]map[string]any, 0, len(list))
+	for _, it := range list {
+		if m, ok := it.(map[string]any); ok {
+			rows = append(rows, m)
+		}
+	}
+	return rows
+}
+
