@@ -167,3 +167,104 @@ func ExampleStatus_String() {
 	fmt.Println(lifeline.Aborted|lifeline.Timeout, lifeline.Status(3) == lifeline.Aborted|lifeline.Timeout)
 	// Output: aborted|timeout true
 }
+
+func ExamplePool_Shutdown() {
+	pool, _ := lifeline.NewPool()
+	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rn, _ := lifeline.FromContext(r.Context())
+		rn.Finish()
+		time.Sleep(20 * time.Millisecond) // background work
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	fmt.Println(pool.Shutdown(ctx), len(pool.Active()))
+	// Output: <nil> 0
+}
+
+func ExamplePool_Active() {
+	pool, _ := lifeline.NewPool()
+	defer pool.Shutdown(context.Background())
+	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, ri := range pool.Active() {
+			fmt.Println(ri.Method, ri.URI, ri.Phase, ri.TimeLimit)
+		}
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/report", nil))
+	// Output: GET /report running 30s
+}
+
+func ExampleRun_BeforeRelease() {
+	pool, _ := lifeline.NewPool()
+	defer pool.Shutdown(context.Background())
+	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rn, _ := lifeline.FromContext(r.Context())
+		rn.BeforeRelease(func(ctx context.Context) { fmt.Println("unlock the session") })
+		rn.RegisterShutdown(func(ctx context.Context, rn *lifeline.Run) { fmt.Println("shutdown function") })
+		fmt.Println("handler")
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	// Output:
+	// handler
+	// shutdown function
+	// unlock the session
+}
+
+func ExampleRun_Annotate() {
+	pool, _ := lifeline.NewPool()
+	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rn, _ := lifeline.FromContext(r.Context())
+		rn.Annotate("order", "A-17")
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/order", nil))
+	pool.Shutdown(context.Background())
+	fmt.Println(pool.Recent()[0].Notes["order"])
+	// Output: A-17
+}
+
+func ExampleRun_Output() {
+	pool, _ := lifeline.NewPool()
+	defer pool.Shutdown(context.Background())
+	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rn, _ := lifeline.FromContext(r.Context())
+		out := rn.Output()
+		out.Start(nil, 0, 0x70) // ob_start()
+		io.WriteString(w, "draft")
+		out.Clean() // ob_clean(): the draft never leaves
+		io.WriteString(w, "final")
+		n, _ := out.Length()
+		fmt.Println("level", out.Level(), "length", n)
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	fmt.Println(rec.Body.String())
+	// Output:
+	// level 2 length 5
+	// final
+}
+
+func ExampleRun_Status() {
+	pool, _ := lifeline.NewPool()
+	defer pool.Shutdown(context.Background())
+	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rn, _ := lifeline.FromContext(r.Context())
+		fmt.Println(rn.Status(), rn.Aborted(), rn.Phase())
+		limit, left := rn.TimeLimit()
+		fmt.Println(limit, left > 0)
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	// Output:
+	// normal false running
+	// 30s true
+}
+
+func ExampleWithMaxActive() {
+	pool, err := lifeline.NewPool(lifeline.WithMaxActive(50), lifeline.WithQueueTimeout(2*time.Second))
+	fmt.Println(err)
+	defer pool.Shutdown(context.Background())
+	_, err = pool.Wrap(http.NotFoundHandler(), lifeline.WithMaxActive(1))
+	fmt.Println(errors.Is(err, lifeline.ErrInvalidOption))
+	// Output:
+	// <nil>
+	// true
+}

@@ -18,7 +18,9 @@ import (
 
 // TestShutdownFunctions: registration order, exactly once, nested
 // registration in the same pass (bug70249.phpt: 200 nested), a panic in one
-// does not stop the rest, and their output reaches the client
+// does not stop the rest (unlike PHP, where a fatal error in one skips the
+// rest: Lifeline has no exit), valid callbacks run in order
+// (bug32647.phpt), and their output reaches the client
 // (tests/func/005.phpt: "…on shutdown...\nfoo").
 func TestShutdownFunctions(t *testing.T) {
 	p := newPool(t)
@@ -64,7 +66,9 @@ func TestShutdownFunctions(t *testing.T) {
 }
 
 // TestHandlerPanic: a panic is recovered on the run goroutine, answered with
-// 500 when nothing was sent, and the shutdown functions still run.
+// 500 when nothing was sent, and the shutdown functions still run
+// (Zend/tests/bug60909_1.phpt, bug61767.phpt: shutdown functions run after
+// an uncaught error).
 func TestHandlerPanic(t *testing.T) {
 	p := newPool(t)
 	ran := false

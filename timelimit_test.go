@@ -128,6 +128,9 @@ func TestUnlimited(t *testing.T) {
 // connection side after the grace period and counted as runaway; when
 // headers were already sent, the response is cut short (a panic with
 // http.ErrAbortHandler, which net/http turns into a closed connection).
+// Zend/tests/bug74093.phpt is PHP's version: a call stuck past limit +
+// hard_timeout is killed with exit 124 and no shutdown functions; Lifeline
+// cannot kill a goroutine, so it answers for it and keeps counting it.
 func TestRunaway(t *testing.T) {
 	for _, sentFirst := range []bool{false, true} {
 		name := map[bool]string{false: "nothing-sent", true: "headers-sent"}[sentFirst]
@@ -176,7 +179,8 @@ func TestRunaway(t *testing.T) {
 
 // TestShutdownBudget: after a timeout, shutdown functions get the shutdown
 // budget (PHP's hard_timeout); without one they share what is left of the
-// limit (PHP-SEMANTICS §3.5, E6/E7).
+// limit (PHP-SEMANTICS §3.5, E6/E7; tests/lang/045.phpt: after a timeout
+// the shutdown function gets hard_timeout).
 func TestShutdownBudget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := newPool(t, lifeline.WithTimeLimit(10*time.Second), lifeline.WithShutdownBudget(2*time.Second))

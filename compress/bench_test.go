@@ -247,3 +247,17 @@ func BenchmarkStream(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkNegotiate measures the per-request cost of choosing a coding
+// from a browser's Accept-Encoding.
+func BenchmarkNegotiate(b *testing.B) {
+	supported := []string{encZstd, encBrotli, encGzip}
+	for _, ae := range []string{"gzip, deflate, br, zstd", "br;q=1.0, gzip;q=0.8, *;q=0.1"} {
+		b.Run(ae, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Negotiate(ae, supported)
+			}
+		})
+	}
+}

@@ -88,7 +88,11 @@ func postAll(t *testing.T, n int, key, body string, servers ...*httptest.Server)
 }
 
 func post(ts *httptest.Server, key, body string) result {
-	req, err := http.NewRequest("POST", ts.URL+"/orders", strings.NewReader(body))
+	return postTo(ts, "/orders", key, body)
+}
+
+func postTo(ts *httptest.Server, path, key, body string) result {
+	req, err := http.NewRequest("POST", ts.URL+path, strings.NewReader(body))
 	if err != nil {
 		return result{err: err}
 	}

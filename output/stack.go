@@ -145,11 +145,18 @@ func (e *CodeError) Error() string {
 
 // Write appends p to the top buffer, or sends it to the client when no buffer
 // is active. A write is never split: a buffer's handler runs after the whole
-// write has been appended, when the buffer has reached its chunk size.
-// Writes made by a running handler are discarded, as in PHP.
+// write has been appended, when the buffer has reached its chunk size. An
+// empty write does nothing: it runs no handler and does not send the header.
+// Writes made by a running handler are discarded, as in PHP, and return
+// [ErrInHandler].
 func (s *Stack) Write(p []byte) (int, error) {
 	if s.running {
 		return 0, ErrInHandler
+	}
+	if len(p) == 0 {
+		// PHP's php_output_op sends nothing, not even the header, for an
+		// empty write, and an empty append never runs a handler.
+		return 0, nil
 	}
 	if err := s.writeAt(len(s.levels)-1, p); err != nil {
 		return 0, err

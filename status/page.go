@@ -169,4 +169,3 @@ func rowsOf(v any) []map[string]any {
 	}
 	return rows
 }
-

@@ -3,6 +3,7 @@ package status
 import (
 	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -180,4 +181,8 @@ func cleanURI(uri string, keep bool) string {
 // ms converts d to milliseconds, rounded to the microsecond.
 func ms(d time.Duration) float64 {
 	return math.Round(float64(d)/float64(time.Microsecond)) / 1000
+}
+
+func sortedKeys(m map[string]string) []string {
+	return slices.Sorted(maps.Keys(m))
 }

@@ -35,6 +35,8 @@ type app struct {
 	idem     *idempotency.Middleware
 	sessions *session.Manager
 	index    *template.Template
+
+	statusMounted bool // /status and /metrics are served (package status)
 }
 
 // newApp opens the databases in cfg.dataDir and builds the pool and the

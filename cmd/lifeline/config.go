@@ -16,15 +16,15 @@ const defaultAddr = "127.0.0.1:8080"
 
 // config is the reference server's command line.
 type config struct {
-	addr         string
-	tlsCert      string
-	tlsKey       string
-	h2c          bool
-	timeLimit    time.Duration
-	drain        time.Duration
-	dataDir      string
-	statusToken  string
-	verbose      bool
+	addr        string
+	tlsCert     string
+	tlsKey      string
+	h2c         bool
+	timeLimit   time.Duration
+	drain       time.Duration
+	dataDir     string
+	statusToken string
+	verbose     bool
 }
 
 // errUsage wraps every command-line error; the usage has been printed.

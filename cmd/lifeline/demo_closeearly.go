@@ -73,11 +73,11 @@ func (a *app) closeEarly(w http.ResponseWriter, r *http.Request, rn *lifeline.Ru
 		serverError(a.log, w, r, err)
 		return
 	}
-	io.WriteString(w, finishMessage)         // echo 'We\'ll email you as soon as this is done.';
-	size, _ := ob.Length()                   // $size = ob_get_length();
-	h := w.Header()                          //
+	io.WriteString(w, finishMessage) // echo 'We\'ll email you as soon as this is done.';
+	size, _ := ob.Length()           // $size = ob_get_length();
+	h := w.Header()
 	h.Set("Content-Length", strconv.Itoa(size)) // header('Content-Length: '.$size);
-	h.Set("Connection", "close")             // header('Connection: close');
+	h.Set("Connection", "close")                // header('Connection: close');
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	_ = ob.EndFlush() // ob_end_flush();
 	// ob_flush(): the base buffer (PHP's output_buffering). Without one,

@@ -1,0 +1,97 @@
+// Command lifeline is the Lifeline reference server: one demo endpoint per
+// scenario of PHP's connection handling (a stream the client stops, an order
+// that must survive the client leaving, an early answer with Finish and the
+// manual recipe it replaces, the time limit and its reset, the session
+// lock), an HTML page to try them in a browser, and the status page.
+//
+//	go run ./cmd/lifeline            # or: make run
+//	open http://127.0.0.1:8080/
+//
+// It needs no setup: its data (orders, jobs, sessions, idempotency keys) is
+// kept in embedded bbolt files under the user's cache directory (-data).
+// SIGINT or SIGTERM stops it gracefully: it stops accepting, waits for every
+// run, including work after Finish, for at most -drain, then cancels what is
+// left and exits non-zero. Every flag and endpoint is described in
+// docs/REFERENCE-SERVER.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/lifeline-go/lifeline/server"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lifeline:", err)
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// run is the whole server: it parses args, serves until ctx is done, drains,
+// and returns nil after a clean drain. It prints "listening on
+// http://ADDR" (https with TLS) to stdout once the listener is bound, so a
+// caller that passed -addr 127.0.0.1:0 learns the port, and logs to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if cfg.verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	a, err := newApp(cfg, log)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(a.pool, a.routes(), append(cfg.serverOptions(), server.WithLogger(log))...)
+	if err != nil {
+		return errors.Join(err, a.close())
+	}
+	ln, err := srv.Listen(ctx)
+	if err != nil {
+		return errors.Join(err, a.close())
+	}
+	scheme := "http"
+	if cfg.tlsCert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
+	log.Info("lifeline: serving", "addr", ln.Addr().String(), "data", cfg.dataDir,
+		"time-limit", cfg.timeLimit, "drain", cfg.drain, "h2c", cfg.h2c, "tls", cfg.tlsCert != "")
+
+	serveErr := srv.Serve(ctx, ln) // drains the pool when ctx is done
+	a.report(stdout)
+	return errors.Join(serveErr, a.close())
+}
+
+// report prints what the pool did, and the runs that were still alive after
+// the drain (runaway runs that ignored their cancellation).
+func (a *app) report(stdout io.Writer) {
+	st := a.pool.Stats()
+	fmt.Fprintf(stdout, "stopped: %d runs, %d time limits hit, %d runaway\n", st.Accepted, st.TimeLimitHits, st.Runaway)
+	for _, ri := range a.pool.Active() {
+		a.log.Error("lifeline: run still alive after the drain", "run", ri.ID, "route", ri.Route,
+			"uri", ri.URI, "phase", ri.Phase.String(), "elapsed", ri.Elapsed, "runaway", ri.Runaway)
+	}
+}

@@ -1,0 +1,179 @@
+//go:build unix
+
+package phpfpm_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lifeline-go/lifeline/conformance/phpfpm"
+)
+
+// docRoot returns the absolute path of the test scripts.
+func docRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("testdata/www")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: body: %v", url, err)
+	}
+	return resp.Header.Get("Content-Encoding") + "|" + string(body)
+}
+
+func TestStart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	done := filepath.Join(dir, "done")
+	srv, err := phpfpm.Start(ctx,
+		phpfpm.WithDir(dir),
+		phpfpm.WithDocRoot(docRoot(t)),
+		phpfpm.WithINI("output_buffering", "1234"),
+		phpfpm.WithParam("LL_PARAM", "p1"),
+		phpfpm.WithParam("LL_DONE", done),
+		phpfpm.WithDirectives("fastcgi_buffering off"),
+		phpfpm.WithLocation("/gz/", "gzip on", "gzip_types text/plain", "gzip_min_length 1"),
+		phpfpm.WithWorkers(2),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+
+	tests := []struct {
+		name string
+		path string
+		want string
+	}{
+		{name: "ini and param", path: "/hello.php", want: "|hello 1234 p1"},
+		{name: "extra location", path: "/gz/hello.php", want: "|hello 1234 p1"}, // net/http decodes gzip
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := get(t, srv.URL()+tt.path)
+			if got != tt.want {
+				t.Errorf("GET %s = %q, want %q", tt.path, got, tt.want)
+			}
+		})
+	}
+
+	t.Run("WaitIdle", func(t *testing.T) {
+		if got := get(t, srv.URL()+"/slow.php"); got != "|ok" {
+			t.Fatalf("GET /slow.php = %q, want %q", got, "|ok")
+		}
+		if err := srv.WaitIdle(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(done); err != nil {
+			t.Errorf("WaitIdle returned before the shutdown function ended: %v", err)
+		}
+	})
+
+	t.Run("Close", func(t *testing.T) {
+		pids := readPids(t, dir, "php-fpm.pid", "nginx.pid")
+		if err := srv.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for _, pid := range pids {
+			if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+				t.Errorf("process %d still there after Close (kill 0: %v)", pid, err)
+			}
+		}
+		if err := srv.Close(); err != nil {
+			t.Errorf("second Close = %v, want nil", err)
+		}
+		if err := srv.WaitIdle(ctx); !errors.Is(err, phpfpm.ErrClosed) {
+			t.Errorf("WaitIdle after Close = %v, want ErrClosed", err)
+		}
+	})
+}
+
+func readPids(t *testing.T, dir string, names ...string) []int {
+	t.Helper()
+	var pids []int
+	for _, n := range names {
+		b, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pid int
+		for _, c := range strings.TrimSpace(string(b)) {
+			pid = pid*10 + int(c-'0')
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+func TestStartFailure(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	_, err := phpfpm.Start(ctx, phpfpm.WithDir(dir), phpfpm.WithDocRoot(docRoot(t)),
+		phpfpm.WithDirectives("no_such_directive on"))
+	if !errors.Is(err, phpfpm.ErrStart) {
+		t.Fatalf("Start with a bad directive = %v, want ErrStart", err)
+	}
+	if !strings.Contains(err.Error(), "no_such_directive") {
+		t.Errorf("error does not quote nginx's log: %v", err)
+	}
+	// php-fpm was started first and must be gone again.
+	if b, err := os.ReadFile(filepath.Join(dir, "php-fpm.pid")); err == nil {
+		var pid int
+		for _, c := range strings.TrimSpace(string(b)) {
+			pid = pid*10 + int(c-'0')
+		}
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("php-fpm %d left running after a failed Start", pid)
+		}
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	abs := t.TempDir()
+	tests := []struct {
+		name string
+		opts []phpfpm.Option
+	}{
+		{name: "no dir", opts: []phpfpm.Option{phpfpm.WithDocRoot(abs)}},
+		{name: "no doc root", opts: []phpfpm.Option{phpfpm.WithDir(abs)}},
+		{name: "relative", opts: []phpfpm.Option{phpfpm.WithDir("rel"), phpfpm.WithDocRoot(abs)}},
+		{name: "workers", opts: []phpfpm.Option{phpfpm.WithDir(abs), phpfpm.WithDocRoot(abs), phpfpm.WithWorkers(0)}},
+		{name: "timeout", opts: []phpfpm.Option{phpfpm.WithDir(abs), phpfpm.WithDocRoot(abs), phpfpm.WithStartTimeout(0)}},
+		{name: "ini key", opts: []phpfpm.Option{phpfpm.WithDir(abs), phpfpm.WithDocRoot(abs), phpfpm.WithINI("a b", "1")}},
+		{name: "param", opts: []phpfpm.Option{phpfpm.WithDir(abs), phpfpm.WithDocRoot(abs), phpfpm.WithParam("X", "}")}},
+		{name: "directive", opts: []phpfpm.Option{phpfpm.WithDir(abs), phpfpm.WithDocRoot(abs), phpfpm.WithDirectives("a { b")}},
+		{name: "prefix", opts: []phpfpm.Option{phpfpm.WithDir(abs), phpfpm.WithDocRoot(abs), phpfpm.WithLocation("gz")}},
+		{name: "long dir", opts: []phpfpm.Option{phpfpm.WithDir("/" + strings.Repeat("d", 120)), phpfpm.WithDocRoot(abs)}},
+		{name: "nil", opts: []phpfpm.Option{nil}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := phpfpm.Start(context.Background(), tt.opts...)
+			if !errors.Is(err, phpfpm.ErrInvalidOption) {
+				t.Errorf("Start = %v, want ErrInvalidOption", err)
+			}
+		})
+	}
+}
