@@ -1,7 +1,7 @@
 package lifeline_test
 
 import (
-		"context"
+	"context"
 	"errors"
 	"fmt"
 	"io"
