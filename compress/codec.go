@@ -40,16 +40,14 @@ type encoder interface {
 // Encoders are taken with get, which resets them onto their destination,
 // and handed back with put, which drops the reference to it first.
 type codec struct {
-	name  string
-	level int // on the encoding's own scale, for Name and tests
-	pool  sync.Pool
-	// zstd only: the one-shot encoder path, see compressAll.
-	zstd bool
+	name string
+	pool sync.Pool
+	zstd bool // the pool holds *zstd.Encoder, with a one-shot path
 }
 
 // newCodec returns the codec for a validated encoding name and level.
 func newCodec(name string, level int) *codec {
-	c := &codec{name: name, level: level}
+	c := &codec{name: name}
 	switch name {
 	case encGzip:
 		c.pool.New = func() any {

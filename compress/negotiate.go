@@ -48,8 +48,10 @@ func Negotiate(acceptEncoding string, supported []string) string {
 			star = lowerQ(star, q)
 			continue
 		}
+		gzip := isGzipName(name)
 		for i, s := range supported {
-			if sameCoding(name, s) {
+			// "x-gzip" is "gzip" (RFC 9110 §8.4.1.3), on either side.
+			if strings.EqualFold(name, s) || (gzip && isGzipName(s)) {
 				qs[i] = lowerQ(qs[i], q)
 			}
 		}
@@ -84,15 +86,7 @@ func lowerQ(old, q int) int {
 	return old
 }
 
-// sameCoding reports whether the coding names a and b are equal, ignoring
-// case and treating "x-gzip" as "gzip" (RFC 9110 §8.4.1.3).
-func sameCoding(a, b string) bool {
-	if strings.EqualFold(a, b) {
-		return true
-	}
-	return isGzipName(a) && isGzipName(b)
-}
-
+// isGzipName reports whether s is "gzip" or "x-gzip", in any case.
 func isGzipName(s string) bool {
 	return strings.EqualFold(s, "gzip") || strings.EqualFold(s, "x-gzip")
 }
@@ -154,5 +148,11 @@ func parseQ(s string) (int, bool) {
 
 // trimOWS trims RFC 9110 optional whitespace (spaces and tabs).
 func trimOWS(s string) string {
-	return strings.Trim(s, " \t")
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
 }

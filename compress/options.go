@@ -70,8 +70,8 @@ func defaultOptions() options {
 func WithMinSize(n int) Option { return func(o *options) { o.minSize = n } }
 
 // WithChunkSize sets the chunk size of the output level [Compressor.Start]
-// pushes: when more than n uncompressed bytes are buffered, they are fed to
-// the encoder, whose output goes on towards the client.
+// pushes: whenever a write leaves at least n uncompressed bytes in it, they
+// are fed to the encoder, whose output goes on towards the client.
 //
 // The default, 0, buffers the whole body until a flush or the end of the
 // response, as PHP's ob_start("ob_gzhandler") does: that is what lets the

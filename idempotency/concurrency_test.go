@@ -206,3 +206,28 @@ func TestTwoInstancesOneRedis(t *testing.T) {
 		}
 	}
 }
+
+// TestRedisDownAnswers503: with Redis unreachable the protected handler
+// never runs unprotected; the client is told to retry, and its retry runs
+// once Redis is back.
+func TestRedisDownAnswers503(t *testing.T) {
+	srv := redistest.Start(t)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: 1, DialerRetries: 1})
+	t.Cleanup(func() { _ = c.Close() })
+	store, err := redisstore.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o orders
+	ts := httptest.NewServer(newMiddleware(t, store).Handler(&o))
+	defer ts.Close()
+	srv.Kill()
+	r := post(ts, "k", "book")
+	if r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, "store is unavailable") || o.n.Load() != 0 {
+		t.Fatalf("with Redis down: %d %q after %d orders; want 503 and no order", r.status, r.body, o.n.Load())
+	}
+	srv.Restart()
+	if r := post(ts, "k", "book"); r.status != http.StatusCreated || r.replayed || o.n.Load() != 1 {
+		t.Fatalf("with Redis back: %d replayed=%v after %d orders; want the order placed", r.status, r.replayed, o.n.Load())
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -27,6 +28,7 @@ func newMem(t testing.TB) *memstore.Store {
 
 func newMiddleware(t testing.TB, store idempotency.Store, opts ...idempotency.Option) *idempotency.Middleware {
 	t.Helper()
+	opts = append([]idempotency.Option{idempotency.WithLogger(slog.New(slog.DiscardHandler))}, opts...)
 	m, err := idempotency.New(store, opts...)
 	if err != nil {
 		t.Fatalf("idempotency.New: %v", err)
@@ -110,4 +112,14 @@ type completeFails struct {
 
 func (s completeFails) Complete(context.Context, string, string, *idempotency.Record, time.Duration) error {
 	return s.err
+}
+
+// fixedStore answers every Reserve with res.
+type fixedStore struct {
+	failingStore
+	res idempotency.Reservation
+}
+
+func (s fixedStore) Reserve(context.Context, string, string, string, time.Duration) (idempotency.Reservation, error) {
+	return s.res, nil
 }

@@ -2,6 +2,8 @@ package idempotency_test
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -66,15 +68,32 @@ func TestParseKey(t *testing.T) {
 
 // FuzzParseKey checks, for any header value, that ParseKey either rejects
 // it with ErrInvalidKey or returns a key within the documented limits that
-// parses back to itself when sent in either form.
+// parses back to itself when sent in either form, and that the middleware
+// answers 400 for exactly the values ParseKey rejects.
 func FuzzParseKey(f *testing.F) {
 	for _, s := range []string{
 		`"8e03978e-40d5-43e8-bc93-6894a57f9324"`, "abc", `"a\"b\\c"`, `"abc`, `"abc";x`, " \t", `""`, "a b", `"\`,
 	} {
 		f.Add(s)
 	}
+	// The same value through the middleware's header handling: 400 exactly
+	// when ParseKey rejects it, else the handler's answer or its replay.
+	m, err := idempotency.New(newMem(f))
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusCreated)
+	}))
 	f.Fuzz(func(t *testing.T, value string) {
 		key, err := idempotency.ParseKey(value)
+		r := httptest.NewRequest("POST", "/orders", nil)
+		r.Header["Idempotency-Key"] = []string{value}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if wantCode := map[bool]int{true: 400, false: 201}[err != nil]; w.Code != wantCode {
+			t.Fatalf("Idempotency-Key: %q answered %d, want %d (ParseKey error: %v)", value, w.Code, wantCode, err)
+		}
 		if err != nil {
 			if !errors.Is(err, idempotency.ErrInvalidKey) {
 				t.Fatalf("ParseKey(%q) error %v does not match ErrInvalidKey", value, err)

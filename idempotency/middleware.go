@@ -71,8 +71,10 @@ func New(store Store, opts ...Option) (*Middleware, error) {
 // The recorder sits between next and the ResponseWriter it is given, and
 // changes nothing that passes. It keeps the first final status code (200
 // if next wrote none), the header as it was at the first Write, WriteHeader
-// or Flush (later changes are not recorded, as net/http ignores them), and
-// the body. Left out of the record: the hop-by-hop fields (Connection and
+// or Flush (later changes are not recorded: net/http ignores them, and
+// although Lifeline's output buffering may still send them, a replay will
+// not; set header fields before writing), and the body. A second
+// WriteHeader is dropped and logged with its caller's file:line. Left out of the record: the hop-by-hop fields (Connection and
 // the fields it names, Keep-Alive, Proxy-Connection, Proxy-Authenticate,
 // TE, Trailer, Transfer-Encoding, Upgrade), trailers, Date (fresh on each
 // response), Content-Length (recomputed on replay), and Set-Cookie (a
@@ -112,6 +114,19 @@ func New(store Store, opts ...Option) (*Middleware, error) {
 // run's output stack are not applied again on replay; those started before
 // the middleware (compression) are, since a replay is written through them.
 // Content-Length is then left to the output stack, which sets it exactly.
+// A run whose client was answered by Lifeline for it (a runaway past its
+// time limit) and that later completes is recorded with its own status:
+// the retry learns what the operation really did. Each run is annotated
+// with what the middleware did ("idempotency" = "ran", "replayed", "in
+// progress", "mismatch", "rejected" or "store failed"), for the status page.
+//
+// # Placement
+//
+// Put the middleware inside authentication (so [WithPrincipal] can see the
+// user) and inside response compression, so that the record holds the
+// identity-encoded response and each replay is encoded for the client that
+// asked for it. Outside Lifeline, the handler's context is not cancelled
+// when the client leaves (see [WithIgnoreUserAbort]).
 func (m *Middleware) Handler(next http.Handler) http.Handler {
 	return &handler{m: m, next: next}
 }
@@ -208,18 +223,22 @@ func (m *Middleware) storeKey(r *http.Request, key string) string {
 }
 
 // fingerprint hashes what makes a request the same request: method, path
-// and query, and body.
+// and query, and body. It does not allocate beyond its result for request
+// targets up to about 200 bytes.
 func fingerprint(r *http.Request, body []byte) string {
-	h := sha256.New()
-	_, _ = io.WriteString(h, r.Method)
-	_, _ = h.Write([]byte{0})
-	_, _ = io.WriteString(h, r.URL.EscapedPath())
-	_, _ = h.Write([]byte{0})
-	_, _ = io.WriteString(h, r.URL.RawQuery)
-	_, _ = h.Write([]byte{0})
-	_, _ = h.Write(body)
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0]))
+	bodySum := sha256.Sum256(body)
+	b := make([]byte, 0, 256)
+	b = append(b, r.Method...)
+	b = append(b, 0)
+	b = append(b, r.URL.EscapedPath()...)
+	b = append(b, 0)
+	b = append(b, r.URL.RawQuery...)
+	b = append(b, 0)
+	b = append(b, bodySum[:]...)
+	sum := sha256.Sum256(b)
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], sum[:])
+	return string(out[:])
 }
 
 // readBody reads the whole request body, up to limit bytes.
@@ -229,6 +248,11 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	}
 	if r.ContentLength > limit {
 		return nil, errBodyTooLarge
+	}
+	if r.ContentLength > 0 { // net/http never delivers more than declared
+		b := make([]byte, r.ContentLength)
+		n, err := io.ReadFull(r.Body, b)
+		return b[:n], err
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if int64(len(b)) > limit {
@@ -240,11 +264,11 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 // restoredBody gives the handler the body the middleware read; Close
 // closes the original.
 type restoredBody struct {
-	*bytes.Reader
+	bytes.Reader
 	orig io.Closer
 }
 
-func (b restoredBody) Close() error { return b.orig.Close() }
+func (b *restoredBody) Close() error { return b.orig.Close() }
 
 // reserve calls Store.Reserve, and while the key is in progress and
 // WithWait allows, calls it again with a growing pause.
@@ -280,8 +304,13 @@ func (m *Middleware) reserveOnce(ctx context.Context, key, fp, token string) (Re
 	ctx, cancel := context.WithTimeout(ctx, m.opts.storeTimeout)
 	defer cancel()
 	res, err := m.store.Reserve(ctx, key, fp, token, m.opts.reservationTTL)
-	if err == nil && res.State == StateCompleted && res.Record == nil {
-		err = fmt.Errorf("idempotency: store returned a completed key without its record")
+	if err == nil && res.State == StateCompleted {
+		switch rec := res.Record; {
+		case rec == nil:
+			err = fmt.Errorf("idempotency: store returned a completed key without its record")
+		case !rec.Hijacked && (rec.StatusCode < 200 || rec.StatusCode > 999):
+			err = fmt.Errorf("idempotency: store returned a record with status %d: %w", rec.StatusCode, ErrCorruptRecord)
+		}
 	}
 	return res, err
 }
@@ -291,7 +320,11 @@ func (m *Middleware) reserveOnce(ctx context.Context, key, fp, token string) (Re
 // go to the log, not to the client.
 func (m *Middleware) storeFailed(w http.ResponseWriter, r *http.Request, op string, err error) {
 	note(r, "store failed")
-	m.opts.logger.LogAttrs(r.Context(), slog.LevelWarn, "idempotency: store failed; request refused",
+	level := slog.LevelWarn
+	if r.Context().Err() != nil {
+		level = slog.LevelDebug // the client left while the store answered
+	}
+	m.opts.logger.LogAttrs(r.Context(), level, "idempotency: store failed; request refused",
 		slog.String("op", op), slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
 	if errors.Is(err, ErrStoreUnavailable) || errors.Is(err, context.DeadlineExceeded) {
 		w.Header().Set("Retry-After", "1")

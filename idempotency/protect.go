@@ -1,7 +1,6 @@
 package idempotency
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -16,7 +15,7 @@ func (m *Middleware) run(w http.ResponseWriter, r *http.Request, next http.Handl
 		m:     m,
 		key:   key,
 		token: token,
-		rec:   newRecorder(w, m.opts.maxResponseBody),
+		rec:   recorder{w: w, maxBody: m.opts.maxResponseBody, logger: m.opts.logger},
 		base:  context.WithoutCancel(r.Context()),
 	}
 	ctx := r.Context()
@@ -33,7 +32,9 @@ func (m *Middleware) run(w http.ResponseWriter, r *http.Request, next http.Handl
 	}
 	r2 := r.WithContext(ctx)
 	if r.Body != nil && r.Body != http.NoBody {
-		r2.Body = restoredBody{Reader: bytes.NewReader(body), orig: r.Body}
+		rb := &restoredBody{orig: r.Body}
+		rb.Reset(body)
+		r2.Body = rb
 	}
 
 	returned := false
@@ -50,7 +51,7 @@ func (m *Middleware) run(w http.ResponseWriter, r *http.Request, next http.Handl
 			panic(v)
 		}
 	}()
-	next.ServeHTTP(g.rec, r2)
+	next.ServeHTTP(&g.rec, r2)
 	returned = true
 	g.complete(g.base)
 }
@@ -61,7 +62,7 @@ type guard struct {
 	m     *Middleware
 	key   string
 	token string
-	rec   *recorder
+	rec   recorder
 	base  context.Context // the request's values, without its cancellation
 	done  atomic.Bool
 }

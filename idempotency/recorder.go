@@ -3,9 +3,12 @@ package idempotency
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 )
@@ -23,6 +26,7 @@ import (
 type recorder struct {
 	w       http.ResponseWriter
 	maxBody int64
+	logger  *slog.Logger
 
 	mu       sync.Mutex // guards the fields below
 	status   int        // first final status code; 0 until committed
@@ -34,24 +38,40 @@ type recorder struct {
 	sealed   bool // take was called; later calls are not recorded
 }
 
-func newRecorder(w http.ResponseWriter, maxBody int64) *recorder {
-	return &recorder{w: w, maxBody: maxBody}
-}
-
 // Header returns the inner writer's header map: the handler's changes go
 // straight to the response.
 func (rw *recorder) Header() http.Header { return rw.w.Header() }
 
 // WriteHeader records the first final status code and passes the call on.
 // Informational (1xx) codes pass through unrecorded; invalid codes are left
-// to the inner writer (net/http panics on them).
+// to the inner writer (net/http panics on them). A call after the header
+// was committed (by WriteHeader, Write or Flush) is dropped and logged with
+// its caller's file:line, as net/http does for its own writer, so that the
+// log names the handler rather than this wrapper.
 func (rw *recorder) WriteHeader(code int) {
-	if code >= 200 && code <= 999 || code == http.StatusSwitchingProtocols {
+	if code >= 100 && code <= 999 {
 		rw.mu.Lock()
-		rw.commitLocked(code)
+		committed := rw.status != 0
+		if !committed && (code >= 200 || code == http.StatusSwitchingProtocols) {
+			rw.commitLocked(code)
+		}
 		rw.mu.Unlock()
+		if committed {
+			rw.superfluous(code)
+			return
+		}
 	}
 	rw.w.WriteHeader(code)
+}
+
+// superfluous logs a WriteHeader call that came too late.
+func (rw *recorder) superfluous(code int) {
+	if rw.logger == nil {
+		return
+	}
+	_, file, line, _ := runtime.Caller(2)
+	rw.logger.Warn("idempotency: superfluous WriteHeader call ignored",
+		slog.Int("code", code), slog.String("caller", fmt.Sprintf("%s:%d", file, line)))
 }
 
 // Write records p (the header is committed with 200 if it was not yet) and
@@ -197,12 +217,11 @@ func perExchange(k string) bool {
 // recordedHeader returns a copy of h without the per-exchange fields and the
 // fields named in Connection.
 func recordedHeader(h http.Header) http.Header {
-	out := make(http.Header, len(h))
-	for k, vs := range h {
+	out := h.Clone() // two allocations, whatever the number of fields
+	for k, vs := range out {
 		if len(vs) == 0 || perExchange(http.CanonicalHeaderKey(k)) {
-			continue
+			delete(out, k)
 		}
-		out[k] = append([]string(nil), vs...)
 	}
 	for _, v := range h["Connection"] {
 		for name := range strings.SplitSeq(v, ",") {

@@ -2,9 +2,11 @@ package idempotency_test
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -258,7 +260,12 @@ func TestRecorderOverProtocols(t *testing.T) {
 			if hijackErr != nil || body != "hijacked" {
 				t.Fatalf("hijack on HTTP/1: %v, body %q", hijackErr, body)
 			}
-			resp, body = post("/hijack")
+			// The client has its bytes before the handler returns and the
+			// key is completed: until then the key is in progress.
+			waitFor(t, "the hijack to be recorded", func() bool {
+				resp, body = post("/hijack")
+				return !strings.Contains(body, "still being processed")
+			})
 			if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "took over its connection") {
 				t.Fatalf("after a hijack: %d %q, want 409 saying there is nothing to replay", resp.StatusCode, body)
 			}
@@ -268,4 +275,32 @@ func TestRecorderOverProtocols(t *testing.T) {
 			t.Fatalf("hijack on %s: %v, status %d; want ErrNotSupported and the handler's fallback", mode, hijackErr, resp.StatusCode)
 		}
 	})
+}
+
+// TestSuperfluousWriteHeader: a second WriteHeader never reaches the inner
+// writer, and the log names the handler's line, not the recorder's.
+func TestSuperfluousWriteHeader(t *testing.T) {
+	var logs bytes.Buffer
+	m := newMiddleware(t, newMem(t), idempotency.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	inner := &countingWriter{ResponseWriter: httptest.NewRecorder()}
+	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "body")
+		w.WriteHeader(http.StatusTeapot) // the bug being logged
+	})).ServeHTTP(inner, request("POST", "/", "k", ""))
+	if inner.writeHeaders != 0 {
+		t.Fatalf("the inner writer got %d WriteHeader calls, want 0 (Write committed 200)", inner.writeHeaders)
+	}
+	if !strings.Contains(logs.String(), "superfluous WriteHeader") || !strings.Contains(logs.String(), "recorder_test.go:") {
+		t.Fatalf("log = %q, want the superfluous call with the handler's file:line", logs.String())
+	}
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	writeHeaders int
+}
+
+func (w *countingWriter) WriteHeader(code int) {
+	w.writeHeaders++
+	w.ResponseWriter.WriteHeader(code)
 }

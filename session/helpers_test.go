@@ -175,3 +175,5 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+func httptestRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }

@@ -226,7 +226,7 @@ func (s *Session) Regenerate(ctx context.Context, deleteOld bool) error {
 		return fmt.Errorf("session: regenerate: %w", ErrSessionClosed)
 	}
 	if s.rn != nil && s.rn.Output().HeadersSent() {
-		return headersSent("session id cannot be regenerated")
+		return headersSent(s.rn, "session id cannot be regenerated")
 	}
 	id := newID()
 	tok, err := s.m.lock(ctx, id)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/output"
 )
 
 // Manager starts sessions on one [Store] with one configuration. It is safe
@@ -20,7 +21,7 @@ type Manager struct {
 	opts  options
 	log   *slog.Logger
 
-	mu   sync.Mutex                   // guards runs
+	mu   sync.Mutex                 // guards runs
 	runs map[*lifeline.Run]*Session // the active session of each Lifeline run
 }
 
@@ -77,7 +78,7 @@ func (m *Manager) Start(w http.ResponseWriter, r *http.Request) (*Session, error
 		return s, nil
 	}
 	if rn != nil && rn.Output().HeadersSent() {
-		return nil, headersSent("session cannot be started")
+		return nil, headersSent(rn, "session cannot be started")
 	}
 	s := m.newSession(ctx, w, r, rn)
 	if err := s.open(ctx, idFromRequest(r, m.opts.cookieName)); err != nil {
@@ -180,6 +181,11 @@ func (m *Manager) ttl(deadline time.Time) time.Duration {
 	return min(m.opts.idleTimeout, time.Until(deadline))
 }
 
-func headersSent(what string) error {
-	return fmt.Errorf("session: %s after headers have already been sent: %w", what, errHeadersSentBoth)
+// headersSent returns PHP's "... after headers have already been sent"
+// error, matching ErrHeadersSent and, with the location of the output that
+// sent them, output.ErrHeadersSent.
+func headersSent(rn *lifeline.Run, what string) error {
+	file, line, _ := rn.Output().HeadersSentAt()
+	return fmt.Errorf("session: %s after headers have already been sent: %w: %w",
+		what, ErrHeadersSent, &output.HeadersSentError{File: file, Line: line})
 }

@@ -88,8 +88,8 @@ func (rw *renewer) stop() {
 func (rw *renewer) abandon() {
 	rw.mu.Lock()
 	wasRunning := !rw.stopped
+	rw.stopped = true // the pending timer finds it stopped; no Stop from the cleanup goroutine
 	rw.mu.Unlock()
-	rw.stop()
 	if wasRunning {
 		rw.log.Warn("session: session dropped while locked (WriteClose never called); its lock expires within its TTL",
 			"session", fingerprint(rw.id), "ttl", rw.ttl)

@@ -2,14 +2,9 @@ package session
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/lifeline-go/lifeline"
-	"github.com/lifeline-go/lifeline/output"
 )
-
-// errHeadersSentBoth matches both ErrHeadersSent and output.ErrHeadersSent.
-var errHeadersSentBoth = fmt.Errorf("%w (%w)", ErrHeadersSent, output.ErrHeadersSent)
 
 // attach ties an active session to its Lifeline run: the run's release hook
 // writes and unlocks it, and a second Start in the run returns it.

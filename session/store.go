@@ -14,8 +14,9 @@ import (
 // called from any goroutine, and honours ctx: when ctx is done before the
 // operation took effect, it returns an error that wraps [context.Cause] of
 // ctx (so a Manager's lock wait returns [ErrLockTimeout], a Lifeline run's
-// client abort returns its cause). A store that cannot be reached returns an
-// error wrapping [ErrStoreUnavailable].
+// client abort returns its cause); an in-process store may still complete
+// an Unlock, as releasing is never worth refusing. A store that cannot be
+// reached returns an error wrapping [ErrStoreUnavailable].
 //
 // Data:
 //   - Load returns a copy of the data last saved under id, or [ErrNotFound]

@@ -126,7 +126,9 @@ func flags(row map[string]any) []string {
 	if row["runaway"] == true {
 		tags = append(tags, "runaway")
 	}
-	if row["panicked"] == true {
+	if row["panicked"] == true && row["cause"] == "" {
+		// Record.Panicked also counts the termination panic of a run
+		// that had to stop, which has a cause: only a real panic is tagged.
 		tags = append(tags, "panic")
 	}
 	if row["finished"] == true {
@@ -157,7 +159,7 @@ func rowClass(row map[string]any) string {
 	if st&1 != 0 {
 		c = append(c, "aborted")
 	}
-	if row["panicked"] == true || num(row["code"]) >= 500 {
+	if (row["panicked"] == true && row["cause"] == "") || num(row["code"]) >= 500 {
 		c = append(c, "error")
 	}
 	if ph, ok := row["phase"].(string); ok {

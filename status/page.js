@@ -26,7 +26,7 @@
   const flags = (r) => {
     const t = [];
     if (r.runaway === true) t.push("runaway");
-    if (r.panicked === true) t.push("panic");
+    if (r.panicked === true && r.cause === "") t.push("panic");
     if (r.finished === true) t.push("finish");
     if (r.session_locked === true) t.push("session");
     else if (typeof r.session === "string" && r.session.startsWith("waiting")) t.push("session-wait");
@@ -55,7 +55,7 @@
     if (r.runaway === true) c.push("runaway");
     if (st & 2) c.push("timeout");
     if (st & 1) c.push("aborted");
-    if (r.panicked === true || Number(r.code) >= 500) c.push("error");
+    if ((r.panicked === true && r.cause === "") || Number(r.code) >= 500) c.push("error");
     if (typeof r.phase === "string") c.push("phase-" + r.phase);
     return c.join(" ");
   };

@@ -15,6 +15,7 @@ import (
 	idemstore "github.com/lifeline-go/lifeline/idempotency/boltstore"
 	"github.com/lifeline-go/lifeline/session"
 	sessstore "github.com/lifeline-go/lifeline/session/boltstore"
+	"github.com/lifeline-go/lifeline/status"
 )
 
 // demoRoutes are the route names of the demo endpoints, as runs and
@@ -34,9 +35,8 @@ type app struct {
 	compress *compress.Compressor
 	idem     *idempotency.Middleware
 	sessions *session.Manager
+	status   *status.Handler
 	index    *template.Template
-
-	statusMounted bool // /status and /metrics are served (package status)
 }
 
 // newApp opens the databases in cfg.dataDir and builds the pool and the
@@ -84,6 +84,9 @@ func newApp(cfg config, log *slog.Logger) (a *app, err error) {
 	// WithLockWait(0): wait for a session's lock as PHP does, as long as
 	// the run's time limit allows.
 	if a.sessions, err = session.New(ss, session.WithLockWait(0), session.WithLogger(log)); err != nil {
+		return a, err
+	}
+	if a.status, err = a.newStatus(); err != nil {
 		return a, err
 	}
 	if a.index, err = parseIndex(); err != nil {

@@ -44,10 +44,13 @@ func parseCloseEarly(q url.Values) (closeEarlyParams, error) {
 //	flush();"
 //
 // with the user note's "ignore_user_abort(true); // just to be safe". Each
-// PHP call has its Lifeline twin on the run's output stack. The client reads
-// the whole answer as soon as it is flushed, because it knows its length;
-// the exchange itself only ends with the run, and Connection: close costs
-// the connection (over HTTP/2, the whole connection is closed gracefully).
+// PHP call has its Lifeline twin on the run's output stack. An HTTP/1.1
+// client has the whole answer as soon as it is flushed, because it knows
+// its length, and Connection: close costs the connection. Over HTTP/2 the
+// stream only ends with the run: a client that stops at Content-Length
+// (curl) is answered early, one that waits for the end of the stream (Go's)
+// only when the work is done; and Connection: close, which HTTP/2 forbids,
+// becomes a graceful close of the whole connection.
 // No compression sits on this route: as the answer warns, it would make the
 // length wrong. The job is recorded as for /demo/finish, with kind
 // "close-early".

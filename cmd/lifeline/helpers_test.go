@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -21,7 +20,8 @@ type testServer struct {
 	base    string // http://127.0.0.1:PORT
 	dataDir string
 	cancel  context.CancelFunc
-	done    chan error // run's result
+	done    chan error    // run's result
+	outDone chan struct{} // closed when stdout has been read to its end
 	stdout  *syncBuffer
 	stderr  *syncBuffer
 	stopped bool
@@ -50,7 +50,8 @@ func (b *syncBuffer) String() string {
 // The server is stopped when the test ends.
 func startServer(t *testing.T, extra ...string) *testServer {
 	t.Helper()
-	ts := &testServer{dataDir: t.TempDir(), done: make(chan error, 1), stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	ts := &testServer{dataDir: t.TempDir(), done: make(chan error, 1), outDone: make(chan struct{}),
+		stdout: &syncBuffer{}, stderr: &syncBuffer{}}
 	args := append([]string{"-addr", "127.0.0.1:0", "-data", ts.dataDir, "-h2c", "-drain", "5s"}, extra...)
 	ctx, cancel := context.WithCancel(context.Background())
 	ts.cancel = cancel
@@ -73,6 +74,7 @@ func startServer(t *testing.T, extra ...string) *testServer {
 	}
 	ts.base = addr
 	go func() { // keep reading, so that run never blocks on stdout
+		defer close(ts.outDone)
 		for sc.Scan() {
 			ts.stdout.Write(append(sc.Bytes(), '\n'))
 		}
@@ -92,10 +94,13 @@ func (ts *testServer) stop(t *testing.T) error {
 	t.Helper()
 	ts.stopped = true
 	ts.cancel()
+	timer := time.NewTimer(15 * time.Second)
+	defer timer.Stop()
 	select {
 	case err := <-ts.done:
+		<-ts.outDone
 		return err
-	case <-time.After(15 * time.Second):
+	case <-timer.C:
 		t.Fatalf("run did not return within 15s of its context being cancelled\nstderr:\n%s", ts.stderr)
 		return nil
 	}
@@ -294,6 +299,3 @@ func findJob(t *testing.T, ts *testServer, id uint64) (job, bool) {
 	}
 	return job{}, false
 }
-
-// errorsIs is errors.Is, named for the table tests' readability.
-var errorsIs = errors.Is

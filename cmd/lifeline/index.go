@@ -29,7 +29,7 @@ func (a *app) serveIndex(w http.ResponseWriter, r *http.Request) {
 	err := a.index.Execute(&buf, indexData{
 		MaxDuration: maxDuration,
 		TimeLimit:   limitString(a.cfg.timeLimit),
-		Status:      a.statusMounted,
+		Status:      a.status != nil,
 	})
 	if err != nil {
 		serverError(a.log, w, r, err)

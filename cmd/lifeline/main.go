@@ -80,7 +80,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log.Info("lifeline: serving", "addr", ln.Addr().String(), "data", cfg.dataDir,
 		"time-limit", cfg.timeLimit, "drain", cfg.drain, "h2c", cfg.h2c, "tls", cfg.tlsCert != "")
 
+	logCtx, stopLog := context.WithCancel(context.WithoutCancel(ctx))
+	waitLog := a.logRuns(logCtx)
 	serveErr := srv.Serve(ctx, ln) // drains the pool when ctx is done
+	stopLog()
+	waitLog()
 	a.report(stdout)
 	return errors.Join(serveErr, a.close())
 }

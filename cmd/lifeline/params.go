@@ -148,15 +148,12 @@ func (p *params) choice(name string, words ...string) string {
 	return words[0]
 }
 
-// ref reads an order reference: 1 to maxRefLen letters, digits, '.', '_'
-// or '-'. An absent ref returns "".
+// ref reads an order reference: up to maxRefLen letters, digits, '.', '_'
+// or '-'. An absent or empty ref (a form's blank field) returns "".
 func (p *params) ref(name string) string {
-	v, ok := p.value(name)
-	if !ok {
-		return ""
-	}
-	if v == "" || len(v) > maxRefLen {
-		p.fail(name, fmt.Sprintf("must be 1 to %d characters long", maxRefLen))
+	v, _ := p.value(name)
+	if len(v) > maxRefLen {
+		p.fail(name, fmt.Sprintf("is longer than %d characters", maxRefLen))
 		return ""
 	}
 	for i := 0; i < len(v); i++ {

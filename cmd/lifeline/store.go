@@ -25,7 +25,7 @@ const (
 )
 
 // openTimeout bounds the wait for a bbolt file locked by another process.
-const openTimeout = 2 * time.Second
+const openTimeout = time.Second
 
 var errDataDirBusy = errors.New("data directory in use by another process")
 

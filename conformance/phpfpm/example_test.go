@@ -57,7 +57,7 @@ func ExampleWithLocation() {
 		log.Fatal(err)
 	}
 	defer srv.Close()
-	fmt.Println(srv.Addr(), srv.Dir())
+	fmt.Println(srv.Addr(), srv.Dir(), srv.Version())
 }
 
 func ExampleServer_WaitIdle() {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -21,11 +22,12 @@ import (
 // loopback with every file they write in one directory. Its methods are
 // safe for concurrent use. Stop it with [Server.Close].
 type Server struct {
-	opts   options
-	addr   string
-	fpm    *process
-	nginx  *process
-	client *http.Client
+	opts    options
+	addr    string
+	version string
+	fpm     *process
+	nginx   *process
+	client  *http.Client
 
 	mu     sync.Mutex // guards closed
 	closed bool
@@ -67,6 +69,7 @@ func Start(ctx context.Context, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("phpfpm: %w", err)
 	}
 	s := &Server{opts: o, client: &http.Client{Timeout: 5 * time.Second}}
+	s.version = versions(fpmBin, nginxBin)
 	sock := filepath.Join(o.dir, socketName)
 	_ = os.Remove(sock)
 	s.fpm, err = startProcess("php-fpm", fpmBin, fpmArgs(&o), filepath.Join(o.dir, fpmOutName),
@@ -133,6 +136,27 @@ func (s *Server) Addr() string { return s.addr }
 
 // URL returns nginx's base URL, "http://127.0.0.1:port".
 func (s *Server) URL() string { return "http://" + s.addr }
+
+// Version returns the versions of the two servers, as in
+// "PHP 8.2.35 (fpm-fcgi), nginx/1.22.1".
+func (s *Server) Version() string { return s.version }
+
+// versions asks both binaries for their version.
+func versions(fpmBin, nginxBin string) string {
+	first := func(bin string) string {
+		out, err := exec.Command(bin, "-v").CombinedOutput()
+		line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+		if err != nil || line == "" {
+			return filepath.Base(bin) + " (unknown version)"
+		}
+		return line
+	}
+	php := first(fpmBin)
+	if i := strings.Index(php, " (built"); i >= 0 {
+		php = php[:i]
+	}
+	return php + ", " + strings.TrimPrefix(first(nginxBin), "nginx version: ")
+}
 
 // Dir returns the directory holding the servers' files (see [WithDir]).
 func (s *Server) Dir() string { return s.opts.dir }

@@ -60,6 +60,9 @@ func TestStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
+	if v := srv.Version(); !strings.HasPrefix(v, "PHP 8.") || !strings.Contains(v, "nginx/") {
+		t.Errorf("Version() = %q, want PHP 8.x and nginx", v)
+	}
 
 	tests := []struct {
 		name string

@@ -1,0 +1,3 @@
+<?php
+// The second request of the driver's connection-reuse check.
+echo 'pong';

@@ -1,0 +1,61 @@
+package status_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/lifeline-go/lifeline"
+)
+
+// newPool returns a pool shut down at the end of the test.
+func newPool(t testing.TB, opts ...lifeline.Option) *lifeline.Pool {
+	t.Helper()
+	pool, err := lifeline.NewPool(opts...)
+	if err != nil {
+		t.Fatalf("NewPool: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := pool.Shutdown(ctx); err != nil {
+			t.Errorf("pool.Shutdown: %v", err)
+		}
+	})
+	return pool
+}
+
+// get serves a GET of target to h from a loopback client, as a recorder.
+func get(h http.Handler, target string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodGet, target, nil)
+	r.RemoteAddr = "127.0.0.1:40000"
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// drain waits until the pool has no live run, so that every ended run's
+// record is in the ring: a response can reach the client a moment before
+// its run's record is stored. Only for tests on real sockets or with runs
+// that end by themselves; synctest tests use synctest.Wait.
+func drain(t testing.TB, pool *lifeline.Pool) {
+	t.Helper()
+	waitFor(t, "no live runs", func() bool { return len(pool.Active()) == 0 })
+}
+
+// waitFor polls cond until it holds, failing the test after 10s. It waits
+// for events on real sockets and goroutines; it asserts no timing.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
+	}
+}
