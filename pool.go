@@ -155,7 +155,8 @@ func (p *Pool) reject(w http.ResponseWriter, err error) {
 // newRun creates the run for r and registers it.
 func (p *Pool) newRun(rt *route, r *http.Request) (*Run, *exchange) {
 	ex := p.exs.Get().(*exchange)
-	rn := &Run{pool: p, cfg: &rt.cfg, id: p.ids.Add(1), start: time.Now(), ex: ex, origCtx: r.Context()}
+	now := time.Now()
+	rn := &Run{pool: p, cfg: &rt.cfg, id: p.ids.Add(1), start: now, ex: ex, origCtx: r.Context()}
 	rn.ignore.Store(rt.cfg.ignoreUserAbort)
 	rn.req = r.WithContext(rn)
 	ex.reset(rn)
@@ -164,7 +165,7 @@ func (p *Pool) newRun(rt *route, r *http.Request) (*Run, *exchange) {
 	}
 	if rt.cfg.timeLimit > 0 {
 		rn.mu.Lock()
-		rn.armLocked(rt.cfg.timeLimit)
+		rn.armAtLocked(rt.cfg.timeLimit, now)
 		rn.mu.Unlock()
 	}
 	p.stats.accepted.Add(1)
@@ -184,6 +185,7 @@ func (p *Pool) endRun(rn *Run) {
 	rn.mu.Lock()
 	rn.timerMode = timerOff
 	stopped := ex.timer.Stop()
+	runaway := rn.runaway
 	rn.mu.Unlock()
 	rec := rn.record()
 	st := rn.Status()
@@ -208,7 +210,7 @@ func (p *Pool) endRun(rn *Run) {
 	if p.slots != nil {
 		<-p.slots
 	}
-	if !stopped && !rn.runaway {
+	if !stopped && !runaway {
 		// The timer callback may be running for this run right now: give
 		// the exchange a new timer rather than share the old one.
 		ex.timer = time.AfterFunc(time.Hour, ex.onTimer)
@@ -218,7 +220,7 @@ func (p *Pool) endRun(rn *Run) {
 	rn.mu.Lock()
 	rn.ex = nil // a *Run kept past its run must not reach a reused exchange
 	rn.mu.Unlock()
-	if rn.runaway || ex.closed {
+	if runaway || ex.closed {
 		return // the connection side left early; drop the exchange
 	}
 	p.exs.Put(ex)

@@ -69,7 +69,10 @@ func TestBackgroundLimit(t *testing.T) {
 			start := time.Now()
 			defer func() { ranFor = time.Since(start) }()
 			for {
-				time.Sleep(100 * time.Millisecond)
+				select {
+				case <-time.After(100 * time.Millisecond):
+				case <-r.Context().Done():
+				}
 				io.WriteString(w, "progress") // discarded, never terminates by itself
 				rn.Check()
 			}

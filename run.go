@@ -151,7 +151,10 @@ func (rn *Run) TimeLimit() (limit, left time.Duration) {
 }
 
 // armLocked (re)starts the time limit; rn.mu must be held.
-func (rn *Run) armLocked(d time.Duration) {
+func (rn *Run) armLocked(d time.Duration) { rn.armAtLocked(d, time.Now()) }
+
+// armAtLocked is armLocked with the current time given.
+func (rn *Run) armAtLocked(d time.Duration, now time.Time) {
 	rn.limit = d
 	if d == 0 {
 		rn.timerMode = timerOff
@@ -159,7 +162,7 @@ func (rn *Run) armLocked(d time.Duration) {
 		return
 	}
 	rn.timerMode = timerLimit
-	rn.deadline = time.Now().Add(d)
+	rn.deadline = now.Add(d)
 	rn.ex.timer.Reset(d)
 }
 

@@ -15,6 +15,7 @@ func scenarios() []*scenario {
 		basicScenarios(),
 		abortScenarios(),
 		timeScenarios(),
+		earlyScenarios(),
 	} {
 		all = append(all, group...)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/compress"
 	"github.com/lifeline-go/lifeline/output"
 )
 
@@ -36,9 +37,10 @@ type script struct {
 // goEnv is what every Go scenario handler shares: the event log and the
 // signal directory, plus optional services (sessions).
 type goEnv struct {
-	log      *eventLog
-	dir      string
-	sessions sessionService
+	log        *eventLog
+	dir        string
+	compressor *compress.Compressor
+	sessions   sessionService
 }
 
 // handler turns a scenario's Go code into the handler that the pool wraps.

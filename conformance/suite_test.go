@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/compress"
 	"github.com/lifeline-go/lifeline/conformance/phpfpm"
 )
 
@@ -222,7 +223,11 @@ func startLifeline(ctx context.Context, t *testing.T, dir string) *side {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := &goEnv{log: elog, dir: signals}
+	comp, err := compress.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &goEnv{log: elog, dir: signals, compressor: comp}
 	skip, err := env.startServices(t)
 	if err != nil {
 		t.Fatal(err)

@@ -115,6 +115,8 @@ func newLab(t *testing.T) *lab {
 		}
 	}
 	wait := func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		_ = http.NewResponseController(w).Flush() // the client has its headers
 		select {
 		case <-l.release:
 		case <-r.Context().Done():

@@ -93,9 +93,10 @@ func (p *page) render(w io.Writer, snap Snapshot, o *options, sorts map[string]s
 		return err
 	}
 	d := pageData{
-		Pool: snap.Pool, Time: snap.Time.Format(time.RFC3339), CSS: p.css, JS: p.js,
+		CSS: p.css, JS: p.js, Pool: snap.Pool,
 		RefreshMS: o.refresh.Milliseconds(),
 	}
+	d.Time, _ = format("time", doc["time"], doc)
 	if o.refresh > 0 {
 		d.RefreshSeconds = max(1, int64((o.refresh+time.Second-1)/time.Second))
 	}

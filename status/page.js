@@ -134,7 +134,7 @@
       if (dd.hasAttribute("data-alert")) dd.parentNode.classList.toggle("bad", Number(v) > 0);
     }
     for (const t of tables) renderTable(t);
-    document.getElementById("updated").textContent = snap.time;
+    document.getElementById("updated").textContent = format("time", snap.time, snap);
   };
 
   const live = (ok) => {

@@ -29,9 +29,6 @@ import (
 	"github.com/lifeline-go/lifeline/session/internal/lockmap"
 )
 
-// ErrInvalidOption wraps every option validation error from [New].
-var ErrInvalidOption = errors.New("boltstore: invalid option")
-
 const (
 	epochShift = 40 // fences are epoch<<40 + n: 2^40 grants per process lifetime
 	maxEpoch   = 1<<(64-epochShift) - 1

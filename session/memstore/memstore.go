@@ -13,7 +13,6 @@ package memstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -21,9 +20,6 @@ import (
 	"github.com/lifeline-go/lifeline/session"
 	"github.com/lifeline-go/lifeline/session/internal/lockmap"
 )
-
-// ErrInvalidOption wraps every option validation error from [New].
-var ErrInvalidOption = errors.New("memstore: invalid option")
 
 // Store is an in-memory session store. Create it with [New]; it is safe for
 // concurrent use.

@@ -248,4 +248,3 @@ func testHolderDies(t *testing.T, s session.Store) {
 		t.Errorf("Unlock by the new holder = %v", err)
 	}
 }
-

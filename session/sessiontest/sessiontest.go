@@ -18,10 +18,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -247,4 +243,3 @@ func testDelete(t *testing.T, s session.Store) {
 		t.Fatalf("Unlock after Delete = %v", err)
 	}
 }
-

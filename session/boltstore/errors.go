@@ -1,0 +1,9 @@
+package boltstore
+
+import "errors"
+
+// Sentinel errors.
+var (
+	// ErrInvalidOption wraps every option validation error from [New].
+	ErrInvalidOption = errors.New("boltstore: invalid option")
+)

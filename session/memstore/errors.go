@@ -1,0 +1,9 @@
+package memstore
+
+import "errors"
+
+// Sentinel errors.
+var (
+	// ErrInvalidOption wraps every option validation error from [New].
+	ErrInvalidOption = errors.New("memstore: invalid option")
+)
