@@ -176,7 +176,7 @@ func (h *handler) stream(buf []byte, phase output.Phase) ([]byte, error) {
 		err = h.enc.Close()
 		h.release()
 	case phase&output.PhaseFlush != 0:
-		_ = 0
+		err = h.enc.Flush()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("compress: %s: %w", h.codec.name, err)

@@ -145,6 +145,7 @@ func TestRunStreaming(t *testing.T) {
 					io.WriteString(w, second)
 				})
 				srv := cstest.Start(t, m, p.Handler(c.Handler(h)), p.ConfigureServer)
+				srv.Client.Timeout = 10 * time.Second // a stuck first event fails sooner
 				res := get(t, srv, enc)
 				if got := res.Header.Get("Content-Encoding"); got != enc {
 					close(next)

@@ -29,8 +29,7 @@ type side struct {
 	pathOf   func(sc *scenario) string
 	pingPath string
 	waitIdle func(ctx context.Context) error
-	logs     func() string             // the server's logs, for failure messages
-	skip     func(needs string) string // why a scenario needing a package cannot run, or ""
+	logs     func() string // the server's logs, for failure messages
 }
 
 // client is the one driver both sides get: a scenario's client plan calls
@@ -45,11 +44,12 @@ type client struct {
 
 // clientObs is what the client saw of the scenario's main request.
 type clientObs struct {
-	resp   *response
-	left   bool      // the client left on purpose before the end
-	reuse  string    // "yes", "closed", "timeout" or "" (not tried)
-	reused time.Time // when the reuse request was answered
-	extra  map[string]string
+	resp    *response
+	respRun string    // the run whose events resp is measured against; default the scenario's
+	left    bool      // the client left on purpose before the end
+	reuse   string    // "yes", "closed", "timeout" or "" (not tried)
+	reused  time.Time // when the reuse request was answered
+	extra   map[string]string
 }
 
 // response is one response as read off the wire.
@@ -195,11 +195,17 @@ func (c *conn) reset() error {
 
 // signal tells the script waiting in wait_signal(name) to go on.
 func (cl *client) signal(run, name string) error {
-	f := filepath.Join(cl.side.dir, "signal-"+run+"-"+name)
+	f := signalFile(cl.side.dir, run, name)
 	if err := os.WriteFile(f, nil, 0o644); err != nil {
 		return fmt.Errorf("signal %s: %w", name, err)
 	}
 	return nil
+}
+
+// signalFile is the file that signals name to run (the same name in
+// _lib.php's wait_signal).
+func signalFile(dir, run, name string) string {
+	return filepath.Join(dir, "signal-"+strings.ReplaceAll(run, "/", "_")+"-"+name)
 }
 
 // waitFor waits until the server logged k=v for run.
@@ -211,24 +217,27 @@ func (cl *client) waitFor(run, k, v string) error {
 // tryReuse sends the ping request on c after a complete response and
 // records whether and when it was answered.
 func (cl *client) tryReuse(c *conn) {
-	rs := cl.obs.resp
+	cl.obs.reuse, cl.obs.reused = c.reuse(cl.obs.resp, cl.run+"-ping")
+}
+
+// reuse sends the ping request on c after rs, if rs was complete, and says
+// whether it was answered ("yes", with when), or the connection was closed,
+// or the answer did not come in time; "" when rs was not complete.
+func (c *conn) reuse(rs *response, run string) (string, time.Time) {
 	if rs == nil || rs.end != "ok" {
-		return
+		return "", time.Time{}
 	}
-	if err := c.send(cl.side.pingPath, cl.run+"-ping"); err != nil {
-		cl.obs.reuse = "closed"
-		return
+	if err := c.send(c.cl.side.pingPath, run); err != nil {
+		return "closed", time.Time{}
 	}
 	ping, err := c.readAll()
 	switch {
 	case err != nil && errors.Is(err, os.ErrDeadlineExceeded):
-		cl.obs.reuse = "timeout"
+		return "timeout", time.Time{}
 	case err != nil || ping.end != "ok" || string(ping.body) != "pong":
-		cl.obs.reuse = "closed"
-	default:
-		cl.obs.reuse = "yes"
-		cl.obs.reused = ping.done
+		return "closed", time.Time{}
 	}
+	return "yes", ping.done
 }
 
 // decoded returns the response body with its content coding undone.

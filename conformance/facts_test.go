@@ -67,14 +67,18 @@ const endMargin = 50 * time.Millisecond
 // deriveFacts turns what the client saw and the server's events into facts.
 // An "error" event (a broken harness, such as a signal that never came)
 // makes it fail.
-func deriveFacts(run string, obs clientObs, evs []event) (facts, error) {
+func deriveFacts(run string, obs clientObs, evs []event, headers []string) (facts, error) {
 	var f facts
 	var last time.Time
+	respRun := obs.respRun
+	if respRun == "" {
+		respRun = run
+	}
 	for _, e := range evs {
 		if e.K == "error" {
 			return f, fmt.Errorf("server reported a harness error in %s: %s", e.Run, e.V)
 		}
-		if e.Run == run && e.time().After(last) {
+		if e.Run == respRun && e.time().After(last) {
 			last = e.time()
 		}
 	}
@@ -93,6 +97,13 @@ func deriveFacts(run string, obs clientObs, evs []event) (facts, error) {
 			f.set("body", renderBody(body))
 		}
 		f.set("end", rs.end)
+		for _, h := range headers {
+			v := strings.Join(rs.header.Values(h), ", ")
+			if v == "" {
+				v = "-"
+			}
+			f.set("hdr."+h, v)
+		}
 		when := "-"
 		if !rs.done.IsZero() && !last.IsZero() {
 			when = "after-end"

@@ -38,13 +38,12 @@ func report(results []*result, phpVersion, goVersion string) string {
 	for _, r := range results {
 		sc := r.sc
 		name := "**" + sc.name + "**<br>" + cell(sc.about)
-		if r.skipped != "" {
-			p("| %s | %s | not yet available: %s | — |", name, cell(renderFacts(r.php, r.php)), cell(r.skipped))
-			continue
-		}
 		verdict := "**" + overall(sc.diffs).String() + "**"
 		for _, d := range sc.diffs {
 			verdict += "<br>" + cell(d.fact+" ("+d.verdict.String()+"): "+d.reason)
+		}
+		if sc.note != "" {
+			verdict += "<br>Note: " + cell(sc.note)
 		}
 		if len(r.problems) > 0 {
 			verdict = "**FAILED**: " + cell(strings.Join(r.problems, "; "))

@@ -58,6 +58,20 @@ func finish(s *script) {
 	s.mark("end")
 }
 
+const finishLate = "after fastcgi_finish_request() FPM has closed the socket, so flush() fails and PHP " +
+	"terminates the script (bugs.php.net #68772, pitfall 14); Lifeline discards late output without error and the run goes on"
+
+// connectionClose is the difference of the recipe's "Connection: close":
+// PHP's value of reuse is what nginx did with the kept-alive connection.
+func connectionClose(php string) diff {
+	return diff{fact: "reuse", php: php, lifeline: "closed", verdict: different,
+		reason: "Lifeline honours the recipe's Connection: close and closes the connection once the run ends; " +
+			"nginx drops PHP's Connection header and keeps the connection alive" + map[string]string{
+			"after-end": ", but cannot serve the next request on it until the script ends",
+			"yes":       "",
+		}[php] + " (Finish frees it at once, see finish)"}
+}
+
 var text3K = strings.Repeat("Lifeline conformance line.\n", 120)
 
 func earlyScenarios() []*scenario {
@@ -95,6 +109,7 @@ func earlyScenarios() []*scenario {
 			about:  "The seed's early-close recipe (ob_start, Content-Length, Connection: close, flushes), then 0.4 s of work. nginx unbuffered.",
 			script: "early-close",
 			goCode: earlyClose,
+			diffs:  []diff{connectionClose("after-end")},
 		},
 		{
 			name:   "early-close-buffered",
@@ -102,6 +117,12 @@ func earlyScenarios() []*scenario {
 			script: "early-close",
 			phpLoc: "/buffered/",
 			goCode: earlyClose,
+			diffs: []diff{
+				{fact: "complete", php: "after-end", lifeline: "before-end", verdict: better,
+					reason: "nginx's default fastcgi_buffering holds PHP's flushed answer until the script ends; " +
+						"Lifeline's flush reaches the client"},
+				connectionClose("yes"),
+			},
 		},
 		{
 			name:   "early-close-gzip",
@@ -111,6 +132,12 @@ func earlyScenarios() []*scenario {
 			plan:   planRead(acceptGzip),
 			goWrap: withCompression,
 			goCode: earlyClose,
+			diffs:  []diff{connectionClose("yes")},
+			note: "gzip broke the early close on both sides: nginx's gzip drops the Content-Length and ends the " +
+				"stream when the script ends; in Lifeline the recipe's ob_flush() sends the compression level " +
+				"streaming (no Content-Length), and its bytes then wait in the base buffer, which flush() does not " +
+				"touch, until the run ends. compress.Compressor.Start's doc claims this recipe comes out compressed " +
+				"and exact: that holds only with Finish (see finish-gzip)",
 		},
 		{
 			name:   "early-close-zlib",
@@ -120,11 +147,29 @@ func earlyScenarios() []*scenario {
 			plan:   planRead(acceptGzip),
 			goWrap: withCompression,
 			goCode: earlyClose,
+			diffs: []diff{
+				{fact: "coding", php: "-", lifeline: "gzip", verdict: better,
+					reason: "header('Content-Length') switches PHP's zlib compression off (req #44164); " +
+						"Lifeline's handler compresses as the client asked"},
+				{fact: "framing", php: "length", lifeline: "chunked", verdict: different,
+					reason: "PHP keeps the script's Content-Length of the uncompressed body; Lifeline's flushed, " +
+						"compressed stream has no length"},
+				connectionClose("yes"),
+			},
+			note: "The early close fails on both sides: zlib.output_compression (PHP) and the compression handler " +
+				"(Lifeline) add an output level, so the recipe's ob_end_flush() + ob_flush() leave the answer in the " +
+				"base buffer, which flush() does not touch, until the script ends",
 		},
 		{
 			name:   "finish",
 			about:  "echo, fastcgi_finish_request() twice (Finish), a small echo, flush(), then 0.3 s of work in a shutdown function.",
 			goCode: finish,
+			diffs: []diff{
+				lengthNotChunked(),
+				{fact: "status", php: "after-echo=0,shutdown=1", lifeline: "after-echo=0,after-flush=0,shutdown=0",
+					verdict: better, reason: finishLate},
+				{fact: "mark", php: "(none)", lifeline: "end", verdict: better, reason: finishLate},
+			},
 		},
 		{
 			name:  "finish-ignore",
@@ -132,6 +177,12 @@ func earlyScenarios() []*scenario {
 			goCode: func(s *script) {
 				s.rn.IgnoreUserAbort(true)
 				finish(s)
+			},
+			diffs: []diff{
+				lengthNotChunked(),
+				{fact: "status", php: "after-echo=0,after-flush=1,shutdown=1", lifeline: "after-echo=0,after-flush=0,shutdown=0",
+					verdict: better, reason: "finishing is not an abort: PHP marks the run ABORTED when flush() writes to " +
+						"the closed FastCGI socket; Lifeline discards output after Finish and leaves the status alone"},
 			},
 		},
 		{
@@ -149,6 +200,11 @@ func earlyScenarios() []*scenario {
 				time.Sleep(300 * time.Millisecond)
 				s.mark("end")
 			},
+			diffs: []diff{
+				{fact: "framing", php: "chunked", lifeline: "length", verdict: better,
+					reason: "Finish compresses the whole body at once and sends the exact compressed Content-Length; " +
+						"PHP never computes one, so nginx answers chunked"},
+			},
 		},
 		{
 			name:   "gzip",
@@ -160,6 +216,10 @@ func earlyScenarios() []*scenario {
 				s.setHeader("Content-Type", "text/plain")
 				s.echo(text3K)
 				s.mark("end")
+			},
+			diffs: []diff{
+				{fact: "framing", php: "chunked", lifeline: "length", verdict: better,
+					reason: "the body is complete when the run ends: Lifeline sends the compressed length; PHP sends none"},
 			},
 		},
 	}

@@ -16,6 +16,8 @@ func scenarios() []*scenario {
 		abortScenarios(),
 		timeScenarios(),
 		earlyScenarios(),
+		outputScenarios(),
+		sessionScenarios(),
 	} {
 		all = append(all, group...)
 	}

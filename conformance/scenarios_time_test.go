@@ -116,7 +116,7 @@ func timeScenarios() []*scenario {
 		{
 			name: "timeout-then-abort",
 			about: "ignore_user_abort(true), set_time_limit(1), first output, busy loop: timeout. The client closes while " +
-				"the shutdown function runs, which then writes 50 × 20 KB.",
+				"the shutdown function runs, which then writes 50 × 20 KB and polls connection_aborted() for up to 1 s.",
 			plan: planLeave(false),
 			goCode: func(s *script) {
 				s.rn.IgnoreUserAbort(true)
@@ -125,6 +125,7 @@ func timeScenarios() []*scenario {
 					s.status("shutdown")
 					s.waitSignal("leave")
 					s.bigOutput(50)
+					s.idlePoll(time1s)
 					s.status("shutdown-after-output")
 				})
 				s.ready()

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/lifeline-go/lifeline"
 	"github.com/lifeline-go/lifeline/compress"
 	"github.com/lifeline-go/lifeline/output"
+	"github.com/lifeline-go/lifeline/session"
 )
 
 // runHeader carries the run id from the client driver to both servers.
@@ -40,7 +40,7 @@ type goEnv struct {
 	log        *eventLog
 	dir        string
 	compressor *compress.Compressor
-	sessions   sessionService
+	sessions   *session.Manager
 }
 
 // handler turns a scenario's Go code into the handler that the pool wraps.
@@ -112,7 +112,7 @@ func (s *script) bigOutput(n int) {
 // harness plumbing, invisible to the scenario: it never terminates the run.
 func (s *script) waitSignal(name string) bool {
 	s.ev("wait", name)
-	f := filepath.Join(s.env.dir, "signal-"+s.run+"-"+name)
+	f := signalFile(s.env.dir, s.run, name)
 	end := time.Now().Add(8 * time.Second)
 	for {
 		if _, err := os.Stat(f); err == nil {

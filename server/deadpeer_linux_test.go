@@ -63,7 +63,9 @@ func TestDeadPeerSocket(t *testing.T) {
 			if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
 				t.Fatal(err)
 			}
-			p.Cut()
+			if err := p.Cut(); err != nil {
+				t.Fatal(err)
+			}
 			start := time.Now()
 			_ = c.SetDeadline(start.Add(30 * time.Second)) // a safety net, far beyond d
 			err = tt.use(c)

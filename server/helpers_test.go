@@ -42,7 +42,7 @@ func (l *logBuf) String() string {
 
 // testLogger returns a logger that collects everything and prints it when the
 // test fails.
-func testLogger(t *testing.T) (*slog.Logger, *logBuf) {
+func testLogger(t testing.TB) (*slog.Logger, *logBuf) {
 	t.Helper()
 	buf := &logBuf{}
 	t.Cleanup(func() {
@@ -54,7 +54,7 @@ func testLogger(t *testing.T) (*slog.Logger, *logBuf) {
 }
 
 // newPool returns a pool that logs into log.
-func newPool(t *testing.T, log *slog.Logger, opts ...lifeline.Option) *lifeline.Pool {
+func newPool(t testing.TB, log *slog.Logger, opts ...lifeline.Option) *lifeline.Pool {
 	t.Helper()
 	pool, err := lifeline.NewPool(append([]lifeline.Option{lifeline.WithLogger(log)}, opts...)...)
 	if err != nil {
@@ -84,7 +84,7 @@ func (r *running) stop() error {
 
 // start creates a Server for h, listens with Server.Listen on addr (a
 // loopback port unless opts say otherwise) and serves until the test ends.
-func start(t *testing.T, pool *lifeline.Pool, h http.Handler, opts ...server.Option) *running {
+func start(t testing.TB, pool *lifeline.Pool, h http.Handler, opts ...server.Option) *running {
 	t.Helper()
 	opts = append([]server.Option{server.WithAddr("127.0.0.1:0")}, opts...)
 	s, err := server.New(pool, h, opts...)
@@ -99,7 +99,7 @@ func start(t *testing.T, pool *lifeline.Pool, h http.Handler, opts ...server.Opt
 }
 
 // serveOn serves s on ln until the test ends.
-func serveOn(t *testing.T, s *server.Server, ln net.Listener) *running {
+func serveOn(t testing.TB, s *server.Server, ln net.Listener) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{addr: ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}

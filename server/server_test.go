@@ -201,6 +201,14 @@ func TestServeTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := serveOn(t, s, ln)
+	// A response proves the first Serve is under way.
+	tr := &http.Transport{}
+	resp, err := (&http.Client{Transport: tr}).Get("http://" + srv.addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	tr.CloseIdleConnections()
 	ln2, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -90,7 +90,7 @@ func (p *probe) writing() http.Handler {
 
 // client sends one request from inside the namespace and reads the response
 // until the test ends.
-func client(t *testing.T, ns *netns.Pair, url string, h2c bool) {
+func client(t testing.TB, ns *netns.Pair, url string, h2c bool) {
 	t.Helper()
 	tr := &http.Transport{DialContext: ns.DialContext}
 	if h2c {
@@ -183,7 +183,9 @@ func TestSilentPeer(t *testing.T) {
 				t.Fatal("the request did not reach the handler")
 			}
 			cut := time.Now()
-			ns.Cut()
+			if err := ns.Cut(); err != nil {
+				t.Fatal(err)
+			}
 			var d detection
 			select {
 			case d = <-pr.detected:

@@ -28,9 +28,9 @@ func (s *Session) open(ctx context.Context, id string) error {
 				return nil
 			}
 			// Undecodable (PHP destroys it) or past its lifetime.
-			err = m.store.Delete(ctx, id, tok)
-			if derr != nil {
-				err = errors.Join(fmt.Errorf("session: start: %w", derr), err)
+			err = derr
+			if delErr := m.store.Delete(ctx, id, tok); delErr != nil {
+				err = errors.Join(err, delErr)
 			}
 		}
 		if errors.Is(err, ErrNotFound) {
@@ -39,7 +39,7 @@ func (s *Session) open(ctx context.Context, id string) error {
 		uerr := m.unlock(ctx, id, tok)
 		if err != nil {
 			s.annotate("", "")
-			return errors.Join(err, uerr)
+			return errors.Join(fmt.Errorf("session: start: %w", err), uerr)
 		}
 	}
 	id = newID()

@@ -161,7 +161,7 @@ func (m *Manager) lock(ctx context.Context, id string) (LockToken, error) {
 	if cause := context.Cause(ctx); ctx.Err() != nil && !errors.Is(err, cause) {
 		err = fmt.Errorf("%w (%w)", cause, err) // a store that returned ctx.Err() only
 	}
-	return LockToken{}, fmt.Errorf("session: lock %s: %w", fingerprint(id), err)
+	return LockToken{}, fmt.Errorf("lock %s: %w", fingerprint(id), err) // callers prefix "session: start: " etc.
 }
 
 // unlock releases id's lock even when ctx is already cancelled: a session

@@ -69,7 +69,7 @@ type recordLogger struct {
 }
 
 func (rl *recordLogger) poll(ctx context.Context) {
-	fresh, lost, _ := rl.follow.poll()
+	fresh, lost, _, _ := rl.follow.poll()
 	if lost > 0 {
 		rl.logger.LogAttrs(ctx, slog.LevelWarn, "status: run records left the ring before they were logged",
 			slog.Uint64("missed", lost))

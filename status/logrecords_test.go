@@ -93,6 +93,7 @@ func TestLogRecords(t *testing.T) {
 			{name: "evicted before the poll", do: func() {
 				for range 4 {
 					get(ok, "/ok")
+					synctest.Wait() // the record is stored just after the response
 				}
 			}, want: []string{
 				`level=WARN msg="status: run records left the ring before they were logged" missed=2`,

@@ -141,7 +141,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 // with the records that ended since the previous collect.
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
-	fresh, lost, st := c.follow.poll()
+	fresh, lost, st, active := c.follow.poll()
 	for _, rec := range fresh {
 		route := strings.ToValidUTF8(rec.Route, "\uFFFD")
 		if o, err := c.duration.GetMetricWithLabelValues(route); err == nil {
@@ -158,7 +158,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Unlock()
 
 	var runaway, locked int
-	for _, ri := range c.pool.Active() {
+	for _, ri := range active {
 		if ri.Runaway {
 			runaway++
 		}

@@ -101,19 +101,16 @@ func TestMetrics(t *testing.T) {
 		want{"lifeline_status_records_missed_total", nil, 3},
 		want{"lifeline_runs_active", nil, 0},
 	)
-	// One more: observed, the marker record is still in the ring.
-	runs(1)
+	runs(1) // observed: the ring still holds the newest record seen
 	check("after 6 runs",
 		want{"lifeline_run_duration_seconds", []string{"route", "plain"}, 3},
 		want{"lifeline_status_records_missed_total", nil, 3},
 	)
-	// A scrape with nothing new changes nothing.
-	check("again",
+	check("again", // nothing new changes nothing
 		want{"lifeline_run_duration_seconds", []string{"route", "plain"}, 3},
 		want{"lifeline_status_records_missed_total", nil, 3},
 	)
-	// Three more: the marker is evicted, two observed, one missed.
-	runs(3)
+	runs(3) // the newest record seen is evicted: two observed, one missed
 	check("after 9 runs",
 		want{"lifeline_run_duration_seconds", []string{"route", "plain"}, 5},
 		want{"lifeline_status_records_missed_total", nil, 4},
@@ -129,12 +126,16 @@ func TestMetrics(t *testing.T) {
 		<-release
 	}), lifeline.WithRoute("fin"))
 	get(fin, "/fin")
+	// The client has its response a moment before the run counts as
+	// finished (lifeline's Finish releases the response first).
+	waitFor(t, "the run to be finished", func() bool { return pool.Stats().Finished == 1 })
 	check("while a finished run works",
 		want{"lifeline_runs_active", nil, 1},
 		want{"lifeline_runs_after_finish", nil, 1},
 		want{"lifeline_runs_session_locked", nil, 1},
 		want{"lifeline_runs_runaway", nil, 0},
 		want{"lifeline_run_finish_seconds", []string{"route", "fin"}, -1},
+		want{"lifeline_status_records_missed_total", nil, 4},
 	)
 	close(release)
 	drain(t, pool)

@@ -95,7 +95,10 @@ func TestJSONSchema(t *testing.T) {
 	}))
 	get(finished, "/finished") // returns at Finish; the run goes on
 	get(plain, "/plain")
-	waitFor(t, "the plain run's record", func() bool { return len(pool.Recent()) == 1 })
+	waitFor(t, "the plain run's record and the finished run", func() bool {
+		active := pool.Active()
+		return len(pool.Recent()) == 1 && len(active) == 1 && active[0].Phase == lifeline.PhaseFinished
+	})
 
 	h, err := status.New(pool)
 	if err != nil {

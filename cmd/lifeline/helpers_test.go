@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -153,9 +154,18 @@ type response struct {
 // protocol is the one the client was made for.
 func do(t *testing.T, c *http.Client, method, url string, hdr http.Header) response {
 	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
+	resp, err := tryDo(c, method, url, hdr)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return resp
+}
+
+// tryDo is do for goroutines other than the test's: it returns its error.
+func tryDo(c *http.Client, method, url string, hdr http.Header) (response, error) {
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		return response{}, err
 	}
 	for k, v := range hdr {
 		req.Header[k] = v
@@ -163,15 +173,17 @@ func do(t *testing.T, c *http.Client, method, url string, hdr http.Header) respo
 	start := time.Now()
 	resp, err := c.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
+		return response{}, fmt.Errorf("%s %s: %w", method, url, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("%s %s: reading the body: %v", method, url, err)
+		return response{}, fmt.Errorf("%s %s: reading the body: %w", method, url, err)
 	}
-	checkProto(t, c, resp)
-	return response{Response: resp, body: string(b), elapsed: time.Since(start)}
+	if want := protoOf(c); resp.ProtoMajor != want {
+		return response{}, fmt.Errorf("%s %s: response protocol = %s, want HTTP/%d", method, url, resp.Proto, want)
+	}
+	return response{Response: resp, body: string(b), elapsed: time.Since(start)}, nil
 }
 
 func get(t *testing.T, c *http.Client, url string) response {
@@ -181,14 +193,17 @@ func get(t *testing.T, c *http.Client, url string) response {
 
 func checkProto(t *testing.T, c *http.Client, resp *http.Response) {
 	t.Helper()
-	tr := c.Transport.(*http.Transport)
-	want := 1
-	if tr.Protocols.UnencryptedHTTP2() {
-		want = 2
-	}
-	if resp.ProtoMajor != want {
+	if want := protoOf(c); resp.ProtoMajor != want {
 		t.Fatalf("response protocol = %s, want HTTP/%d", resp.Proto, want)
 	}
+}
+
+// protoOf returns the HTTP major version c speaks.
+func protoOf(c *http.Client) int {
+	if c.Transport.(*http.Transport).Protocols.UnencryptedHTTP2() {
+		return 2
+	}
+	return 1
 }
 
 // getJSON GETs url with a fresh HTTP/1.1 client and decodes the answer.

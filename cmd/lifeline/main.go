@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/lifeline-go/lifeline/server"
 )
@@ -83,10 +84,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logCtx, stopLog := context.WithCancel(context.WithoutCancel(ctx))
 	waitLog := a.logRuns(logCtx)
 	serveErr := srv.Serve(ctx, ln) // drains the pool when ctx is done
+	a.settle()
 	stopLog()
 	waitLog()
 	a.report(stdout)
 	return errors.Join(serveErr, a.close())
+}
+
+// settleTimeout bounds the wait for runs that the drain deadline cancelled:
+// the grace period and shutdown budget of the root package (2s each) let
+// them stop and run their shutdown functions.
+const settleTimeout = 5 * time.Second
+
+// settle waits for the runs that the drain deadline cancelled to end, so
+// that their shutdown functions can still record what happened (a job
+// "interrupted" by the shutdown) before the databases close. After a clean
+// drain it returns at once.
+func (a *app) settle() {
+	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	defer cancel()
+	if err := a.pool.Shutdown(ctx); err != nil {
+		a.log.Error("lifeline: runs still alive after the drain", "err", err)
+	}
 }
 
 // report prints what the pool did, and the runs that were still alive after

@@ -33,8 +33,7 @@ const (
 
 // Pair is one network namespace joined to the host namespace by a veth link.
 // Its fields are set by [New] and must not be changed. Its methods may be
-// called from the test goroutine only, except [Pair.DialContext], which any
-// goroutine may call.
+// called from any goroutine.
 type Pair struct {
 	// Name is the namespace's name, as `ip netns list` shows it.
 	Name string
@@ -77,14 +76,15 @@ func New(tb testing.TB) *Pair {
 
 // Cut drops every packet entering or leaving the namespace (iptables DROP on
 // its INPUT and OUTPUT chains), so its connections go silent without a FIN or
-// an RST: the peer has vanished. The rules live in the namespace and go with it.
-func (p *Pair) Cut() {
-	p.tb.Helper()
+// an RST: the peer has vanished. The rules live in the namespace and go with
+// it. Any goroutine may call Cut.
+func (p *Pair) Cut() error {
 	for _, chain := range []string{"INPUT", "OUTPUT"} {
 		if _, err := run("ip", "netns", "exec", p.Name, "iptables", "-w", "5", "-A", chain, "-j", "DROP"); err != nil {
-			p.tb.Fatal(err)
+			return err
 		}
 	}
+	return nil
 }
 
 // Exec runs a command inside the namespace and returns its combined output,

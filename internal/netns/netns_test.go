@@ -148,7 +148,9 @@ func TestCutKeepAlive(t *testing.T) {
 	if _, err := io.ReadFull(server, make([]byte, 1)); err != nil {
 		t.Fatal(err)
 	}
-	p.Cut()
+	if err := p.Cut(); err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
 	_ = server.SetReadDeadline(start.Add(20 * time.Second))
 	_, err := server.Read(make([]byte, 1))
@@ -168,7 +170,9 @@ func TestDialAfterCut(t *testing.T) {
 	t.Parallel()
 	p := New(t)
 	ln := listen(t, p, &net.ListenConfig{})
-	p.Cut()
+	if err := p.Cut(); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	c, err := p.DialContext(ctx, "tcp", ln.Addr().String())

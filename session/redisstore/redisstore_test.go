@@ -152,6 +152,7 @@ func TestRedisDown(t *testing.T) {
 	if !errors.Is(err, session.ErrStoreUnavailable) {
 		t.Fatalf("Start with Redis down = %v, %v; want ErrStoreUnavailable, no session", sess, err)
 	}
+	t.Logf("Start with Redis down: %v", err)
 	if _, err := m.StartReadOnly(req); !errors.Is(err, session.ErrStoreUnavailable) {
 		t.Errorf("StartReadOnly with Redis down = %v, want ErrStoreUnavailable", err)
 	}

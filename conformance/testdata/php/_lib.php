@@ -8,7 +8,7 @@
 //   mark(at)            how far the script got
 //   status(at)          connection_status() at that point
 //   wait_signal(name)   block until the client driver says so (file signal)
-//   burn(sec)           busy loop (counts as CPU time)
+//   burn(sec)           busy loop of sec seconds of CPU time (Go: wall time)
 //   idle_poll(sec)      work without output, polling connection_aborted()
 
 $GLOBALS['conf_start'] = microtime(true);
@@ -38,7 +38,7 @@ function status(string $at): void
 function wait_signal(string $name, float $max = 8.0): bool
 {
     ev('wait', $name);
-    $f = $_SERVER['CONFORMANCE_DIR'] . '/signal-' . conf_run() . '-' . $name;
+    $f = $_SERVER['CONFORMANCE_DIR'] . '/signal-' . str_replace('/', '_', conf_run()) . '-' . $name;
     $end = microtime(true) + $max;
     while (!file_exists($f)) {
         if (microtime(true) > $end) {
@@ -51,10 +51,12 @@ function wait_signal(string $name, float $max = 8.0): bool
     return true;
 }
 
+// burn is a busy loop that uses $sec seconds of CPU time, the clock PHP's
+// time limit counts, whatever else the machine is doing.
 function burn(float $sec): void
 {
-    $end = microtime(true) + $sec;
-    while (microtime(true) < $end) {
+    $end = conf_cpu_ms() + (int)($sec * 1000);
+    while (conf_cpu_ms() < $end) {
     }
 }
 
@@ -102,4 +104,17 @@ function big_output(int $n): void
         flush();
         ev('i.wrote', $i);
     }
+}
+
+// conf_errors logs warnings and notices as events instead of printing them,
+// with the messages the Go side uses.
+function conf_errors(): void
+{
+    set_error_handler(function (int $no, string $msg) {
+        if (str_contains($msg, 'Cannot modify header information')) {
+            $msg = 'header: headers already sent';
+        }
+        ev($no === E_NOTICE ? 'notice' : 'warning', $msg);
+        return true;
+    });
 }

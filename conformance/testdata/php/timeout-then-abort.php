@@ -8,6 +8,7 @@ register_shutdown_function(function () {
     status('shutdown');
     wait_signal('leave');
     big_output(50);
+    idle_poll(1.0);
     status('shutdown-after-output');
 });
 ready();

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// An order survives its client leaving, marked unconfirmed; one whose client
+// waits is confirmed before the client sees the answer (seed: pulstar's
+// order script, Lee's "card charged but not in my DB").
+func TestOrder(t *testing.T) {
+	eachProtocol(t, func(t *testing.T, ts *testServer, c *http.Client) {
+		t.Run("confirmed", func(t *testing.T) {
+			resp := do(t, c, http.MethodPost, ts.base+"/demo/order?work=40ms&ref=stays", nil)
+			if resp.StatusCode != http.StatusCreated {
+				t.Fatalf("answer: %s %s, want 201", resp.Status, resp.body)
+			}
+			ord, ok := findOrder(t, ts, "stays")
+			if !ok || ord.State != stateConfirmed || len(ord.Items) != orderItems || ord.Status != "normal" {
+				t.Errorf("order = %+v (found %v), want confirmed with %d items, status normal", ord, ok, orderItems)
+			}
+		})
+		t.Run("client leaves", func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, ts.base+"/demo/order?work=400ms&ref=leaves", nil)
+			errc := make(chan error, 1)
+			go func() {
+				resp, err := c.Do(req)
+				if err == nil {
+					resp.Body.Close()
+				}
+				errc <- err
+			}()
+			waitActive(t, ts, "order", func(r runJSON) bool { return strings.Contains(r.URI, "ref=leaves") })
+			cancel() // the visitor clicks Stop while the order is processed
+			if err := <-errc; err == nil {
+				t.Fatal("the request succeeded; it should have been cancelled")
+			}
+			var ord order
+			eventually(t, 10*time.Second, "the order to be settled", func() bool {
+				var ok bool
+				ord, ok = findOrder(t, ts, "leaves")
+				return ok && ord.State != statePlaced
+			})
+			if ord.State != stateUnconfirmed || len(ord.Items) != orderItems || ord.Status != "aborted" {
+				t.Errorf("order = %+v, want unconfirmed with all %d items, status aborted", ord, orderItems)
+			}
+		})
+		t.Run("ref taken", func(t *testing.T) {
+			resp := do(t, c, http.MethodPost, ts.base+"/demo/order?work=0s&ref=stays", nil)
+			if resp.StatusCode != http.StatusConflict || !strings.Contains(resp.body, "already exists") {
+				t.Errorf("answer: %s %s, want 409 already exists", resp.Status, resp.body)
+			}
+			if ord, _ := findOrder(t, ts, "stays"); ord.State != stateConfirmed {
+				t.Errorf("the first order became %q", ord.State)
+			}
+		})
+	})
+}
+
+// Requests with one Idempotency-Key place one order, even when they race;
+// the second answer is the first one replayed.
+func TestOrderIdempotencyKey(t *testing.T) {
+	eachProtocol(t, func(t *testing.T, ts *testServer, c *http.Client) {
+		hdr := http.Header{"Idempotency-Key": {"double-click-1"}}
+		var wg sync.WaitGroup
+		answers := make([]response, 2)
+		for i := range answers {
+			wg.Go(func() {
+				var err error
+				if answers[i], err = tryDo(c, http.MethodPost, ts.base+"/demo/order?work=200ms", hdr); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		replayed := 0
+		for _, a := range answers {
+			if a.StatusCode != http.StatusCreated {
+				t.Errorf("answer: %s %s, want 201", a.Status, a.body)
+			}
+			if a.Header.Get("Idempotent-Replayed") == "true" {
+				replayed++
+			}
+		}
+		if answers[0].body != answers[1].body || replayed != 1 {
+			t.Errorf("answers differ or %d of 2 replayed (want 1):\n%s\n%s", replayed, answers[0].body, answers[1].body)
+		}
+		if list := orderList(t, ts); len(list) != 1 {
+			t.Errorf("%d orders placed, want 1: %+v", len(list), list)
+		}
+	})
+}
+
+// An order cut by the time limit is rolled back: nothing of it is written,
+// and it is recorded as failed.
+func TestOrderTimeLimit(t *testing.T) {
+	ts := startServer(t, "-time-limit", "150ms")
+	c := newClient(t, "HTTP/1.1")
+	resp := do(t, c, http.MethodPost, ts.base+"/demo/order?work=5s&ref=slow", nil)
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("answer: %s %s, want 503", resp.Status, resp.body)
+	}
+	ord, ok := findOrder(t, ts, "slow")
+	if !ok || ord.State != stateFailed || len(ord.Items) != 0 || ord.Reason != "time limit" || ord.Status != "timeout" {
+		t.Errorf("order = %+v (found %v), want failed, no items, reason time limit, status timeout", ord, ok)
+	}
+}
+
+// The index page's order form posts its fields in the body; a blank ref
+// gets a new one.
+func TestOrderForm(t *testing.T) {
+	ts := startServer(t)
+	c := newClient(t, "HTTP/1.1")
+	resp, err := c.PostForm(ts.base+"/demo/order", map[string][]string{"work": {"10ms"}, "ref": {""}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ans struct{ Order order }
+	if err := json.NewDecoder(resp.Body).Decode(&ans); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("answer: %s, %v", resp.Status, err)
+	}
+	if !strings.HasPrefix(ans.Order.Ref, "R-") || ans.Order.Work != "10ms" {
+		t.Errorf("order = %+v, want a new R- ref and 10ms of work", ans.Order)
+	}
+}
