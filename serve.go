@@ -91,12 +91,15 @@ func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, c
 						err = nil
 					}
 				}
-				out, kind := m.outcome, m.kind
-				ex.ack <- err
-				if kind == msgRelease {
+				if m.kind == msgRelease {
+					ex.ack <- err
 					return false
 				}
-				return rn.answer(w, r, out, wroteHeader)
+				// Answer before the ack, so the run's record (taken when
+				// the run side goes on) has the code the client got.
+				abort := rn.answer(w, r, m.outcome, wroteHeader)
+				ex.ack <- err
+				return abort
 			}
 			ex.ack <- err
 		case <-ctxDone:

@@ -83,14 +83,14 @@ func timeScenarios() []*scenario {
 		},
 		{
 			name:  "set-time-limit-reset",
-			about: "set_time_limit(1), 0.7 s of work, set_time_limit(1) again, 0.7 s more: the clock restarts.",
+			about: "set_time_limit(1), 0.6 s of work, set_time_limit(1) again, 0.6 s more: the clock restarts.",
 			goCode: func(s *script) {
 				s.rn.SetTimeLimit(time1s)
 				s.onShutdown(func(s *script) { s.status("shutdown") })
-				s.burn(700 * time.Millisecond)
+				s.burn(600 * time.Millisecond)
 				s.mark("burned-1")
 				s.rn.SetTimeLimit(time1s)
-				s.burn(700 * time.Millisecond)
+				s.burn(600 * time.Millisecond)
 				s.mark("burned-2")
 				s.echo("survived")
 			},
@@ -185,6 +185,7 @@ func (s *script) burnShutdown(d time.Duration) bool {
 			s.elapsed("stopped")
 			return false
 		}
+		time.Sleep(time.Millisecond)
 	}
 	return true
 }

@@ -126,12 +126,16 @@ func (s *script) waitSignal(name string) bool {
 	}
 }
 
-// burn is a busy loop; like PHP's VM at a loop back-edge, it checks at each
-// turn whether the run must stop.
+// burn is the Go side of PHP's busy loop: it works for d and, like PHP's
+// VM at a loop back-edge, checks at each turn whether the run must stop.
+// Lifeline's clock is wall time, so it need not spend the CPU: a turn is a
+// millisecond's sleep, which leaves the CPU to the PHP side running at the
+// same time.
 func (s *script) burn(d time.Duration) {
 	end := time.Now().Add(d)
 	for time.Now().Before(end) {
 		s.rn.Check()
+		time.Sleep(time.Millisecond)
 	}
 }
 

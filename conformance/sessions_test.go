@@ -53,7 +53,7 @@ func sessionScript(s *script) {
 			s.ev("error", "session start: "+err.Error())
 			return
 		}
-		s.ev("lock", map[bool]string{true: "waited", false: "immediate"}[w > 150*time.Millisecond])
+		s.ev("lock", map[bool]string{true: "waited", false: "immediate"}[w > 250*time.Millisecond])
 		s.ev("i.lockwait", fmt.Sprintf("%dms", w.Milliseconds()))
 		if n, ok, err := session.Value[int](ss, "n"); ok && err == nil {
 			s.ev("n", n)
@@ -84,7 +84,7 @@ func sessionScript(s *script) {
 			}
 		}
 		s.waitSignal("b")
-		s.sleep(300 * time.Millisecond)
+		s.sleep(500 * time.Millisecond)
 		s.mark("end")
 		s.echo("a")
 	}
@@ -178,7 +178,7 @@ func sessionScenarios() []*scenario {
 	return []*scenario{
 		{
 			name:   "session-lock",
-			about:  "Request a starts the session, n++, holds it 0.3 s past b's arrival; b starts the same session.",
+			about:  "Request a starts the session, n++, holds it 0.5 s past b's arrival; b starts the same session.",
 			script: "session",
 			plan:   planSession("lock"),
 			goCode: sessionScript,

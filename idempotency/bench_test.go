@@ -145,11 +145,12 @@ func BenchmarkOverhead(b *testing.B) {
 						return
 					}
 					// A fresh key per call, formatted on both sides alike.
-					// The store is replaced every 100k keys to bound memory.
+					// The store is replaced (Redis flushed) every 4096 keys to
+					// bound memory.
 					sideBySide(b,
 						func(i int) { c.serve(bare, strconv.Itoa(i)) },
 						func(i int) {
-							if i > 0 && i%100_000 == 0 {
+							if i > 0 && i%4096 == 0 {
 								protected = newMiddleware(b, st.new(b)).Handler(bare)
 							}
 							c.serve(protected, strconv.Itoa(i))

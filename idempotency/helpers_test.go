@@ -123,3 +123,21 @@ type fixedStore struct {
 func (s fixedStore) Reserve(context.Context, string, string, string, time.Duration) (idempotency.Reservation, error) {
 	return s.res, nil
 }
+
+// hangingStore blocks every call until its context is done.
+type hangingStore struct{}
+
+func (hangingStore) Reserve(ctx context.Context, _, _, _ string, _ time.Duration) (idempotency.Reservation, error) {
+	<-ctx.Done()
+	return idempotency.Reservation{}, ctx.Err()
+}
+
+func (hangingStore) Complete(ctx context.Context, _, _ string, _ *idempotency.Record, _ time.Duration) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (hangingStore) Release(ctx context.Context, _, _ string) error {
+	<-ctx.Done()
+	return ctx.Err()
+}

@@ -301,7 +301,7 @@ func (m *Middleware) reserve(ctx context.Context, key, fp, token string) (Reserv
 }
 
 func (m *Middleware) reserveOnce(ctx context.Context, key, fp, token string) (Reservation, error) {
-	ctx, cancel := context.WithTimeout(ctx, m.opts.storeTimeout)
+	ctx, cancel := m.storeContext(ctx)
 	defer cancel()
 	res, err := m.store.Reserve(ctx, key, fp, token, m.opts.reservationTTL)
 	if err == nil && res.State == StateCompleted {
@@ -313,6 +313,14 @@ func (m *Middleware) reserveOnce(ctx context.Context, key, fp, token string) (Re
 		}
 	}
 	return res, err
+}
+
+// storeContext bounds a store call by WithStoreTimeout, if set.
+func (m *Middleware) storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if m.opts.storeTimeout == 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, m.opts.storeTimeout)
 }
 
 // storeFailed answers a request whose key the store could not check: 503

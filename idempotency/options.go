@@ -58,8 +58,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("%w: WithMaxResponseBody(%d): must not be negative", ErrInvalidOption, o.maxResponseBody)
 	case o.wait < 0:
 		return fmt.Errorf("%w: WithWait(%v): must not be negative", ErrInvalidOption, o.wait)
-	case o.storeTimeout <= 0:
-		return fmt.Errorf("%w: WithStoreTimeout(%v): must be positive", ErrInvalidOption, o.storeTimeout)
+	case o.storeTimeout < 0:
+		return fmt.Errorf("%w: WithStoreTimeout(%v): must not be negative", ErrInvalidOption, o.storeTimeout)
 	case o.logger == nil:
 		return fmt.Errorf("%w: WithLogger(nil)", ErrInvalidOption)
 	}
@@ -165,7 +165,10 @@ func WithIgnoreUserAbort(ignore bool) Option {
 
 // WithStoreTimeout bounds each store call. Completing or releasing a key
 // uses a context detached from the request's, so a client that left cannot
-// prevent its result from being recorded. The default is 5 seconds.
+// prevent its result from being recorded. 0 sets no deadline of the
+// middleware's own, which saves a timer per call when the store bounds its
+// calls itself (memstore never blocks; go-redis has read and write
+// timeouts). The default is 5 seconds.
 func WithStoreTimeout(d time.Duration) Option {
 	return func(o *options) { o.storeTimeout = d }
 }

@@ -260,7 +260,7 @@ func TestNewValidates(t *testing.T) {
 		{"request body", newMem(t), idempotency.WithMaxRequestBody(0)},
 		{"response body", newMem(t), idempotency.WithMaxResponseBody(-1)},
 		{"wait", newMem(t), idempotency.WithWait(-time.Second)},
-		{"store timeout", newMem(t), idempotency.WithStoreTimeout(0)},
+		{"store timeout", newMem(t), idempotency.WithStoreTimeout(-time.Second)},
 		{"logger", newMem(t), idempotency.WithLogger(nil)},
 	}
 	for _, tt := range tests {
@@ -297,4 +297,22 @@ func TestBadStoreAnswers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStoreTimeout: a store that hangs is cut off after WithStoreTimeout
+// and the client gets 503, on synctest's clock.
+func TestStoreTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var o orders
+		h := newMiddleware(t, hangingStore{}, idempotency.WithStoreTimeout(3*time.Second)).Handler(&o)
+		start := time.Now()
+		w := serve(h, request("POST", "/", "k", ""))
+		if took := time.Since(start); took != 3*time.Second {
+			t.Fatalf("the request took %v, want exactly the 3s store timeout", took)
+		}
+		wantProblem(t, w, 503, "store is unavailable")
+		if o.n.Load() != 0 {
+			t.Fatalf("the handler ran with the store hanging")
+		}
+	})
 }

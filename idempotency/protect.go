@@ -78,7 +78,7 @@ func (g *guard) complete(ctx context.Context) {
 		g.releaseTaken(ctx, "the response was a server error")
 		return
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.m.opts.storeTimeout)
+	sctx, cancel := g.m.storeContext(context.WithoutCancel(ctx))
 	defer cancel()
 	if err := g.m.store.Complete(sctx, g.key, g.token, rec, g.m.opts.ttl); err != nil {
 		msg := "idempotency: the response could not be recorded; the key stays reserved until its reservation expires"
@@ -100,7 +100,7 @@ func (g *guard) release(ctx context.Context, why string) {
 }
 
 func (g *guard) releaseTaken(ctx context.Context, why string) {
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.m.opts.storeTimeout)
+	sctx, cancel := g.m.storeContext(context.WithoutCancel(ctx))
 	defer cancel()
 	if err := g.m.store.Release(sctx, g.key, g.token); err != nil {
 		g.m.opts.logger.LogAttrs(ctx, slog.LevelError, "idempotency: the key could not be released; it stays reserved until its reservation expires",

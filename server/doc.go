@@ -20,9 +20,9 @@
 //
 //   - TCP keep-alive tuned by [WithDeadPeerTimeout] (5 s by default): the first
 //     probe after about 2 s of silence, then one a second.
-//   - TCP_USER_TIMEOUT (Linux) to the same timeout, so unacknowledged writes
-//     fail with ETIMEDOUT instead of hanging, and a silent peer is dropped
-//     exactly when the timeout has passed.
+//   - TCP_USER_TIMEOUT (Linux) to 7/8 of the same timeout, so unacknowledged
+//     writes fail with ETIMEDOUT within it instead of hanging for minutes, and
+//     a silent peer is dropped when the timeout has passed.
 //   - HTTP/2 PINGs ([http.HTTP2Config] SendPingTimeout and PingTimeout) on the
 //     same schedule ([WithHTTP2PingTimeout]).
 //   - [lifeline.Pool.ConfigureServer], whose socket watcher classifies what

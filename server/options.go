@@ -163,12 +163,12 @@ func WithMaxBodyBytes(n int64) Option {
 // retransmissions for an unacknowledged write).
 //
 // From d the server derives TCP keep-alive (idle time about 2/5 of d, then
-// probes about every second until d, in whole seconds), TCP_USER_TIMEOUT = d
-// on Linux (a write unacknowledged for d fails with ETIMEDOUT, and a peer
-// that answered no probe for d is dropped), and, unless
-// [WithHTTP2PingTimeout] says otherwise, HTTP/2 PINGs on the same schedule.
-// The socket then reports ETIMEDOUT, which the pool classifies as
-// [lifeline.ErrSilentPeer].
+// probes about every second until d, in whole seconds), TCP_USER_TIMEOUT on
+// Linux (7/8 of d: a write unacknowledged that long fails with ETIMEDOUT about
+// one retransmission timeout later, within d, and a peer that answered no
+// probe is dropped at d), and, unless [WithHTTP2PingTimeout] says otherwise,
+// HTTP/2 PINGs on the same schedule. The socket then reports ETIMEDOUT, which
+// the pool classifies as [lifeline.ErrSilentPeer].
 //
 // The price of a short d: a client whose network stalls for d (a train in a
 // tunnel) loses the connection instead of resuming, as it would after

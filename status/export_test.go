@@ -3,7 +3,9 @@ package status
 // Bridges for the external tests (package status_test).
 
 // FormatCell is format: the Go twin of page.js's formatters.
-func FormatCell(kind string, v any, row map[string]any) (string, []string) { return format(kind, v, row) }
+func FormatCell(kind string, v any, row map[string]any) (string, []string) {
+	return format(kind, v, row)
+}
 
 // Columns returns the keys and formatters of a table's columns.
 func Columns(tableID string) (keys, fmts []string) {

@@ -26,9 +26,10 @@ import (
 //
 // The root package has no hook for ended runs, so this polls: records
 // evicted from the ring between two polls are not logged, and a warning
-// with the number missed is logged instead. Keep the ring
-// ([lifeline.WithRecentRuns], 256 by default) larger than the runs that end
-// in one interval.
+// with the number missed is logged instead ("status: run records left the
+// ring before they were logged", missed=N; a lower bound, exact unless runs
+// are ending during the poll). Keep the ring ([lifeline.WithRecentRuns],
+// 256 by default) larger than the runs that end in one interval.
 //
 // LogRecords blocks: run it on a goroutine that you own and wait for, for
 // example with sync.WaitGroup.Go, and cancel ctx to stop it.

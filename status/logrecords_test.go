@@ -73,7 +73,9 @@ func TestLogRecords(t *testing.T) {
 		var buf syncBuffer
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
-		go func() { done <- status.LogRecords(ctx, pool, textLogger(&buf, slog.LevelDebug), slog.LevelInfo, time.Second) }()
+		go func() {
+			done <- status.LogRecords(ctx, pool, textLogger(&buf, slog.LevelDebug), slog.LevelInfo, time.Second)
+		}()
 		synctest.Wait() // the first poll: nothing yet
 
 		steps := []struct {

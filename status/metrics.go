@@ -16,9 +16,12 @@ import (
 // The histograms (run duration and time to Finish, by route) are fed at each
 // scrape with the records that ended since the previous one, read from
 // [lifeline.Pool.Recent]: records evicted from that ring between two scrapes
-// are missed and counted in <namespace>_status_records_missed_total. Keep
-// the ring ([lifeline.WithRecentRuns], 256 by default) larger than the runs
-// that end in one scrape interval.
+// are missed, and counted in <namespace>_status_records_missed_total (a
+// lower bound, exact unless runs are ending during the scrape; it never
+// counts a run that the histograms observe). Keep the ring
+// ([lifeline.WithRecentRuns], 256 by default) larger than the runs that end
+// in one scrape interval. The root package has no hook for ended runs; one
+// would remove this limit.
 //
 // Access follows [WithBearerToken]. A Metrics is safe for concurrent use.
 type Metrics struct {
@@ -118,7 +121,7 @@ func newCollector(pool *lifeline.Pool, o *options) *collector {
 		}, []string{"route"}),
 		missed: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: ns, Name: "status_records_missed_total",
-			Help: "Ended runs whose records left the pool's ring of recent runs before a scrape could observe them (approximate).",
+			Help: "Ended runs whose records left the pool's ring of recent runs before a scrape could observe them (a lower bound).",
 		}),
 	}
 }

@@ -1,7 +1,7 @@
 <?php
 // session: PHP's session lock with the files handler. The client driver
 // runs role=init (creates the session, n=0), then role=a (the holder:
-// n++, then holds the session until signalled, then 0.3 s more), then,
+// n++, then holds the session until signalled, then 0.5 s more), then,
 // while a holds it, role=b (logs whether session_start waited and the n it
 // read). variant: lock (a holds to the end), write-close (a calls
 // session_write_close first), read-and-close (b reads with read_and_close),
@@ -24,7 +24,7 @@ if ($role === 'b') {
         session_start();
     }
     $w = microtime(true) - $t;
-    ev('lock', $w > 0.15 ? 'waited' : 'immediate');
+    ev('lock', $w > 0.25 ? 'waited' : 'immediate');
     ev('i.lockwait', sprintf('%dms', $w * 1000));
     ev('n', $_SESSION['n'] ?? 'unset');
     echo 'b';
@@ -41,6 +41,6 @@ if ($variant === 'finish') {
     fastcgi_finish_request();
 }
 wait_signal('b');
-usleep(300000);
+usleep(500000);
 mark('end');
 echo 'a';

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs the PHP conformance suite alone (conformance/: every scenario as a PHP
+# script under PHP-FPM behind nginx and as a Go handler under Lifeline) and
+# regenerates docs/CONFORMANCE.md from what it observed. `make conformance`
+# calls it; `make test` runs the same suite without rewriting the document.
+# Needs php-fpm, php-cli and nginx (scripts/deps.sh installs them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LIFELINE_CONFORMANCE_WRITE=1 go test -count=1 -timeout 10m -run 'TestConformance$' ./conformance/ "$@"
+echo "docs/CONFORMANCE.md regenerated"
