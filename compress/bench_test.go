@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 )
@@ -257,6 +258,26 @@ func BenchmarkNegotiate(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				Negotiate(ae, supported)
+			}
+		})
+	}
+}
+
+// BenchmarkColdEncoder measures what the first response of an encoding
+// costs when its pool is empty (at start, or after the garbage collector
+// emptied it): B/op is about the memory one pooled encoder keeps.
+func BenchmarkColdEncoder(b *testing.B) {
+	data := htmlPage(64 << 10)
+	for _, enc := range allEncodings {
+		b.Run(enc, func(b *testing.B) {
+			o := newOurHandler(b, enc)
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, cd := range o.c.codecs {
+					cd.pool = sync.Pool{New: cd.pool.New} // empty
+				}
+				o.compress(data)
 			}
 		})
 	}

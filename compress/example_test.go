@@ -60,6 +60,25 @@ func ExampleNegotiate() {
 	// "gzip;q=2, br;q=abc, x-gzip;q=1" "gzip"
 }
 
+// WithCompressible can build on Compressible, here to leave server-sent
+// events uncompressed as well.
+func ExampleWithCompressible() {
+	c, err := compress.New(compress.WithCompressible(func(ct string) bool {
+		return compress.Compressible(ct) && !strings.HasPrefix(ct, "text/event-stream")
+	}))
+	fmt.Println(c != nil, err)
+	// Output: true <nil>
+}
+
+func ExampleCompressor_Encodings() {
+	c, err := compress.New(compress.WithEncodings("GZIP", "zstd"), compress.WithZstdLevel(1))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(c.Encodings())
+	// Output: [gzip zstd]
+}
+
 func ExampleCompressible() {
 	for _, ct := range []string{"text/html; charset=utf-8", "application/json", "image/svg+xml", "image/png", "application/zip"} {
 		fmt.Println(ct, compress.Compressible(ct))

@@ -84,9 +84,9 @@ func WithChunkSize(n int) Option { return func(o *options) { o.chunkSize = n } }
 //
 // The default, [DefaultGzipLevel] (5), is the encoder's own default and a
 // fast level: levels 1 to 6 use its fast match finders, 7 to 9 the slow
-// lazy ones. On HTML and JSON it compresses about 3 times as fast as the
-// standard library's compress/gzip at the same level, for output about 6%
-// larger, and 15% smaller than level 1 (docs/bench/compress.md).
+// lazy ones. On HTML and JSON it compresses 2 to 4 times as fast as the
+// standard library's compress/gzip at the same level, for output up to 7%
+// larger, and 7% to 19% smaller than level 1 (docs/bench/compress.md).
 func WithGzipLevel(level int) Option { return func(o *options) { o.gzipLevel = level } }
 
 // WithZstdLevel sets the zstd level on zstd's usual scale, 1 to 22. The
@@ -106,8 +106,9 @@ func WithZstdLevel(level int) Option { return func(o *options) { o.zstdLevel = l
 // about 5 are tens of times slower, fit for files compressed once and served
 // many times, not for responses compressed as they are written. 4 is the
 // lowest quality with brotli's better match finder: on HTML and JSON,
-// qualities 2 and 3 came out both slower than gzip at its default level and
-// no smaller, which would leave no reason to prefer "br" over "gzip".
+// qualities 2 and 3 came out slower than gzip at its default level and,
+// but for small pages, larger, which would leave no reason to prefer "br"
+// over "gzip" (docs/bench/compress.md).
 func WithBrotliLevel(level int) Option { return func(o *options) { o.brotliLevel = level } }
 
 // WithEncodings sets the content codings offered, in the server's order of

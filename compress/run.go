@@ -52,7 +52,9 @@ import (
 //
 // Cleaning the level (Clean, EndClean) before anything was compressed
 // discards the buffer and starts afresh; afterwards it discards the buffer
-// only. For a client that accepts none of the codings, and for HEAD, the
+// only. Starting a second compression level on the same stack is harmless
+// (PHP refuses ob_gzhandler twice): the upper one compresses, and the lower
+// one, finding Content-Encoding set, steps aside. For a client that accepts none of the codings, and for HEAD, the
 // level is started with a chunk size of 1, so it steps aside at the first
 // write instead of holding the body back.
 func (c *Compressor) Start(s *output.Stack, r *http.Request) error {

@@ -288,3 +288,32 @@ func TestStartError(t *testing.T) {
 		t.Errorf("Start in a handler = %v, want a compress error wrapping output.ErrInHandler", startErr)
 	}
 }
+
+// TestStackTwice: PHP refuses ob_gzhandler twice ("cannot be used twice");
+// here a second compression level (middleware plus an explicit Start) is
+// harmless: the upper level compresses, the lower one finds
+// Content-Encoding set and steps aside.
+func TestStackTwice(t *testing.T) {
+	body := page(8 << 10)
+	for _, flushFirst := range []bool{false, true} {
+		s, sink := newStack(t, http.MethodGet, "gzip")
+		c, _ := compress.New()
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Accept-Encoding", "gzip")
+		if err := c.Start(s, r); err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(s, body[:100])
+		if flushFirst {
+			s.FlushAll()
+		}
+		io.WriteString(s, body[100:])
+		s.EndAll()
+		if got := decodeAll(t, "gzip", sink.body.Bytes()); got != body {
+			t.Errorf("flush first %v: decoded %d bytes, want %d (compressed once)", flushFirst, len(got), len(body))
+		}
+		if got := sink.header.Values("Content-Encoding"); len(got) != 1 {
+			t.Errorf("flush first %v: Content-Encoding = %q", flushFirst, got)
+		}
+	}
+}

@@ -45,11 +45,10 @@ type client struct {
 // clientObs is what the client saw of the scenario's main request.
 type clientObs struct {
 	resp    *response
-	respRun string    // the run whose events resp is measured against; default the scenario's
-	left    bool      // the client left on purpose before the end
-	reuse   string    // "yes", "closed", "timeout" or "" (not tried)
-	reused  time.Time // when the reuse request was answered
-	extra   map[string]string
+	respRun string            // the run whose events resp is measured against; default the scenario's
+	reuse   string            // "yes", "closed", "timeout" or "" (not tried)
+	reused  time.Time         // when the reuse request was answered
+	extra   map[string]string // plan-specific facts
 }
 
 // response is one response as read off the wire.
@@ -293,7 +292,6 @@ func planLeave(reset bool) func(cl *client) error {
 		if err := cl.waitFor(cl.run, "wait", "leave"); err != nil {
 			return err
 		}
-		cl.obs.left = true
 		if reset {
 			err = c.reset()
 		} else {
@@ -306,10 +304,10 @@ func planLeave(reset bool) func(cl *client) error {
 	}
 }
 
-// planStopReading sends the request, waits until the script waits for
-// signal "written" (it has produced its output, or is blocked producing
-// it: then the signal never comes and the plan waits for the wait event
-// no longer than pause), then reads everything.
+// planStopReading sends the request and reads nothing until the script has
+// logged mark=written (all its output is gone: the server absorbed it) or
+// pause has passed (the script is blocked writing), then reads everything.
+// Which of the two happened is the fact written-before-read.
 func planStopReading(pause time.Duration) func(cl *client) error {
 	return func(cl *client) error {
 		// A small receive buffer, so that the kernel cannot absorb the body.

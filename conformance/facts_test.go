@@ -43,9 +43,22 @@ func (f *facts) get(k string) (string, bool) {
 func (f *facts) String() string {
 	parts := make([]string, len(f.keys))
 	for i, k := range f.keys {
-		parts[i] = k + "=" + f.vals[k]
+		parts[i] = k + "=" + f.show(k)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// show returns fact k for display: a long list of informational values
+// (one per loop turn) is shortened to its first and last ones.
+func (f *facts) show(k string) string {
+	v := f.vals[k]
+	if !informational(k) {
+		return v
+	}
+	if items := strings.Split(v, ","); len(items) > 6 {
+		return strings.Join(items[:2], ",") + ",…," + items[len(items)-1] + " (" + strconv.Itoa(len(items)) + ")"
+	}
+	return v
 }
 
 // informational reports whether fact k is shown but never compared: server
@@ -159,11 +172,10 @@ const (
 	same      verdict = iota // Lifeline behaves as PHP
 	better                   // Lifeline differs where PHP falls short
 	different                // a deliberate difference
-	issue                    // an unintended difference in Lifeline, reported, awaiting a fix
 )
 
 func (v verdict) String() string {
-	return [...]string{"same", "better", "different", "open issue"}[v]
+	return [...]string{"same", "better", "different"}[v]
 }
 
 // diff declares one fact on which Lifeline is expected to differ from PHP.

@@ -33,6 +33,12 @@ func report(results []*result, phpVersion, goVersion string) string {
 	p("`noticed`, `ob` (output handler calls: name:phase:length), `warning`, and scenario-specific ones; `i.*` are")
 	p("timings and counts, shown but not compared. Facts that differ are in bold.")
 	p("")
+	counts := map[verdict]int{}
+	for _, r := range results {
+		counts[overall(r.sc.diffs)]++
+	}
+	p("%d scenarios: %d same, %d better, %d different.", len(results), counts[same], counts[better], counts[different])
+	p("")
 	p("| Scenario | PHP observed | Lifeline observed | Verdict |")
 	p("|---|---|---|---|")
 	for _, r := range results {
@@ -59,7 +65,7 @@ func renderFacts(f, other facts) string {
 	lines := make([]string, 0, len(f.keys))
 	for _, k := range f.keys {
 		v := f.vals[k]
-		line := "`" + k + "`=" + v
+		line := "`" + k + "`=" + f.show(k)
 		if ov, ok := other.get(k); (!ok || ov != v) && !informational(k) {
 			line = "**" + line + "**"
 		}

@@ -56,16 +56,17 @@ func TestConformance(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), suiteTimeout)
 	defer cancel()
 	dir := t.TempDir()
+	all := scenarios()
 	php := startPHP(ctx, t, dir)
-	ll := startLifeline(ctx, t, dir)
+	ll := startLifeline(t, dir, all)
 
 	var results []*result
-	for _, sc := range scenarios() {
+	for _, sc := range all {
 		res := &result{sc: sc}
 		results = append(results, res)
 		t.Run(sc.name, func(t *testing.T) {
 			if err := runScenario(ctx, res, php, ll); err != nil {
-				t.Fatalf("%v\nPHP logs:\n%s", err, php.logs())
+				t.Fatalf("%v\nPHP logs:\n%s\nLifeline log:\n%s", err, php.logs(), ll.logs())
 			}
 			for _, p := range res.problems {
 				t.Errorf("%s", p)
@@ -195,7 +196,7 @@ func startPHP(ctx context.Context, t *testing.T, dir string) *side {
 
 // startLifeline starts the Go side: every scenario's handler wrapped by one
 // Lifeline pool on an httptest server configured with ConfigureServer.
-func startLifeline(ctx context.Context, t *testing.T, dir string) *side {
+func startLifeline(t *testing.T, dir string, all []*scenario) *side {
 	t.Helper()
 	signals := filepath.Join(dir, "signals")
 	events := filepath.Join(dir, "go-events.log")
@@ -225,7 +226,7 @@ func startLifeline(ctx context.Context, t *testing.T, dir string) *side {
 	mux.Handle("/ping", pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("pong"))
 	})))
-	for _, sc := range scenarios() {
+	for _, sc := range all {
 		var h http.Handler = env.handler(sc.goCode)
 		if sc.goWrap != nil {
 			h = sc.goWrap(env, h)
@@ -260,7 +261,13 @@ func startLifeline(ctx context.Context, t *testing.T, dir string) *side {
 		pathOf:   func(sc *scenario) string { return "/" + sc.name },
 		pingPath: "/ping",
 		waitIdle: func(ctx context.Context) error { return waitPoolIdle(ctx, pool) },
-		logs:     func() string { b, _ := os.ReadFile(logPath); return string(b) },
+		logs: func() string {
+			b, _ := os.ReadFile(logPath)
+			if len(b) > 8192 {
+				b = b[len(b)-8192:]
+			}
+			return string(b)
+		},
 	}
 }
 

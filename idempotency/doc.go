@@ -11,10 +11,14 @@
 // give it: the client sends a new unique key with each new request and the
 // same key with its retries.
 //
-//	store := memstore.New()
+//	store, err := memstore.New()
+//	if err != nil { ... }
 //	idem, err := idempotency.New(store, idempotency.WithPrincipal(userID))
 //	if err != nil { ... }
 //	mux.Handle("POST /orders", idem.Handler(placeOrder))
+//
+// See [New] and [Middleware.Handler] for runnable examples, the latter
+// inside a Lifeline pool.
 //
 // # Responses
 //

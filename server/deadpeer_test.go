@@ -1,8 +1,6 @@
 package server
 
 import (
-	"context"
-	"net"
 	"testing"
 	"time"
 )
@@ -80,50 +78,5 @@ func TestH2Ping(t *testing.T) {
 		if send != tt.send || answer != tt.answer {
 			t.Errorf("h2Ping(%v) = %v, %v; want %v, %v", tt.d, send, answer, tt.send, tt.answer)
 		}
-	}
-}
-
-// TestSocketOptions checks, with the kernel, that accepted connections carry
-// the schedule both ways: from a listener made by the ListenConfig (keep-alive
-// per connection, TCP_USER_TIMEOUT inherited from the listening socket) and
-// from a foreign listener wrapped in a tuningListener.
-func TestSocketOptions(t *testing.T) {
-	const d = 5 * time.Second
-	dp := newDeadPeer(d)
-	tests := []struct {
-		name   string
-		listen func() (net.Listener, error)
-	}{
-		{"ListenConfig", func() (net.Listener, error) {
-			return dp.listenConfig().Listen(context.Background(), "tcp", "127.0.0.1:0")
-		}},
-		{"tuningListener", func() (net.Listener, error) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			return &tuningListener{Listener: ln, dp: dp}, err
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ln, err := tt.listen()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			client, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer client.Close()
-			c, err := ln.Accept()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			got := readSockopts(t, c)
-			want := sockopts{keepAlive: true, idle: 2 * time.Second, interval: time.Second, count: 3, user: d * 7 / 8}
-			if got != want {
-				t.Errorf("accepted socket options = %+v, want %+v", got, want)
-			}
-		})
 	}
 }

@@ -1,14 +1,16 @@
 package status
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"html"
 	"html/template"
 	"io"
+	"maps"
+	"strings"
 	"time"
 )
 
@@ -71,17 +73,10 @@ type (
 	tableView struct {
 		ID, Title, Sort string
 		Columns         []columnView
-		Rows            []rowView
+		Count           int
+		Body            template.HTML // the rows, escaped by writeRows
 	}
 	columnView struct{ Key, Label, Fmt, Href, Class string }
-	rowView    struct {
-		ID, Class string
-		Cells     []cellView
-	}
-	cellView struct {
-		Key, Text string
-		Tags      []string
-	}
 )
 
 // render writes the page for snap, sorted per sorts.
@@ -108,44 +103,76 @@ func (p *page) render(w io.Writer, snap Snapshot, o *options, sorts map[string]s
 	}
 	tabs := tables()
 	for _, t := range tabs {
-		spec, sorted := sorts[t.ID]
-		tv := tableView{ID: t.ID, Title: t.Title, Sort: sortParam(spec, sorted)}
-		for _, c := range t.Columns {
-			next := make(map[string]sortSpec, len(sorts))
-			for k, v := range sorts {
-				next[k] = v
-			}
-			cv := columnView{Key: c.Key, Label: c.Label, Fmt: c.Fmt}
-			if sorted && spec.Key == c.Key {
-				cv.Class = "sorted-asc"
-				if spec.Desc {
-					cv.Class = "sorted-desc"
-				}
-			}
-			next[t.ID] = sortSpec{Key: c.Key, Desc: sorted && spec.Key == c.Key && !spec.Desc}
-			cv.Href = sortQuery(next, tabs)
-			tv.Columns = append(tv.Columns, cv)
-		}
-		rows := rowsOf(doc[t.ID])
-		if sorted {
-			sortRows(rows, spec)
-		}
-		for _, row := range rows {
-			rv := rowView{ID: fmtInt(num(row["id"])), Class: rowClass(row)}
-			for _, c := range t.Columns {
-				text, tags := format(c.Fmt, row[c.Key], row)
-				rv.Cells = append(rv.Cells, cellView{Key: c.Key, Text: text, Tags: tags})
-			}
-			tv.Rows = append(tv.Rows, rv)
-		}
-		d.Tables = append(d.Tables, tv)
+		d.Tables = append(d.Tables, tableViewOf(t, tabs, doc, sorts))
 	}
-	var buf bytes.Buffer
-	if err := p.tmpl.ExecuteTemplate(&buf, "page.html", d); err != nil {
+	if err := p.tmpl.ExecuteTemplate(w, "page.html", d); err != nil {
 		return fmt.Errorf("status: render page: %w", err)
 	}
-	_, err = buf.WriteTo(w)
-	return err
+	return nil
+}
+
+// tableViewOf renders table t of doc: its head, with the links that sort
+// it, and its rows in the order sorts asks for.
+func tableViewOf(t table, tabs []table, doc map[string]any, sorts map[string]sortSpec) tableView {
+	spec, sorted := sorts[t.ID]
+	tv := tableView{ID: t.ID, Title: t.Title, Sort: sortParam(spec, sorted)}
+	for _, c := range t.Columns {
+		cv := columnView{Key: c.Key, Label: c.Label, Fmt: c.Fmt}
+		on := sorted && spec.Key == c.Key
+		if on {
+			cv.Class = "sorted-asc"
+			if spec.Desc {
+				cv.Class = "sorted-desc"
+			}
+		}
+		next := maps.Clone(sorts)
+		next[t.ID] = sortSpec{Key: c.Key, Desc: on && !spec.Desc} // a second click reverses
+		cv.Href = sortQuery(next, tabs)
+		tv.Columns = append(tv.Columns, cv)
+	}
+	rows := rowsOf(doc[t.ID])
+	if sorted {
+		sortRows(rows, spec)
+	}
+	var body strings.Builder
+	body.Grow(512 * len(rows))
+	writeRows(&body, t.Columns, rows)
+	tv.Count, tv.Body = len(rows), template.HTML(body.String()) // escaped by writeRows
+	return tv
+}
+
+// writeRows writes the rows of a table as HTML, as the template would but
+// without its reflection: a page holds hundreds of rows. Every text and
+// attribute value goes through html.EscapeString.
+func writeRows(b *strings.Builder, cols []column, rows []map[string]any) {
+	esc := html.EscapeString
+	for _, row := range rows {
+		b.WriteString(`<tr data-id="`)
+		b.WriteString(esc(fmtInt(num(row["id"]))))
+		b.WriteByte('"')
+		if c := rowClass(row); c != "" {
+			b.WriteString(` class="`)
+			b.WriteString(esc(c))
+			b.WriteByte('"')
+		}
+		b.WriteByte('>')
+		for _, c := range cols {
+			text, tags := format(c.Fmt, row[c.Key], row)
+			b.WriteString(`<td data-col="`)
+			b.WriteString(esc(c.Key))
+			b.WriteString(`">`)
+			b.WriteString(esc(text))
+			for _, tag := range tags {
+				b.WriteString(`<span class="tag tag-`)
+				b.WriteString(esc(tag))
+				b.WriteString(`">`)
+				b.WriteString(esc(tag))
+				b.WriteString(`</span>`)
+			}
+			b.WriteString(`</td>`)
+		}
+		b.WriteString(`</tr>`)
+	}
 }
 
 func toJSONMap(v any) (map[string]any, error) {

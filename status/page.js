@@ -145,6 +145,10 @@
   };
 
   const refresh = async () => {
+    if (document.hidden) { // a background tab waits
+      if (every > 0) setTimeout(refresh, every);
+      return;
+    }
     try {
       const res = await fetch(location.pathname + "?json&full", { cache: "no-store", credentials: "same-origin" });
       if (!res.ok) throw new Error(String(res.status));
