@@ -12,7 +12,7 @@ func TestZZSlow(t *testing.T) {
 		t.Skip()
 	}
 	r := rand.New(rand.NewSource(1))
-	for iter := 0; iter < 200000; iter++ {
+	for iter := 0; iter < 3000; iter++ {
 		n := r.Intn(400)
 		data := make([]byte, n)
 		r.Read(data)

@@ -67,9 +67,10 @@ func (h *Handler) Snapshot(full bool) Snapshot {
 // ([WithBearerToken]); others get 401 or 403. It answers GET and HEAD (405
 // otherwise) in the format the query asks for:
 //
-//   - no query, or ?html (which wins over ?json): the HTML page, which refreshes itself (see
-//     [WithRefresh]) and sorts on a column click; ?sort=[-]table.key (for
-//     example ?sort=-active.elapsed_ms) sorts it without JavaScript;
+//   - no query, or ?html (which wins over ?json): the HTML page, which
+//     refreshes itself (see [WithRefresh]) and sorts on a column click;
+//     ?sort=[-]table.key (for example ?sort=-active.elapsed_ms) sorts it
+//     without JavaScript;
 //   - ?json: the pool summary as a [Snapshot] without the run lists;
 //   - ?json&full: the [Snapshot] with Active and Recent.
 //

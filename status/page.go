@@ -126,6 +126,9 @@ func tableViewOf(t table, tabs []table, doc map[string]any, sorts map[string]sor
 			}
 		}
 		next := maps.Clone(sorts)
+		if next == nil {
+			next = make(map[string]sortSpec, 1)
+		}
 		next[t.ID] = sortSpec{Key: c.Key, Desc: on && !spec.Desc} // a second click reverses
 		cv.Href = sortQuery(next, tabs)
 		tv.Columns = append(tv.Columns, cv)
