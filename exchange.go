@@ -136,9 +136,28 @@ func (ex *exchange) release(kind msgKind, out outcome) {
 	}
 	ex.sink.takeHeader(&ex.msg)
 	ex.msg.kind, ex.msg.outcome, ex.msg.body = kind, out, last
-	if err, ok := ex.send(); ok && err == nil {
-		ex.sink.rn.bytes.Add(int64(len(last)))
-	}
+	ex.send()
 	ex.msg.body = nil
 	ex.released = true
+}
+
+// handOver gives the ended run to the connection side, which writes what is
+// left, answers, and ends the run (Pool.endRun), so the run side need not wait
+// for an answer. It reports false when the connection side is gone; the run
+// side then ends the run itself.
+func (ex *exchange) handOver(out outcome) bool {
+	last := ex.sink.last
+	ex.sink.last, ex.sink.deferLast = nil, false
+	if ex.sink.discarding() {
+		last = nil
+	}
+	ex.sink.takeHeader(&ex.msg)
+	ex.msg.kind, ex.msg.outcome, ex.msg.body = msgDone, out, last
+	select {
+	case ex.req <- struct{}{}:
+		return true
+	case <-ex.gone:
+		ex.released = true
+		return false
+	}
 }

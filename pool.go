@@ -179,8 +179,10 @@ func (p *Pool) newRun(rt *route, r *http.Request) (*Run, *exchange) {
 	return rn, ex
 }
 
-// endRun is the last thing a run's goroutine does.
+// endRun ends the run: on the run's goroutine, or on the connection side
+// when the run handed itself over (exchange.handOver).
 func (p *Pool) endRun(rn *Run) {
+	rn.phase.Store(uint32(PhaseDone))
 	ex := rn.ex
 	rn.mu.Lock()
 	rn.timerMode = timerOff

@@ -83,22 +83,15 @@ func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, c
 					return false
 				}
 				continue
-			case msgRelease, msgDone:
-				if len(m.body) > 0 {
-					if _, err = w.Write(m.body); err != nil && !isBodyNotAllowed(err) {
-						rn.abort(causeOf(err))
-					} else {
-						err = nil
-					}
-				}
-				if m.kind == msgRelease {
-					ex.ack <- err
-					return false
-				}
-				// Answer before the ack, so the run's record (taken when
-				// the run side goes on) has the code the client got.
+			case msgRelease:
+				ex.ack <- rn.writeLast(w, m.body)
+				return false
+			case msgDone:
+				// The run side has gone: the body and the run are ours now.
+				_ = rn.writeLast(w, m.body)
+				m.body = nil
 				abort := rn.answer(w, r, m.outcome, wroteHeader)
-				ex.ack <- err
+				rn.pool.endRun(rn)
 				return abort
 			}
 			ex.ack <- err
@@ -117,6 +110,19 @@ func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, c
 			return rn.answer(w, r, outcomeTimeout, wroteHeader)
 		}
 	}
+}
+
+// writeLast writes the body that travelled with a release or done message.
+func (rn *Run) writeLast(w http.ResponseWriter, body []byte) error {
+	if len(body) == 0 {
+		return nil
+	}
+	if _, err := w.Write(body); err != nil && !isBodyNotAllowed(err) {
+		rn.abort(causeOf(err))
+		return err
+	}
+	rn.bytes.Add(int64(len(body)))
+	return nil
 }
 
 // answer finishes the response on the connection side for how the run ended.
@@ -169,7 +175,6 @@ func copyHeader(dst, src http.Header) {
 // execute is the run side: the handler, then the shutdown functions, the
 // final flush, the release hooks, and the hand-back to the connection side.
 func (rn *Run) execute(h http.Handler) {
-	defer rn.pool.endRun(rn)
 	out := rn.callHandler(h)
 	ex := rn.ex
 	switch out {
@@ -188,10 +193,10 @@ func (rn *Run) execute(h http.Handler) {
 	if err := ex.stack.EndAll(); err != nil {
 		rn.cfg.log().Debug("lifeline: final flush", "run", rn.id, "err", err)
 	}
-	if !ex.released {
-		ex.release(msgDone, out)
+	if !ex.released && ex.handOver(out) {
+		return // the connection side ends the run
 	}
-	rn.phase.Store(uint32(PhaseDone))
+	rn.pool.endRun(rn)
 }
 
 // callHandler runs the handler and turns every way it can end into an outcome.

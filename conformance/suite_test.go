@@ -75,6 +75,9 @@ func TestConformance(t *testing.T) {
 			t.Logf("PHP:      %s\nLifeline: %s", res.php.String(), res.ll.String())
 		})
 	}
+	if testing.Verbose() {
+		t.Logf("PHP logs:\n%s", php.logs())
+	}
 	if os.Getenv(writeEnv) == "1" {
 		for _, r := range results {
 			if !r.ran {

@@ -1,0 +1,33 @@
+// Package reliability proves, under load and faults, that nothing is lost
+// when clients leave, limits hit and servers stop (issue 10). It holds no
+// library code: its tests are the proof, and docs/RELIABILITY.md has the
+// figures of their full run.
+//
+// Every scenario runs on loopback, bounded in count and time, and stops by
+// itself:
+//
+//   - R1 abort storm: requests against the reference server (cmd/lifeline,
+//     built and run as a process) and against an instrumented in-process
+//     server built from the same packages, with a random mix of routes, abort
+//     policies and client behaviours (finish, close with FIN, reset with RST,
+//     stall, leave before the request is complete).
+//   - R2 drain: SIGTERM to the reference server while 1,000 runs work after
+//     Finish.
+//   - R3 limits under load: concurrent runs, half past their time limit.
+//   - R4 fuzzing: every Fuzz target of the module, run by
+//     scripts/reliability.sh, plus the end-to-end targets of this package.
+//   - R5 Redis faults: redis-server killed and restarted under load.
+//   - R6 scale-out: three server processes sharing one Redis.
+//   - R7 hostile clients: slowloris headers, an endless body, a huge header
+//     block, a client that never reads its response.
+//
+// `go test ./reliability/...` runs the short version of each scenario.
+// LIFELINE_RELIABILITY=full runs the full one (scripts/reliability.sh sets
+// it, and regenerates docs/RELIABILITY.md from the figures the tests write
+// to the directory named by LIFELINE_RELIABILITY_REPORT).
+//
+// R5 and R6 need a server whose sessions and idempotency keys live in Redis,
+// which the reference server does not offer: package node (and its command,
+// reliability/cmd/lifeline-node) is that server, built from session/redisstore,
+// idempotency/redisstore, the root package and package server.
+package reliability
