@@ -60,7 +60,11 @@ func (h *handler) Handle(buf []byte, phase output.Phase) ([]byte, error) {
 		// afresh, and nothing of this one reaches the client.
 		return nil, nil
 	}
-	final := phase&output.PhaseFinal != 0
+	// A Content-Length the handler set to exactly what is buffered declares
+	// the whole body, as the seed's early-close recipe does before it
+	// flushes: compress it all now and correct the length, so the early
+	// answer goes out compressed and the client is not left waiting.
+	final := phase&output.PhaseFinal != 0 || declaresWhole(h.st.Header(), len(buf))
 	switch v := h.decide(buf, final); v {
 	case verdictWait:
 		return nil, nil
@@ -222,3 +226,13 @@ func addVary(hdr http.Header) {
 }
 
 var _ output.Handler = (*handler)(nil)
+
+// declaresWhole reports whether hdr's Content-Length is exactly n (n > 0).
+func declaresWhole(hdr http.Header, n int) bool {
+	v := hdr.Get("Content-Length")
+	if v == "" || n == 0 {
+		return false
+	}
+	cl, err := strconv.Atoi(strings.TrimSpace(v))
+	return err == nil && cl == n
+}

@@ -201,3 +201,15 @@ func appendFile(path, s string) error {
 	_, err = f.WriteString(s)
 	return errors.Join(err, f.Close())
 }
+
+func TestGroupDiffs(t *testing.T) {
+	got := groupDiffs([]diff{
+		{fact: "http", verdict: different, reason: "r1"},
+		{fact: "framing", verdict: better, reason: "r2"},
+		{fact: "body", verdict: different, reason: "r1"},
+	})
+	want := []string{"http, body (different): r1", "framing (better): r2"}
+	if !slices.Equal(got, want) {
+		t.Errorf("groupDiffs = %q, want %q", got, want)
+	}
+}

@@ -45,8 +45,8 @@ func report(results []*result, phpVersion, goVersion string) string {
 		sc := r.sc
 		name := "**" + sc.name + "**<br>" + cell(sc.about)
 		verdict := "**" + overall(sc.diffs).String() + "**"
-		for _, d := range sc.diffs {
-			verdict += "<br>" + cell(d.fact+" ("+d.verdict.String()+"): "+d.reason)
+		for _, g := range groupDiffs(sc.diffs) {
+			verdict += "<br>" + cell(g)
 		}
 		if sc.note != "" {
 			verdict += "<br>Note: " + cell(sc.note)
@@ -78,4 +78,32 @@ func renderFacts(f, other facts) string {
 func cell(s string) string {
 	s = strings.ReplaceAll(s, "|", "\\|")
 	return strings.ReplaceAll(s, "\n", "<br>")
+}
+
+// groupDiffs renders the declared differences, one line per reason:
+// "http, body (different): reason".
+func groupDiffs(diffs []diff) []string {
+	type group struct {
+		facts   []string
+		verdict verdict
+	}
+	var order []string
+	groups := make(map[string]*group)
+	for _, d := range diffs {
+		key := d.verdict.String() + "\x00" + d.reason
+		g, ok := groups[key]
+		if !ok {
+			g = &group{verdict: d.verdict}
+			groups[key] = g
+			order = append(order, key)
+		}
+		g.facts = append(g.facts, d.fact)
+	}
+	lines := make([]string, len(order))
+	for i, key := range order {
+		g := groups[key]
+		_, reason, _ := strings.Cut(key, "\x00")
+		lines[i] = strings.Join(g.facts, ", ") + " (" + g.verdict.String() + "): " + reason
+	}
+	return lines
 }

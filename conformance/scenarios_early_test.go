@@ -20,14 +20,15 @@ const acceptGzip = "Accept-Encoding: gzip"
 // PHP script.
 func withCompression(env *goEnv, h http.Handler) http.Handler { return env.compressor.Handler(h) }
 
-// earlyClose is the seed's recipe (close-connection-early-answer.txt)
-// followed by background work; every early-close scenario runs it.
+// earlyClose is the seed's recipe (close-connection-early-answer.txt), with
+// a 1.6 KB answer (worth compressing), followed by background work; every
+// early-close scenario runs it.
 func earlyClose(s *script) {
 	s.onShutdown(func(s *script) { s.status("shutdown") })
 	if err := s.out.Start(nil, 0, output.StdFlags); err != nil {
 		s.ev("notice", "ob_start: "+err.Error())
 	}
-	s.echo("We'll email you as soon as this is done.")
+	s.echo(strings.Repeat("We'll email you as soon as this is done.\n", 40))
 	size, _ := s.out.Length()
 	s.setHeader("Content-Length", strconv.Itoa(size))
 	s.setHeader("Connection", "close")
@@ -57,6 +58,10 @@ func finish(s *script) {
 	s.status("after-flush")
 	s.mark("end")
 }
+
+const gzipEarly = "gzip broke PHP's early close: nginx's gzip drops the script's Content-Length and ends the " +
+	"compressed stream only when the script ends (the seed's mod_deflate warning); Lifeline's compressor takes " +
+	"a Content-Length equal to the buffered bytes as the whole body, compresses it at once and corrects the length"
 
 const finishLate = "after fastcgi_finish_request() FPM has closed the socket, so flush() fails and PHP " +
 	"terminates the script (bugs.php.net #68772, pitfall 14); Lifeline discards late output without error and the run goes on"
@@ -132,12 +137,11 @@ func earlyScenarios() []*scenario {
 			plan:   planRead(acceptGzip),
 			goWrap: withCompression,
 			goCode: earlyClose,
-			diffs:  []diff{connectionClose("yes")},
-			note: "gzip broke the early close on both sides: nginx's gzip drops the Content-Length and ends the " +
-				"stream when the script ends; in Lifeline the recipe's ob_flush() sends the compression level " +
-				"streaming (no Content-Length), and its bytes then wait in the base buffer, which flush() does not " +
-				"touch, until the run ends. compress.Compressor.Start's doc claims this recipe comes out compressed " +
-				"and exact: that holds only with Finish (see finish-gzip)",
+			diffs: []diff{
+				{fact: "framing", php: "chunked", lifeline: "length", verdict: better, reason: gzipEarly},
+				{fact: "complete", php: "after-end", lifeline: "before-end", verdict: better, reason: gzipEarly},
+				connectionClose("yes"),
+			},
 		},
 		{
 			name:   "early-close-zlib",
@@ -150,15 +154,14 @@ func earlyScenarios() []*scenario {
 			diffs: []diff{
 				{fact: "coding", php: "-", lifeline: "gzip", verdict: better,
 					reason: "header('Content-Length') switches PHP's zlib compression off (req #44164); " +
-						"Lifeline's handler compresses as the client asked"},
-				{fact: "framing", php: "length", lifeline: "chunked", verdict: different,
-					reason: "PHP keeps the script's Content-Length of the uncompressed body; Lifeline's flushed, " +
-						"compressed stream has no length"},
+						"Lifeline compresses the declared whole body and corrects the length"},
+				{fact: "complete", php: "after-end", lifeline: "before-end", verdict: better,
+					reason: "zlib.output_compression adds an output level, so the recipe's ob_end_flush() + " +
+						"ob_flush() leave PHP's answer in the output_buffering level, which flush() does not touch, " +
+						"until the script ends; Lifeline's compressor takes the base buffer's place, so the recipe " +
+						"reaches it"},
 				connectionClose("yes"),
 			},
-			note: "The early close fails on both sides: zlib.output_compression (PHP) and the compression handler " +
-				"(Lifeline) add an output level, so the recipe's ob_end_flush() + ob_flush() leave the answer in the " +
-				"base buffer, which flush() does not touch, until the script ends",
 		},
 		{
 			name:   "finish",

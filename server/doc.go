@@ -52,5 +52,5 @@
 //	if err != nil { ... }
 //	err = server.Run(ctx, pool, pool.Handler(mux), server.WithAddr(":8080"))
 //
-// See [Example] and [ExampleServer_Serve] for complete programs.
+// The package examples include a complete program and tests of the drain.
 package server

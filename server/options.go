@@ -156,19 +156,21 @@ func WithMaxBodyBytes(n int64) Option {
 
 // WithDeadPeerTimeout sets how soon a client that vanished without a FIN or
 // an RST (a pulled cable, a laptop lid, a mobile link gone) is noticed, while
-// the server writes nothing as well as while its writes go unacknowledged.
-// The default is 5s; the minimum is [MinDeadPeerTimeout]; 0 leaves the
-// operating system's and Go's defaults (15s keep-alive idle time, about two
-// and a half minutes to notice a silent idle peer, up to 15 minutes of
-// retransmissions for an unacknowledged write).
+// the server writes nothing as well as while its writes go unacknowledged:
+// about d after the client's last packet (measured: d plus 0.1 s of kernel
+// timer slack when idle, a little under d when writing). The default is 5s;
+// the minimum is [MinDeadPeerTimeout]; 0 leaves the operating system's and
+// Go's defaults (15s keep-alive idle time, about two and a half minutes to
+// notice a silent idle peer, up to 15 minutes of retransmissions for an
+// unacknowledged write).
 //
-// From d the server derives TCP keep-alive (idle time about 2/5 of d, then
-// probes about every second until d, in whole seconds), TCP_USER_TIMEOUT on
-// Linux (7/8 of d: a write unacknowledged that long fails with ETIMEDOUT about
-// one retransmission timeout later, within d, and a peer that answered no
-// probe is dropped at d), and, unless [WithHTTP2PingTimeout] says otherwise,
-// HTTP/2 PINGs on the same schedule. The socket then reports ETIMEDOUT, which
-// the pool classifies as [lifeline.ErrSilentPeer].
+// From d, rounded up to whole seconds for keep-alive, the server derives TCP
+// keep-alive (idle time about 2/5 of d, then about three probes until d),
+// TCP_USER_TIMEOUT on Linux (7/8 of d: a write unacknowledged that long fails
+// with ETIMEDOUT about one retransmission timeout later, within d, and a peer
+// that answered no probe is dropped at d), and, unless [WithHTTP2PingTimeout]
+// says otherwise, HTTP/2 PINGs on the same schedule. The socket then reports
+// ETIMEDOUT, which the pool classifies as [lifeline.ErrSilentPeer].
 //
 // The price of a short d: a client whose network stalls for d (a train in a
 // tunnel) loses the connection instead of resuming, as it would after
@@ -191,8 +193,10 @@ func WithHTTP2PingTimeout(d time.Duration) Option {
 // [Server.Serve] or [Run] is done, the server stops accepting, lets open
 // responses complete and waits for every run, including runs still working
 // after [lifeline.Run.Finish], for at most d. Runs still working then are
-// cancelled with [lifeline.ErrServerShutdown] and logged, and Serve returns
-// an error matching [ErrDrainIncomplete]. The default is 25s, within the 30s
+// cancelled with [lifeline.ErrServerShutdown] and logged, their connections
+// get 3s more to answer before they are closed (Serve returns at most d + 3s
+// after the context is done), and Serve returns an error matching
+// [ErrDrainIncomplete]. The default is 25s, within the 30s
 // Kubernetes waits before it kills a pod; keep it below your supervisor's
 // kill timeout (docker stop waits 10s). 0 cancels at once.
 func WithDrainTimeout(d time.Duration) Option {

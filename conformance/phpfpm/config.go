@@ -82,7 +82,7 @@ func nginxConfig(o *options, port int) string {
 	}
 	p("worker_processes 1;")
 	p("pid %s;", filepath.Join(o.dir, nginxPidName))
-	p("error_log %s info;", filepath.Join(o.dir, nginxLogName))
+	p("error_log %s notice;", filepath.Join(o.dir, nginxLogName))
 	p("events { worker_connections 512; }")
 	p("http {")
 	p("  access_log %s;", filepath.Join(o.dir, accessLogName))

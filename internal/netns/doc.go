@@ -8,8 +8,10 @@
 // namespace with one veth end inside it (a private 10.213.x.y/30 link, nothing
 // else is ever addressed), [Pair.DialContext] opens TCP connections from inside
 // the namespace, and [Pair.Cut] drops every packet entering or leaving it with
-// iptables. The server under test listens on [Pair.HostAddr] in the host
-// namespace and sees its client fall silent.
+// iptables (both rules at once, with iptables-restore; tc netem would do too
+// but needs the sch_netem module, which not every kernel ships). The server
+// under test listens on [Pair.HostAddr] in the host namespace and sees its
+// client fall silent.
 //
 // Everything a [Pair] creates is removed in the test's Cleanup, even when the
 // test fails; names carry the process ID so parallel test binaries do not

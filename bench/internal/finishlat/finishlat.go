@@ -170,6 +170,7 @@ func Measure(ctx context.Context, s Settings) (Result, error) {
 		reuse := make([]Reuse, len(Servers))
 		for i, name := range Servers {
 			series[i].Name = name + "/" + v
+			servers[name].client.CloseIdleConnections() // each variant starts on a new connection
 		}
 		for trial := range s.Requests {
 			for k := range Servers {

@@ -1,0 +1,119 @@
+// Package plot draws the suite's latency distributions as PNG files with
+// gonum.org/v1/plot: one empirical cumulative distribution per series, so
+// that a Lifeline series and its baseline can be compared at every
+// quantile on one chart.
+package plot
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	gonum "gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// ErrNoData is returned by [CDF] when no curve has a finite value to draw.
+var ErrNoData = errors.New("plot: nothing to draw")
+
+// Curve is one distribution on a chart.
+type Curve struct {
+	// Name is the legend's label.
+	Name string
+	// Values are the samples. Infinite values are trials never observed:
+	// they count in the total, so the curve stops below 1 by their share.
+	Values []float64
+}
+
+// Chart describes one chart.
+type Chart struct {
+	Title  string
+	XLabel string // including the unit, as "latency (µs)"
+	// LogX draws the x axis on a log scale (values ≤ 0 are raised to the
+	// smallest positive value drawn).
+	LogX   bool
+	Curves []Curve
+}
+
+// CDF draws c's curves as empirical cumulative distributions and saves the
+// chart as a PNG at path.
+func CDF(path string, c Chart) error {
+	p := gonum.New()
+	p.Title.Text = c.Title
+	p.X.Label.Text = c.XLabel
+	p.Y.Label.Text = "fraction of trials ≤ x"
+	p.Y.Min, p.Y.Max = 0, 1
+	p.Add(plotter.NewGrid())
+	floor := smallestPositive(c.Curves)
+	if math.IsInf(floor, 1) {
+		return fmt.Errorf("%w: %s", ErrNoData, c.Title)
+	}
+	if c.LogX {
+		p.X.Scale = gonum.LogScale{}
+		p.X.Tick.Marker = gonum.LogTicks{Prec: -1}
+	}
+	for i, cv := range c.Curves {
+		pts := steps(cv.Values, c.LogX, floor)
+		if len(pts) == 0 {
+			continue
+		}
+		l, err := plotter.NewLine(pts)
+		if err != nil {
+			return fmt.Errorf("plot: %s: %w", cv.Name, err)
+		}
+		l.Color = plotutil.Color(i)
+		l.Width = vg.Points(1.5)
+		l.Dashes = plotutil.Dashes(i)
+		p.Add(l)
+		p.Legend.Add(cv.Name, l)
+	}
+	p.Legend.Top = false
+	p.Legend.Left = false
+	p.Legend.YPosition = draw.PosBottom
+	if err := p.Save(8*vg.Inch, 4.5*vg.Inch, path); err != nil {
+		return fmt.Errorf("plot: save %s: %w", path, err)
+	}
+	return nil
+}
+
+// steps returns the staircase of the empirical distribution of values.
+func steps(values []float64, logX bool, floor float64) plotter.XYs {
+	var xs []float64
+	for _, v := range values {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			continue
+		}
+		if logX && v < floor {
+			v = floor
+		}
+		xs = append(xs, v)
+	}
+	if len(xs) == 0 {
+		return nil
+	}
+	slices.Sort(xs)
+	total := float64(len(values))
+	pts := make(plotter.XYs, 0, 2*len(xs))
+	for i, x := range xs {
+		pts = append(pts, plotter.XY{X: x, Y: float64(i) / total}, plotter.XY{X: x, Y: float64(i+1) / total})
+	}
+	return pts
+}
+
+// smallestPositive returns the smallest positive finite value of all
+// curves, +Inf if there is none.
+func smallestPositive(cs []Curve) float64 {
+	m := math.Inf(1)
+	for _, c := range cs {
+		for _, v := range c.Values {
+			if v > 0 && !math.IsInf(v, 0) && v < m {
+				m = v
+			}
+		}
+	}
+	return m
+}

@@ -1,0 +1,127 @@
+// Package suite runs the benchmark suite of issue 9: each part (P1 … P8)
+// measures Lifeline against its baseline in the same run, alternating
+// rounds, and the results are rendered as Markdown with plots.
+package suite
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ErrConfig is returned by [Run] for an invalid configuration.
+var ErrConfig = errors.New("suite: invalid configuration")
+
+// Parts lists every part, in the order they run.
+var Parts = []string{"P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8"}
+
+// Config says what to run and where to write.
+type Config struct {
+	// Repo is the module's root directory (go test -c runs there).
+	Repo string
+	// OutDir receives the plots; Markdown is the report's path.
+	OutDir   string
+	Markdown string
+	// Splice, when set, is an existing Markdown file whose section between
+	// the report package's markers is replaced with the report too.
+	Splice string
+	// Smoke runs one round of everything with tiny counts, to check that
+	// the suite works; its figures mean nothing.
+	Smoke bool
+	// Only restricts the run to these parts (empty: all).
+	Only []string
+	// Timeout bounds the whole run.
+	Timeout time.Duration
+	// Executable is the program to start child processes with (servers
+	// under load, scale measurements): this program, with "child" first.
+	Executable string
+	// Command is how the suite was invoked, shown in the report.
+	Command string
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Repo == "" || c.OutDir == "" || c.Markdown == "" || c.Executable == "":
+		return fmt.Errorf("%w: Repo, OutDir, Markdown and Executable are required", ErrConfig)
+	case c.Timeout <= 0:
+		return fmt.Errorf("%w: Timeout must be positive", ErrConfig)
+	}
+	for _, p := range c.Only {
+		if !slices.Contains(Parts, strings.ToUpper(p)) {
+			return fmt.Errorf("%w: unknown part %q (want one of %s)", ErrConfig, p, strings.Join(Parts, ", "))
+		}
+	}
+	return nil
+}
+
+func (c *Config) runs(part string) bool {
+	if len(c.Only) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(c.Only, func(p string) bool { return strings.EqualFold(p, part) })
+}
+
+// sizes are the counts and durations of one run, full or smoke.
+type sizes struct {
+	p1Rounds      int
+	p1Duration    time.Duration
+	p1Conns       int // wrk connections
+	p1H2Conns     int // h2load connections
+	p1H2Streams   int // h2load streams per connection
+	p1BenchTime   string
+	p1BenchRounds int
+
+	p2Trials, p2MaxMisses int
+	p2Cap                 time.Duration
+
+	p3Trials int
+	p3Cap    time.Duration
+
+	p4Requests int
+	p4Work     time.Duration
+	p4Body     int
+
+	p5Rounds    int
+	p5Duration  time.Duration
+	p5Conns     int
+	p5RaisedCap int // most PHP-FPM workers started for the raised pool
+
+	p6Runs     int
+	p6Rounds   int
+	p6Deadline time.Duration
+
+	p7Rounds    int
+	p7BenchTime string
+
+	p8Handoffs, p8Rounds int
+}
+
+func fullSizes() sizes {
+	return sizes{
+		p1Rounds: 5, p1Duration: 3 * time.Second, p1Conns: 50, p1H2Conns: 10, p1H2Streams: 10,
+		p1BenchTime: "20000x", p1BenchRounds: 5,
+		p2Trials: 500, p2MaxMisses: 3, p2Cap: time.Second,
+		p3Trials: 3, p3Cap: 12 * time.Second,
+		p4Requests: 1000, p4Work: 200 * time.Millisecond, p4Body: 3000,
+		p5Rounds: 3, p5Duration: 5 * time.Second, p5Conns: 64, p5RaisedCap: 256,
+		p6Runs: 100_000, p6Rounds: 3, p6Deadline: 2 * time.Minute,
+		p7Rounds: 5, p7BenchTime: "100x",
+		p8Handoffs: 500, p8Rounds: 4,
+	}
+}
+
+func smokeSizes() sizes {
+	return sizes{
+		p1Rounds: 1, p1Duration: time.Second, p1Conns: 8, p1H2Conns: 2, p1H2Streams: 4,
+		p1BenchTime: "2000x", p1BenchRounds: 1,
+		p2Trials: 20, p2MaxMisses: 1, p2Cap: 300 * time.Millisecond,
+		p3Trials: 1, p3Cap: 8 * time.Second,
+		p4Requests: 20, p4Work: 200 * time.Millisecond, p4Body: 3000,
+		p5Rounds: 1, p5Duration: time.Second, p5Conns: 8, p5RaisedCap: 8,
+		p6Runs: 2000, p6Rounds: 1, p6Deadline: 30 * time.Second,
+		p7Rounds: 1, p7BenchTime: "5x",
+		p8Handoffs: 20, p8Rounds: 1,
+	}
+}
