@@ -11,8 +11,8 @@ import (
 
 // Start pushes a compression level onto the output stack s of the run
 // serving r, as ob_start("ob_gzhandler") does in PHP; when the stack holds
-// only the run's untouched base buffer, the level takes its place with its
-// chunk size, as zlib.output_compression does. It returns the error
+// only the run's untouched base buffer, the level takes its place, as
+// zlib.output_compression does. It returns the error
 // of [output.Stack.Start], wrapped, if the level cannot be pushed. Call it
 // on the run's goroutine, before the output it should compress. The level
 // is flushed with the others when the response ends (at the end of the run
@@ -65,12 +65,10 @@ func (c *Compressor) Start(s *output.Stack, r *http.Request) error {
 	if st := s.Status(); len(st) == 1 && st[0].Name == "default output handler" &&
 		!st[0].Started && st[0].Used == 0 && st[0].Flags&output.Removable != 0 {
 		// Take the place of the run's untouched base buffer, as
-		// zlib.output_compression takes output_buffering's: one level, the
-		// same chunk size, so that ending the code's own buffers and
-		// flushing (the seed's recipe) reaches the compressor.
-		if chunk == 0 {
-			chunk = st[0].ChunkSize
-		}
+		// zlib.output_compression takes output_buffering's, so that ending
+		// the code's own buffers and flushing (the seed's recipe) reaches
+		// the compressor. The level keeps its own chunk size (0 by default:
+		// the whole body is held, so its compressed length is exact).
 		if err := s.EndClean(); err != nil {
 			return fmt.Errorf("compress: start: %w", err)
 		}

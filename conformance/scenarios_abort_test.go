@@ -98,6 +98,32 @@ func abortScenarios() []*scenario {
 			},
 		},
 		{
+			name: "abort-ignore-toggle",
+			about: "ignore_user_abort(true); the client closes, 10 × 20 KB of output notices it; then " +
+				"ignore_user_abort(false), an echo, ob_flush() and flush().",
+			plan: planLeave(false),
+			goCode: func(s *script) {
+				s.rn.IgnoreUserAbort(true)
+				s.onShutdown(func(s *script) { s.status("shutdown") })
+				s.ready()
+				s.waitSignal("leave")
+				s.bigOutput(10)
+				s.status("after-output")
+				s.ev("previous", boolInt(s.rn.IgnoreUserAbort(false)))
+				s.echo("x")
+				s.mark("after-echo")
+				s.obFlush()
+				s.flush()
+				s.mark("after-flush")
+			},
+			diffs: []diff{
+				{fact: "mark", php: "ready,after-echo", lifeline: "ready", verdict: different,
+					reason: "both stop the script once user aborts are no longer ignored; PHP disabled output at the " +
+						"abort, so its echo goes nowhere and is not noticed, and the flush() that touches the socket " +
+						"ends the script; Lifeline ends it at its next output, the echo, one statement earlier"},
+			},
+		},
+		{
 			name: "abort-during-shutdown",
 			about: "The script ends normally; the client closes while a shutdown function runs, which then sets " +
 				"ignore_user_abort(true) and writes 50 × 20 KB.",

@@ -50,5 +50,24 @@ func basicScenarios() []*scenario {
 			},
 			diffs: []diff{lengthNotChunked()},
 		},
+		{
+			name:  "fatal-error",
+			about: "Some output, still buffered, then an uncaught error (Go: a panic); the shutdown function echoes.",
+			goCode: func(s *script) {
+				s.onShutdown(func(s *script) {
+					s.status("shutdown")
+					s.echo("|shutdown")
+				})
+				s.echo("partial")
+				s.mark("before")
+				panic("boom")
+			},
+			diffs: []diff{
+				{fact: "body", php: `"partial|shutdown"`, lifeline: `"500 internal server error\n"`, verdict: better,
+					reason: "PHP sends the half-made page with its 500 (display_errors=0); Lifeline drops the run's " +
+						"output and answers a plain 500, logging the panic with its stack"},
+				lengthNotChunked(),
+			},
+		},
 	}
 }

@@ -44,6 +44,10 @@ func (p Phase) String() string {
 // buffer is passed down instead and later writes bypass the handler, which is
 // never called again.
 //
+// If Handle panics, the panic reaches the caller of the Stack method, and
+// the handler is disabled as if it had returned an error: its buffer passes
+// through raw and the Stack stays usable.
+//
 // A handler may read and change the response header (through the [Stack] it
 // was started on) until the first byte reaches the client. It must not call
 // the Stack's buffer operations: they return [ErrInHandler].

@@ -66,6 +66,14 @@ func NewStack(sink Sink) *Stack {
 // Reset prepares s for a new response to sink, keeping only its buffers'
 // memory. It is how pooled stacks are reused.
 func (s *Stack) Reset(sink Sink) {
+	for i := range s.levels {
+		// Levels left open (a response that never reached EndAll) are
+		// bounded as pop bounds the others, and release their handlers.
+		s.levels[i].h = nil
+		if cap(s.levels[i].buf) > maxKeep {
+			s.levels[i].buf = nil
+		}
+	}
 	levels := s.levels[:0]
 	pend := s.pend[:0]
 	if cap(pend) > maxKeep {
@@ -184,6 +192,12 @@ func (s *Stack) WriteString(str string) (int, error) {
 // or i is below the stack.
 func (s *Stack) writeAt(i int, p []byte) error {
 	for i >= 0 && s.levels[i].disabled {
+		if len(s.levels[i].buf) > 0 {
+			// Left by a handler that panicked: its bytes go first.
+			if err := s.process(i, PhaseWrite, false); err != nil {
+				return err
+			}
+		}
 		i--
 	}
 	if i < 0 {
@@ -212,9 +226,7 @@ func (s *Stack) process(i int, op Phase, discard bool) error {
 		if !lv.started {
 			op |= PhaseStart
 		}
-		s.running = true
-		res, err := lv.h.Handle(lv.buf, op)
-		s.running = false
+		res, err := s.call(i, op)
 		if err != nil {
 			lv.disabled = true // PHP: the raw buffer passes through
 		} else {
@@ -222,13 +234,32 @@ func (s *Stack) process(i int, op Phase, discard bool) error {
 		}
 	}
 	lv.started = true
-	var err error
-	if !discard && len(out) > 0 {
-		err = s.writeAt(i-1, out)
-	}
-	lv = &s.levels[i] // writeAt does not grow the stack, but stay explicit
+	// Empty the buffer before passing its bytes down: only lower levels are
+	// written to meanwhile, so out stays intact, and if a lower handler
+	// panics this level does not keep bytes it has already passed on.
 	lv.buf = lv.buf[:0]
-	return err
+	if !discard && len(out) > 0 {
+		return s.writeAt(i-1, out)
+	}
+	return nil
+}
+
+// call runs level i's handler. If the handler panics, the panic goes on to
+// the caller, but the Stack stays usable: the handler is disabled, as PHP
+// disables a callback that throws, and its buffer passes through raw at the
+// next write below it or at the level's next flush or end.
+func (s *Stack) call(i int, op Phase) (res []byte, err error) {
+	returned := false
+	defer func() {
+		s.running = false
+		if !returned {
+			s.levels[i].disabled = true
+		}
+	}()
+	s.running = true
+	res, err = s.levels[i].h.Handle(s.levels[i].buf, op)
+	returned = true
+	return res, err
 }
 
 // toSink hands p to the client side, sending the header first.

@@ -244,3 +244,67 @@ func TestResetReuse(t *testing.T) {
 		t.Errorf("BytesSent() = %d, want 3", s.BytesSent())
 	}
 }
+
+// TestHandlerPanic checks that a handler that panics (and whose panic the
+// caller recovers, as the run engine does) is treated like PHP's throwing
+// callback: it is disabled, its buffer passes through raw at the end, and
+// the Stack stays usable instead of refusing everything with ErrInHandler.
+func TestHandlerPanic(t *testing.T) {
+	sink := &recSink{}
+	s := output.NewStack(sink)
+	calls := 0
+	mustStart(t, s, output.HandlerFunc(func([]byte, output.Phase) ([]byte, error) {
+		calls++
+		panic("handler bug")
+	}), 4, output.StdFlags)
+	func() {
+		defer func() {
+			if r := recover(); r != "handler bug" {
+				t.Fatalf("recover() = %v, want the handler's panic", r)
+			}
+		}()
+		_, _ = s.WriteString("boom") // reaches the chunk size
+	}()
+	wantLevel(t, s, 1)
+	st := s.Status()
+	if !st[0].Disabled {
+		t.Errorf("Status() = %+v, want the panicking handler disabled", st)
+	}
+	mustWrite(t, s, ", after") // bypasses the disabled handler
+	mustOK(t, "Start()", s.Start(nil, 0, output.StdFlags))
+	mustOK(t, "EndFlush()", s.EndFlush())
+	mustOK(t, "EndAll()", s.EndAll())
+	if calls != 1 {
+		t.Errorf("handler called %d times, want 1", calls)
+	}
+	// As in PHP, the failed handler's raw buffer goes out before later output.
+	if got, want := sink.body(), "boom, after"; got != want {
+		t.Errorf("client body = %q, want %q", got, want)
+	}
+}
+
+// TestHandlerPanicCascade checks a panic in a lower handler while it takes
+// output from the level above: the upper level must not keep (and later
+// repeat) bytes it has already passed down.
+func TestHandlerPanicCascade(t *testing.T) {
+	sink := &recSink{}
+	s := output.NewStack(sink)
+	mustStart(t, s, output.HandlerFunc(func([]byte, output.Phase) ([]byte, error) {
+		panic("lower")
+	}), 1, output.StdFlags)
+	var upper []call
+	mustStart(t, s, recorder(&upper, func(b []byte, _ output.Phase) ([]byte, error) { return b, nil }), 2, output.StdFlags)
+	func() {
+		defer func() { _ = recover() }()
+		_, _ = s.WriteString("ab")
+	}()
+	wantContents(t, s, "")
+	mustWrite(t, s, "c")
+	mustOK(t, "EndAll()", s.EndAll())
+	if got, want := sink.body(), "abc"; got != want {
+		t.Errorf("client body = %q, want %q", got, want)
+	}
+	if len(upper) != 2 || upper[0].in != "ab" || upper[1].in != "c" {
+		t.Errorf("upper handler calls = %v, want ab then c", upper)
+	}
+}

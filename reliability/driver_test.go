@@ -58,7 +58,8 @@ type reply struct {
 	bodyErr error          // error reading the body: io.ErrUnexpectedEOF for a truncated one
 	err     error          // error before a response
 	latency time.Duration
-	started bool // the start signal came (leaving clients with a signal)
+	started bool      // the start signal came (leaving clients with a signal)
+	leftAt  time.Time // when a leaving client closed or reset
 }
 
 // clientConn is one HTTP/1.1 connection of a storm worker, reused across
@@ -151,6 +152,7 @@ func (d *dialer) do(cc **clientConn, c *call) (rep reply) {
 		// Read what comes for leaveAfter, then leave.
 		_ = conn.c.SetReadDeadline(time.Now().Add(c.leaveAfter))
 		_, _ = io.Copy(io.Discard, conn.br)
+		rep.leftAt = time.Now()
 		if c.act == actLeaveRST {
 			_ = conn.c.SetLinger(0)
 		} else {

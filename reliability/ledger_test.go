@@ -28,6 +28,8 @@ type ledgerRun struct {
 	done      bool   // the handler's work completed (order committed, ignore route wrote every line)
 	jobDone   bool   // finish route: the work after Finish completed
 	note      string // route-specific, e.g. the job's end
+	beganAt   time.Time
+	endedAt   time.Time // when the shutdown function ran
 }
 
 func newLedger() *ledger { return &ledger{runs: make(map[uint64]*ledgerRun)} }
@@ -50,7 +52,7 @@ func (l *ledger) begin(tag uint64, route string, runID uint64) {
 		l.problems = append(l.problems, fmt.Sprintf("tag %d: a second run (%d) began after run %d", tag, runID, e.runID))
 		return
 	}
-	e.began, e.route, e.runID = true, route, runID
+	e.began, e.route, e.runID, e.beganAt = true, route, runID, time.Now()
 	close(e.started)
 }
 
@@ -61,6 +63,7 @@ func (l *ledger) shutdown(tag uint64, st lifeline.Status) {
 	e := l.entryLocked(tag)
 	e.shutdowns++
 	e.status = st
+	e.endedAt = time.Now()
 }
 
 // mark sets a flag of the run of tag.

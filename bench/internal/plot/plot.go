@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 
 	gonum "gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -54,7 +55,7 @@ func CDF(path string, c Chart) error {
 	}
 	if c.LogX {
 		p.X.Scale = gonum.LogScale{}
-		p.X.Tick.Marker = gonum.LogTicks{Prec: -1}
+		p.X.Tick.Marker = logTicks{}
 	}
 	for i, cv := range c.Curves {
 		pts := steps(cv.Values, c.LogX, floor)
@@ -78,6 +79,34 @@ func CDF(path string, c Chart) error {
 		return fmt.Errorf("plot: save %s: %w", path, err)
 	}
 	return nil
+}
+
+// logTicks labels a log axis at 1, 2 and 5 times the powers of ten, with
+// unlabelled ticks at the other integers times the powers of ten, so that
+// a range narrower than a decade still gets labels.
+type logTicks struct{}
+
+// Ticks implements gonum's plot.Ticker.
+func (logTicks) Ticks(lo, hi float64) []gonum.Tick {
+	if lo <= 0 || hi <= lo {
+		return nil
+	}
+	var ticks []gonum.Tick
+	for e := math.Floor(math.Log10(lo)); math.Pow(10, e) <= hi; e++ {
+		base := math.Pow(10, e)
+		for m := 1; m <= 9; m++ {
+			v := float64(m) * base
+			if v < lo || v > hi {
+				continue
+			}
+			t := gonum.Tick{Value: v}
+			if m == 1 || m == 2 || m == 5 {
+				t.Label = strconv.FormatFloat(v, 'g', -1, 64)
+			}
+			ticks = append(ticks, t)
+		}
+	}
+	return ticks
 }
 
 // steps returns the staircase of the empirical distribution of values.

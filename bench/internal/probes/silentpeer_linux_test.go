@@ -158,7 +158,8 @@ func silentClient(b *testing.B, ns *netns.Pair, url string, h2c bool) {
 // handler's context is done, with package server's defaults, against a
 // bare net/http server with Go's defaults. All trials of all setups run at
 // once, each client in a namespace of its own. Series: lifeline-h1-silent,
-// lifeline-h1-writing, lifeline-h2c-silent, nethttp-h1-silent. Needs root.
+// lifeline-h1-writing, lifeline-h2c-silent, nethttp-h1-silent, and cut (how
+// long cutting the network took). Needs root.
 func BenchmarkSilentPeer(b *testing.B) {
 	setups := []silentSetup{
 		{"lifeline-h1-silent", false, serveLifeline(false)},
@@ -171,6 +172,10 @@ func BenchmarkSilentPeer(b *testing.B) {
 	for i, st := range setups {
 		series[i] = stats.Series{Name: st.name, Cap: limit}
 	}
+	// The clock of a trial starts before the cut (two iptables commands),
+	// as the peer may be gone from the first one on: the figures include
+	// the cut's own duration, kept in this series.
+	cuts := stats.Series{Name: "cut"}
 	for b.Loop() {
 		type trial struct {
 			setup int
@@ -190,6 +195,7 @@ func BenchmarkSilentPeer(b *testing.B) {
 		type result struct {
 			setup int
 			d     time.Duration
+			cut   time.Duration // how long Cut took
 			err   error
 		}
 		results := make(chan result, len(trials))
@@ -206,13 +212,14 @@ func BenchmarkSilentPeer(b *testing.B) {
 					results <- result{setup: tr.setup, err: err}
 					return
 				}
+				took := time.Since(cut)
 				t := time.NewTimer(limit)
 				defer t.Stop()
 				select {
 				case at := <-tr.pr.detected:
-					results <- result{setup: tr.setup, d: at.Sub(cut)}
+					results <- result{setup: tr.setup, d: at.Sub(cut), cut: took}
 				case <-t.C:
-					results <- result{setup: tr.setup, d: -1}
+					results <- result{setup: tr.setup, d: -1, cut: took}
 				}
 			}()
 		}
@@ -222,10 +229,12 @@ func BenchmarkSilentPeer(b *testing.B) {
 				b.Fatalf("%s: %v", setups[r.setup].name, r.err)
 			}
 			series[r.setup].Add(r.d)
+			cuts.Add(r.cut)
 		}
 	}
 	for i := range series {
 		report(b, &series[i])
 	}
-	save(b, series...)
+	report(b, &cuts)
+	save(b, append(series, cuts)...)
 }

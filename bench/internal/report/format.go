@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/lifeline-go/lifeline/bench/internal/stats"
@@ -20,8 +21,10 @@ func Micros(us float64) string {
 		return fmt.Sprintf("%.0f µs", us)
 	case us < 10_000:
 		return fmt.Sprintf("%.2f ms", us/1e3)
-	case us < 1_000_000:
+	case us < 100_000:
 		return fmt.Sprintf("%.1f ms", us/1e3)
+	case us < 1_000_000:
+		return fmt.Sprintf("%.0f ms", us/1e3)
 	}
 	return fmt.Sprintf("%.2f s", us/1e6)
 }
@@ -40,6 +43,17 @@ func Spread(xs []float64, f func(float64) string) string {
 		return f(s.P50) + " (1 round)"
 	}
 	return fmt.Sprintf("%s (%s–%s, %d rounds)", f(s.P50), f(s.Min), f(s.Max), s.N)
+}
+
+// Plural returns "1 round", "3 rounds".
+func Plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if strings.HasSuffix(noun, "s") {
+		return fmt.Sprintf("%d %ses", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // Fixed returns a formatter with the given number of decimals and suffix.

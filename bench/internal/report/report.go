@@ -25,6 +25,7 @@ const (
 	Unknown Outcome = iota // not measured (the part failed)
 	Met
 	NotMet
+	Info // a figure shown without a goal
 )
 
 func (o Outcome) String() string {
@@ -33,6 +34,8 @@ func (o Outcome) String() string {
 		return "**met**"
 	case NotMet:
 		return "**not met**"
+	case Info:
+		return "(no goal)"
 	}
 	return "not measured"
 }
@@ -53,8 +56,8 @@ func AtMost(x, goal float64) Outcome {
 	return NotMet
 }
 
-// All returns Met when every outcome is Met, Unknown if one is Unknown,
-// NotMet otherwise.
+// All returns Met when every outcome is Met (or Info), Unknown if one is
+// Unknown, NotMet otherwise.
 func All(os ...Outcome) Outcome {
 	out := Met
 	for _, o := range os {

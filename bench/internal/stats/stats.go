@@ -10,8 +10,8 @@ import (
 )
 
 // Summary describes a set of values: their count, extremes, median, mean
-// and the quantiles the suite reports. The zero Summary describes no
-// values.
+// and the quantiles the suite reports. The Summary of no values has N 0 and
+// NaN in every other field.
 type Summary struct {
 	N                       int
 	Min, P50, P90, P99, Max float64
@@ -23,7 +23,8 @@ type Summary struct {
 func Summarize(xs []float64) Summary {
 	s := finite(xs)
 	if len(s) == 0 {
-		return Summary{}
+		nan := math.NaN()
+		return Summary{Min: nan, P50: nan, P90: nan, P99: nan, Max: nan, Mean: nan}
 	}
 	slices.Sort(s)
 	sum := 0.0

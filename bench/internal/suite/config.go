@@ -85,7 +85,8 @@ type sizes struct {
 
 	p5Rounds    int
 	p5Duration  time.Duration
-	p5Conns     int
+	p5Conns     int // connections for all three servers
+	p5HighConns int // connections for Lifeline and the raised pool only
 	p5RaisedCap int // most PHP-FPM workers started for the raised pool
 
 	p6Runs     int
@@ -105,7 +106,7 @@ func fullSizes() sizes {
 		p2Trials: 500, p2MaxMisses: 3, p2Cap: time.Second,
 		p3Trials: 3, p3Cap: 12 * time.Second,
 		p4Requests: 1000, p4Work: 200 * time.Millisecond, p4Body: 3000,
-		p5Rounds: 3, p5Duration: 5 * time.Second, p5Conns: 64, p5RaisedCap: 256,
+		p5Rounds: 3, p5Duration: 5 * time.Second, p5Conns: 64, p5HighConns: 200, p5RaisedCap: 256,
 		p6Runs: 100_000, p6Rounds: 3, p6Deadline: 2 * time.Minute,
 		p7Rounds: 5, p7BenchTime: "100x",
 		p8Handoffs: 500, p8Rounds: 4,
@@ -119,7 +120,7 @@ func smokeSizes() sizes {
 		p2Trials: 20, p2MaxMisses: 1, p2Cap: 300 * time.Millisecond,
 		p3Trials: 1, p3Cap: 8 * time.Second,
 		p4Requests: 20, p4Work: 200 * time.Millisecond, p4Body: 3000,
-		p5Rounds: 1, p5Duration: time.Second, p5Conns: 8, p5RaisedCap: 8,
+		p5Rounds: 1, p5Duration: time.Second, p5Conns: 8, p5HighConns: 16, p5RaisedCap: 8,
 		p6Runs: 2000, p6Rounds: 1, p6Deadline: 30 * time.Second,
 		p7Rounds: 1, p7BenchTime: "5x",
 		p8Handoffs: 20, p8Rounds: 1,

@@ -45,9 +45,9 @@ func (r *runner) p1(ctx context.Context, s *report.Section) error {
 	s.Method = []string{
 		fmt.Sprintf("Two server processes run side by side, started by the suite: bare net/http serving a hello-world handler, and the same "+
 			"handler through `Pool.Handler` with `Pool.ConfigureServer`; both `http.Server`s are otherwise identical and speak "+
-			"HTTP/1.1 and h2c. The load tool runs for %v against one, then the other, %d rounds, the order swapped every round; "+
+			"HTTP/1.1 and h2c. The load tool runs for %v against one, then the other, %s, the order swapped every round; "+
 			"each round gives one ratio. One warm-up run per server and tool is not counted. Non-2xx responses and errors do not count "+
-			"as requests.", sz.p1Duration, sz.p1Rounds),
+			"as requests.", sz.p1Duration, report.Plural(sz.p1Rounds, "round")),
 	}
 	for _, t := range tools {
 		s.Commands = append(s.Commands, t.name+" "+joinArgs(t.args("http://127.0.0.1:PORT/", t.load)))

@@ -35,7 +35,7 @@ type part struct {
 	title  string
 	goal   string
 	budget time.Duration // time limit of the full run's part
-	run    func(ctx context.Context, r *runner, s *report.Section) error
+	run    func(r *runner, ctx context.Context, s *report.Section) error
 }
 
 func parts() []part {
@@ -124,7 +124,7 @@ func (r *runner) runPart(ctx context.Context, p part, s *report.Section) (err er
 			err = fmt.Errorf("panic: %v\n%s", v, debug.Stack())
 		}
 	}()
-	if err := p.run(ctx, r, s); err != nil {
+	if err := p.run(r, ctx, s); err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w (part budget %v)", err, budget)
 		}
