@@ -355,6 +355,7 @@ func (rn *Run) Finish() error {
 	rn.finishedAt = time.Now()
 	rn.mu.Unlock()
 	rn.phase.Store(uint32(PhaseFinished))
+	rn.pool.stats.finished.Add(1)
 	rn.ex.sink.deferLast = true
 	err := rn.ex.stack.EndAll()
 	rn.ex.release(msgRelease, outcomeNormal)
@@ -364,7 +365,6 @@ func (rn *Run) Finish() error {
 	}
 	rn.mu.Unlock()
 	rn.ex.stack.SetSink(discardSink{})
-	rn.pool.stats.finished.Add(1)
 	return err
 }
 

@@ -206,9 +206,6 @@ func (rn *Run) callHandler(h http.Handler) (out outcome) {
 		if v == nil {
 			return
 		}
-		rn.mu.Lock()
-		rn.panicked = true
-		rn.mu.Unlock()
 		sent := rn.ex.stack.HeadersSent()
 		switch {
 		case v == ErrTerminated || isErr(v, ErrTerminated):
@@ -224,6 +221,9 @@ func (rn *Run) callHandler(h http.Handler) (out outcome) {
 		case v == http.ErrAbortHandler:
 			out = outcomeAbortStream
 		default:
+			rn.mu.Lock()
+			rn.panicked = true // a real panic, not a termination
+			rn.mu.Unlock()
 			buf := make([]byte, 16<<10)
 			buf = buf[:runtime.Stack(buf, false)]
 			rn.pool.stats.panics.Add(1)
