@@ -1,7 +1,7 @@
 # Lifeline: the two commands a new user needs are `make run` and `make test`.
 GO ?= go
 
-.PHONY: run test deps vet fmt-check test-go bench-smoke
+.PHONY: run test deps vet fmt-check test-go conformance
 
 ## run: start the reference server on 127.0.0.1:8080 (embedded defaults, no external service)
 run:
@@ -23,3 +23,7 @@ vet:
 
 test-go:
 	$(GO) test -race -count=1 -timeout 30m ./...
+
+## conformance: the PHP-FPM + nginx side-by-side suite alone; regenerates docs/CONFORMANCE.md
+conformance: deps
+	./scripts/conformance.sh

@@ -120,8 +120,10 @@ func BenchmarkWriteParallel(b *testing.B) {
 }
 
 // BenchmarkSmallResponse measures a whole small response (one 100-byte
-// write) through a fresh pooled Stack, where EndAll sets Content-Length:
-// the per-request overhead of the output layer.
+// write) through a reset pooled Stack: the per-request overhead of the
+// output layer. "stack" buffers it and EndAll sets Content-Length;
+// "stack-nobuf" sends the header with the write; "direct" hands the same
+// header and body to a discarding Sink.
 func BenchmarkSmallResponse(b *testing.B) {
 	body := bytes.Repeat([]byte("x"), 100)
 	b.Run("stack", func(b *testing.B) {
@@ -131,6 +133,18 @@ func BenchmarkSmallResponse(b *testing.B) {
 		for b.Loop() {
 			s.Reset(sink)
 			_ = s.Start(nil, 4096, output.StdFlags)
+			_, _ = s.Write(body)
+			_ = s.EndAll()
+		}
+	})
+	b.Run("stack-nobuf", func(b *testing.B) {
+		// The header goes out with the write, which records where the
+		// output started (HeadersSentAt): the cost of that caller lookup.
+		sink := &countSink{}
+		s := output.NewStack(sink)
+		b.ReportAllocs()
+		for b.Loop() {
+			s.Reset(sink)
 			_, _ = s.Write(body)
 			_ = s.EndAll()
 		}

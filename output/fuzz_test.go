@@ -166,7 +166,14 @@ func FuzzStack(f *testing.F) {
 }
 
 // step applies one operation to both sides and returns how many input bytes
-// it used.
+// it used. The encoding (op is the first byte mod 17, a b c the next ones):
+//
+//	0 Start(kind a%8, chunk b%24-2, flags c&0x70, or StdFlags if c&0x80; b's
+//	  high bits add non-ability bits that Start must strip)
+//	1 Write(a%48 bytes)  2 WriteString(a%48 bytes)  16 WriteString(a<<9 bytes)
+//	3 Flush  4 Clean  5 EndFlush  6 EndClean  7 GetClean  8 GetFlush
+//	9 FlushClient  10 FlushAll  11 WriteHeader(fuzzCodes[a])
+//	12 SetImplicitFlush(a&1)  13 SetHeader(fuzzHeaders[a])  14 EndAll  15 Reset
 func (h *fuzzHarness) step(op, a, b, c byte) int {
 	s, m := h.s, h.m
 	switch op {

@@ -110,6 +110,8 @@ func TestWriteHeaderCodes(t *testing.T) {
 		var ce *output.CodeError
 		if err := s.WriteHeader(code); !errors.As(err, &ce) || ce.Code != code {
 			t.Errorf("WriteHeader(%d) = %v, want *CodeError{%d}", code, err, code)
+		} else if want := "output: invalid status code " + strconv.Itoa(code); err.Error() != want {
+			t.Errorf("WriteHeader(%d) error = %q, want %q", code, err, want)
 		}
 	}
 	mustOK(t, "WriteHeader(201)", s.WriteHeader(201))

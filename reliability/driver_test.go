@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -17,12 +18,12 @@ import (
 type action uint8
 
 const (
-	actFinish    action = iota // send, read the whole response
-	actStall                   // send, read the header, stop reading for a while, then read the rest
-	actLeaveFIN                // send, leave while the response is open: shutdown(SHUT_WR), then drain
-	actLeaveRST                // send, leave while the response is open: close with SO_LINGER 0
-	actPartialFIN              // send part of the request, then close: no run may start
-	actPartialRST              // send part of the request, then reset: no run may start
+	actFinish     action = iota // send, read the whole response
+	actStall                    // send, read the header, stop reading for a while, then read the rest
+	actLeaveFIN                 // send, leave while the response is open: shutdown(SHUT_WR), then drain
+	actLeaveRST                 // send, leave while the response is open: close with SO_LINGER 0
+	actPartialFIN               // send part of the request, then close: no run may start
+	actPartialRST               // send part of the request, then reset: no run may start
 	numActions
 )
 
@@ -74,6 +75,7 @@ type clientConn struct {
 type dialer struct {
 	addr    string
 	started func(tag uint64, d time.Duration) bool
+	bg      sync.WaitGroup // half-closed connections being drained
 }
 
 func (d *dialer) dial() (*clientConn, error) {
@@ -155,11 +157,16 @@ func (d *dialer) do(cc **clientConn, c *call) (rep reply) {
 		rep.leftAt = time.Now()
 		if c.act == actLeaveRST {
 			_ = conn.c.SetLinger(0)
-		} else {
-			_ = conn.c.CloseWrite()
-			drain(conn, 5*time.Second)
+			conn.c.Close()
+			return rep
 		}
-		conn.c.Close()
+		// FIN, then read until the server closes too, off the worker: a
+		// run that ignores the abort may go on for a while.
+		_ = conn.c.CloseWrite()
+		d.bg.Go(func() {
+			drain(conn, 30*time.Second)
+			conn.c.Close()
+		})
 		return rep
 	}
 	resp, err := http.ReadResponse(conn.br, &http.Request{Method: c.method})

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -207,12 +208,15 @@ func (p *proc) stop(t testing.TB, d time.Duration) int {
 	return p.wait(t, d)
 }
 
-// checkLog fails t if the process logged a data race, a panic or a fatal
-// error.
-func (p *proc) checkLog(t testing.TB) {
+// checkLog fails t if the process logged a data race, a panic, a fatal
+// error or a runaway run, except the messages listed in allowed.
+func (p *proc) checkLog(t testing.TB, allowed ...string) {
 	t.Helper()
 	out := p.stderr.String()
 	for _, bad := range []string{"WARNING: DATA RACE", "panic:", "fatal error:", "handler panic", "runaway run"} {
+		if slices.Contains(allowed, bad) {
+			continue
+		}
 		if i := strings.Index(out, bad); i >= 0 {
 			t.Errorf("%s: stderr has %q:\n%s", p.name, bad, tail(out[max(0, i-2000):], 8000))
 		}
@@ -241,3 +245,6 @@ func dataDir(t testing.TB) string {
 	}
 	return t.TempDir()
 }
+
+// sigTERM is the signal that asks a server to drain.
+var sigTERM = syscall.SIGTERM

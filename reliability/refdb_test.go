@@ -23,13 +23,14 @@ type refOrder struct {
 // refJob is a job of the reference server as stored in lifeline.db
 // (cmd/lifeline/jobs.go).
 type refJob struct {
-	ID     uint64 `json:"id"`
-	Kind   string `json:"kind"`
-	Run    uint64 `json:"run"`
-	Work   string `json:"work"`
-	State  string `json:"state"`
-	Reason string `json:"reason"`
-	Status string `json:"status"`
+	ID     uint64    `json:"id"`
+	Kind   string    `json:"kind"`
+	Run    uint64    `json:"run"`
+	Work   string    `json:"work"`
+	State  string    `json:"state"`
+	Reason string    `json:"reason"`
+	Status string    `json:"status"`
+	Ended  time.Time `json:"ended"`
 }
 
 // readBucket decodes every value of bucket in the bbolt file, which the
@@ -73,6 +74,7 @@ func refJobs(dir string) ([]refJob, error) {
 type statusSnapshot struct {
 	AcceptedRuns  uint64            `json:"accepted_runs"`
 	ActiveRuns    int               `json:"active_runs"`
+	FinishedRuns  int               `json:"finished_runs"`
 	EndedRuns     uint64            `json:"ended_runs"`
 	EndedByStatus map[string]uint64 `json:"ended_by_status"`
 	AbortsByCause map[string]uint64 `json:"aborts_by_cause"`

@@ -66,6 +66,7 @@ func runStorm(d *dialer, workers int, calls []*call, next func(c *call, rep repl
 	}
 	close(work)
 	wg.Wait()
+	d.bg.Wait()
 	return out
 }
 

@@ -33,7 +33,7 @@ type stormServer struct {
 	addr   string
 	logs   *syncBuffer
 
-	ordersMu sync.Mutex        // guards orders
+	ordersMu sync.Mutex          // guards orders
 	orders   map[string][]uint64 // ref → tags of the runs that committed it
 
 	cancel context.CancelFunc

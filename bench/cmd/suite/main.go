@@ -72,7 +72,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		Smoke:      *smoke,
 		Timeout:    *timeout,
 		Executable: exe,
-		Command:    "go run ./bench/cmd/suite " + strings.Join(args, " "),
+		Command:    strings.TrimSpace("go run ./bench/cmd/suite " + strings.Join(args, " ")),
 	}
 	cfg.Markdown = filepath.Join(cfg.OutDir, "suite.md")
 	if *md != "" {

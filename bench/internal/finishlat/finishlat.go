@@ -107,46 +107,8 @@ func Measure(ctx context.Context, s Settings) (Result, error) {
 		return Result{}, fmt.Errorf("finishlat: %w", err)
 	}
 	reg := &registry{pending: make(map[int]chan time.Time)}
-	life := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rn, _ := lifeline.FromContext(r.Context())
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write(body)
-		t0 := time.Now()
-		_ = rn.Finish()
-		reg.report(r, t0)
-		time.Sleep(s.Work)
-	})
-	lmux := http.NewServeMux()
-	lmux.Handle("/"+Plain, pool.Handler(life))
-	lmux.Handle("/"+Gzip, pool.Handler(comp.Handler(life)))
-	rmux := http.NewServeMux()
-	rmux.HandleFunc("/"+Plain, func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Type", "text/html; charset=utf-8")
-		h.Set("Content-Length", strconv.Itoa(len(body)))
-		h.Set("Connection", "close")
-		_, _ = w.Write(body)
-		t0 := time.Now()
-		_ = http.NewResponseController(w).Flush()
-		reg.report(r, t0)
-		time.Sleep(s.Work)
-	})
-	rmux.HandleFunc("/"+Gzip, func(w http.ResponseWriter, r *http.Request) {
-		t0 := time.Now()
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, compress.DefaultGzipLevel)
-		_, _ = zw.Write(body)
-		_ = zw.Close()
-		h := w.Header()
-		h.Set("Content-Type", "text/html; charset=utf-8")
-		h.Set("Content-Encoding", "gzip")
-		h.Set("Content-Length", strconv.Itoa(buf.Len()))
-		h.Set("Connection", "close")
-		_, _ = w.Write(buf.Bytes())
-		_ = http.NewResponseController(w).Flush()
-		reg.report(r, t0)
-		time.Sleep(s.Work)
-	})
+	lmux := lifelineMux(pool, comp, body, reg, s.Work)
+	rmux := recipeMux(body, reg, s.Work)
 	lsrv, err := listen(lmux, pool.ConfigureServer)
 	if err != nil {
 		return Result{}, err
@@ -192,6 +154,57 @@ func Measure(ctx context.Context, s Settings) (Result, error) {
 		res.Series = append(res.Series, series...)
 	}
 	return res, nil
+}
+
+// lifelineMux serves the page through Lifeline: write, Finish, work.
+func lifelineMux(pool *lifeline.Pool, comp *compress.Compressor, body []byte, reg *registry, work time.Duration) http.Handler {
+	life := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rn, _ := lifeline.FromContext(r.Context())
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(body)
+		t0 := time.Now()
+		_ = rn.Finish()
+		reg.report(r, t0)
+		time.Sleep(work)
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/"+Plain, pool.Handler(life))
+	mux.Handle("/"+Gzip, pool.Handler(comp.Handler(life)))
+	return mux
+}
+
+// recipeMux serves the page with the seed's recipe on bare net/http:
+// Content-Length, Connection: close, write, flush, work.
+func recipeMux(body []byte, reg *registry, work time.Duration) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/"+Plain, func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		h.Set("Connection", "close")
+		_, _ = w.Write(body)
+		t0 := time.Now()
+		_ = http.NewResponseController(w).Flush()
+		reg.report(r, t0)
+		time.Sleep(work)
+	})
+	mux.HandleFunc("/"+Gzip, func(w http.ResponseWriter, r *http.Request) {
+		t0 := time.Now()
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, compress.DefaultGzipLevel)
+		_, _ = zw.Write(body)
+		_ = zw.Close()
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Content-Encoding", "gzip")
+		h.Set("Content-Length", strconv.Itoa(buf.Len()))
+		h.Set("Connection", "close")
+		_, _ = w.Write(buf.Bytes())
+		_ = http.NewResponseController(w).Flush()
+		reg.report(r, t0)
+		time.Sleep(work)
+	})
+	return mux
 }
 
 // registry hands each trial's answer time from the handler to the client.

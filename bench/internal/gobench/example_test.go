@@ -1,6 +1,7 @@
 package gobench_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -24,4 +25,30 @@ func ExampleFind() {
 func ExampleCommand() {
 	fmt.Println(gobench.Command(".", "^BenchmarkOverhead$", "-test.benchtime=20000x", "-test.benchmem"))
 	// Output: go test -run '^$' -bench '^BenchmarkOverhead$' -benchtime=20000x -benchmem .
+}
+
+func ExampleBuild() {
+	ctx := context.Background()
+	bin, err := gobench.Build(ctx, ".", "./compress", "/tmp/compress.test", 2)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	res, _, err := bin.Run(ctx, "^BenchmarkGzipSpeedup$", "-test.benchtime=100x")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	r, _ := gobench.Find(res, "BenchmarkGzipSpeedup/level-5/html-64K")
+	fmt.Printf("%.2f×\n", r.Metrics["speedup"])
+}
+
+func ExampleBinary_Run() {
+	bin := &gobench.Binary{Path: "/tmp/lifeline.test", Dir: ".", Procs: 2}
+	res, _, err := bin.Run(context.Background(), "^BenchmarkOverhead$", "-test.benchtime=20000x")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(len(res))
 }

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ErrNoResults is returned by [Binary.Run] when the benchmark printed no
@@ -126,6 +127,7 @@ func (b *Binary) Run(ctx context.Context, pattern string, flags ...string) ([]Re
 	args := append([]string{"-test.run=^$", "-test.bench=" + pattern, "-test.cpu=" + strconv.Itoa(b.Procs)}, flags...)
 	cmd := exec.CommandContext(ctx, b.Path, args...)
 	cmd.Dir = b.Dir
+	cmd.WaitDelay = 5 * time.Second // a server the benchmark started may hold the output open
 	raw, err := cmd.CombinedOutput()
 	if err != nil {
 		return nil, raw, fmt.Errorf("gobench: %s %s: %w: %s", b.Path, strings.Join(args, " "), err, tail(raw, 2000))

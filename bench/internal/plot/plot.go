@@ -7,7 +7,9 @@ package plot
 import (
 	"errors"
 	"fmt"
+	"image/color"
 	"math"
+	"os"
 	"slices"
 	"strconv"
 
@@ -16,6 +18,7 @@ import (
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // ErrNoData is returned by [CDF] when no curve has a finite value to draw.
@@ -38,10 +41,15 @@ type Chart struct {
 	// smallest positive value drawn).
 	LogX   bool
 	Curves []Curve
+	// Goal, when positive, draws a vertical line at that x, labelled
+	// GoalLabel in the legend.
+	Goal      float64
+	GoalLabel string
 }
 
 // CDF draws c's curves as empirical cumulative distributions and saves the
-// chart as a PNG at path.
+// chart as a PNG at path, with the legend under the chart so that it never
+// hides a curve.
 func CDF(path string, c Chart) error {
 	p := gonum.New()
 	p.Title.Text = c.Title
@@ -57,11 +65,11 @@ func CDF(path string, c Chart) error {
 		p.X.Scale = gonum.LogScale{}
 		p.X.Tick.Marker = logTicks{}
 	}
+	leg := gonum.NewLegend()
+	leg.Top, leg.Left = true, true
+	leg.Padding = vg.Points(2)
 	for i, cv := range c.Curves {
 		pts := steps(cv.Values, c.LogX, floor)
-		if len(pts) == 0 {
-			continue
-		}
 		l, err := plotter.NewLine(pts)
 		if err != nil {
 			return fmt.Errorf("plot: %s: %w", cv.Name, err)
@@ -69,16 +77,67 @@ func CDF(path string, c Chart) error {
 		l.Color = plotutil.Color(i)
 		l.Width = vg.Points(1.5)
 		l.Dashes = plotutil.Dashes(i)
-		p.Add(l)
-		p.Legend.Add(cv.Name, l)
+		if len(pts) > 0 {
+			p.Add(l)
+		}
+		leg.Add(cv.Name+missed(cv.Values), l)
 	}
-	p.Legend.Top = false
-	p.Legend.Left = false
-	p.Legend.YPosition = draw.PosBottom
-	if err := p.Save(8*vg.Inch, 4.5*vg.Inch, path); err != nil {
+	if c.Goal > 0 {
+		p.X.Max = math.Max(p.X.Max, c.Goal*1.05)
+		p.X.Min = math.Min(p.X.Min, c.Goal)
+		g, err := plotter.NewLine(plotter.XYs{{X: c.Goal, Y: 0}, {X: c.Goal, Y: 1}})
+		if err != nil {
+			return fmt.Errorf("plot: goal: %w", err)
+		}
+		g.Color = color.Gray{Y: 96}
+		g.Width = vg.Points(1)
+		g.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
+		p.Add(g)
+		leg.Add(c.GoalLabel, g)
+	}
+	return save(path, p, &leg)
+}
+
+// save draws p with leg under it and writes the PNG.
+func save(path string, p *gonum.Plot, leg *gonum.Legend) error {
+	const width, plotHeight = 8 * vg.Inch, 4.5 * vg.Inch
+	r := leg.Rectangle(draw.New(vgimg.New(width, plotHeight)))
+	legHeight := r.Max.Y - r.Min.Y + vg.Points(12)
+	img := vgimg.New(width, plotHeight+legHeight)
+	dc := draw.New(img)
+	p.Draw(draw.Crop(dc, 0, 0, legHeight, 0))
+	leg.Draw(draw.Crop(dc, vg.Points(48), 0, vg.Points(4), -plotHeight-vg.Points(4)))
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("plot: %w", err)
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		f.Close()
+		return fmt.Errorf("plot: save %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
 		return fmt.Errorf("plot: save %s: %w", path, err)
 	}
 	return nil
+}
+
+// missed describes the trials of values never observed (infinite), for
+// the legend: "" when there are none.
+func missed(values []float64) string {
+	n := 0
+	for _, v := range values {
+		if math.IsInf(v, 1) {
+			n++
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	trials := "trials"
+	if len(values) == 1 {
+		trials = "trial"
+	}
+	return fmt.Sprintf(" (never observed in %d of %d %s)", n, len(values), trials)
 }
 
 // logTicks labels a log axis at 1, 2 and 5 times the powers of ten, with

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -54,5 +55,37 @@ func TestSteps(t *testing.T) {
 	}
 	if last := pts[len(pts)-1]; last.X != 2 || last.Y != 0.75 {
 		t.Errorf("last point %v, want (2, 0.75)", last)
+	}
+}
+
+func TestMissed(t *testing.T) {
+	inf := math.Inf(1)
+	tests := []struct {
+		values []float64
+		want   string
+	}{
+		{[]float64{1, 2}, ""},
+		{[]float64{inf}, " (never observed in 1 of 1 trial)"},
+		{[]float64{1, inf, inf}, " (never observed in 2 of 3 trials)"},
+	}
+	for _, tt := range tests {
+		if got := missed(tt.values); got != tt.want {
+			t.Errorf("missed(%v) = %q, want %q", tt.values, got, tt.want)
+		}
+	}
+}
+
+func TestLogTicks(t *testing.T) {
+	var labels []string
+	for _, tk := range (logTicks{}).Ticks(15, 600) {
+		if tk.Label != "" {
+			labels = append(labels, tk.Label)
+		}
+	}
+	if got, want := strings.Join(labels, " "), "20 50 100 200 500"; got != want {
+		t.Errorf("labels %q, want %q", got, want)
+	}
+	if ticks := (logTicks{}).Ticks(0, 10); ticks != nil {
+		t.Errorf("Ticks(0, 10) = %v, want none", ticks)
 	}
 }

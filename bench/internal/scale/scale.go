@@ -64,6 +64,9 @@ type Result struct {
 	Runs     int  `json:"runs"`
 	InFlight int  `json:"in_flight"`
 	Held     bool `json:"held"`
+	// Served is the number of requests served; it falls short of Runs
+	// when the ramp-up was stopped.
+	Served int `json:"served"`
 	// RSSBefore and RSSInFlight are the process's resident set, in bytes,
 	// before the first request and with every run in flight (both after a
 	// garbage collection).
@@ -146,7 +149,7 @@ func Measure(ctx context.Context, s Settings) (Result, error) {
 
 	res.RSSBefore = settledRSS()
 	start := time.Now()
-	res.Note = ramp(ctx, h, s, &inFlight, start)
+	res.Served, res.Note = ramp(ctx, h, s, &inFlight, start)
 	res.Ramp = time.Since(start)
 	res.InFlight = int(inFlight.Load())
 	res.RSSInFlight = settledRSS()
@@ -167,7 +170,7 @@ func Measure(ctx context.Context, s Settings) (Result, error) {
 	}
 	res.Drain = time.Since(drainStart)
 	res.ShutdownRan = ended.Load()
-	res.Held = res.Note == "" && res.InFlight == s.Runs && res.ShutdownRan == int64(res.InFlight) && err == nil
+	res.Held = res.Note == "" && res.InFlight == s.Runs && res.ShutdownRan == int64(res.Served) && err == nil
 	if err != nil && res.Note == "" {
 		res.Note = err.Error()
 	}
@@ -175,9 +178,10 @@ func Measure(ctx context.Context, s Settings) (Result, error) {
 }
 
 // ramp serves s.Runs requests from a few goroutines and waits until every
-// run is in flight. It returns why it stopped short, or "".
-func ramp(ctx context.Context, h http.Handler, s Settings, inFlight *atomic.Int64, start time.Time) string {
-	var issued atomic.Int64
+// run is in flight. It returns the number of requests served and why it
+// stopped short, or "".
+func ramp(ctx context.Context, h http.Handler, s Settings, inFlight *atomic.Int64, start time.Time) (int, string) {
+	var issued, served atomic.Int64
 	var stop atomic.Value // string: why the ramp stopped
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) * 4 {
@@ -190,6 +194,7 @@ func ramp(ctx context.Context, h http.Handler, s Settings, inFlight *atomic.Int6
 				}
 				r := httptest.NewRequest(http.MethodGet, "/", nil)
 				h.ServeHTTP(newWriter(), r)
+				served.Add(1)
 			}
 		}()
 	}
@@ -220,9 +225,9 @@ func ramp(ctx context.Context, h http.Handler, s Settings, inFlight *atomic.Int6
 	wg.Wait()
 	<-watchDone
 	if v := stop.Load(); v != nil {
-		return v.(string)
+		return int(served.Load()), v.(string)
 	}
-	return ""
+	return int(served.Load()), ""
 }
 
 // writer is a minimal ResponseWriter, so that what is measured is the run

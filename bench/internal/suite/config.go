@@ -101,10 +101,10 @@ type sizes struct {
 
 func fullSizes() sizes {
 	return sizes{
-		p1Rounds: 5, p1Duration: 3 * time.Second, p1Conns: 50, p1H2Conns: 10, p1H2Streams: 10,
-		p1BenchTime: "20000x", p1BenchRounds: 5,
-		p2Trials: 500, p2MaxMisses: 3, p2Cap: time.Second,
-		p3Trials: 3, p3Cap: 12 * time.Second,
+		p1Rounds: 12, p1Duration: 2 * time.Second, p1Conns: 50, p1H2Conns: 10, p1H2Streams: 10,
+		p1BenchTime: "20000x", p1BenchRounds: 9,
+		p2Trials: 1000, p2MaxMisses: 3, p2Cap: time.Second,
+		p3Trials: 5, p3Cap: 12 * time.Second,
 		p4Requests: 1000, p4Work: 200 * time.Millisecond, p4Body: 3000,
 		p5Rounds: 3, p5Duration: 5 * time.Second, p5Conns: 64, p5HighConns: 200, p5RaisedCap: 256,
 		p6Runs: 100_000, p6Rounds: 3, p6Deadline: 2 * time.Minute,

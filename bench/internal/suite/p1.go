@@ -31,14 +31,7 @@ func (r *runner) p1(ctx context.Context, s *report.Section) error {
 	}
 	defer life.stop()
 
-	type tool struct {
-		name  string
-		proto string
-		load  loadgen.Load
-		run   func(context.Context, string, loadgen.Load) (loadgen.Result, error)
-		args  func(string, loadgen.Load) []string
-	}
-	tools := []tool{
+	tools := []p1Tool{
 		{"wrk", "HTTP/1.1 keep-alive", loadgen.Load{Conns: sz.p1Conns, Threads: 1, Duration: sz.p1Duration}, loadgen.Wrk, loadgen.WrkArgs},
 		{"h2load", "h2c", loadgen.Load{Conns: sz.p1H2Conns, Streams: sz.p1H2Streams, Threads: 1, Duration: sz.p1Duration}, loadgen.H2load, loadgen.H2loadArgs},
 	}
@@ -50,51 +43,69 @@ func (r *runner) p1(ctx context.Context, s *report.Section) error {
 			"as requests.", sz.p1Duration, report.Plural(sz.p1Rounds, "round")),
 	}
 	for _, t := range tools {
-		s.Commands = append(s.Commands, t.name+" "+joinArgs(t.args("http://127.0.0.1:PORT/", t.load)))
-		for _, c := range []*child{bare, life} { // warm-up
-			warm := t.load
-			warm.Duration = time.Second
-			if _, err := t.run(ctx, c.url("/"), warm); err != nil {
-				return err
-			}
+		if err := r.p1Load(ctx, s, t, life, bare); err != nil {
+			return err
 		}
-		var lrps, brps []float64
-		var failed int64
-		rows := [][]string{}
-		for round := range sz.p1Rounds {
-			order := []*child{life, bare}
-			if round%2 == 1 {
-				order = []*child{bare, life}
-			}
-			got := map[*child]float64{}
-			for _, c := range order {
-				res, err := t.run(ctx, c.url("/"), t.load)
-				if err != nil {
-					return err
-				}
-				got[c] = res.RPS
-				failed += res.Failed
-			}
-			lrps, brps = append(lrps, got[life]), append(brps, got[bare])
-			rows = append(rows, []string{fmt.Sprint(round + 1), fmt.Sprintf("%.0f", got[bare]), fmt.Sprintf("%.0f", got[life]),
-				fmt.Sprintf("%.3f", got[life]/got[bare])})
-		}
-		ratios := stats.Ratios(lrps, brps)
-		med := stats.Median(ratios)
-		s.Verdicts = append(s.Verdicts, report.Verdict{
-			Measurement: "requests/s Lifeline ÷ net/http, " + t.proto,
-			Figure:      report.Spread(ratios, report.Fixed(3, "")),
-			Goal:        "≥ 0.97",
-			Outcome:     report.AtLeast(med, 0.97),
-			Command:     t.name + " " + joinArgs(t.args("http://127.0.0.1:PORT/", t.load)),
-		})
-		s.Tables = append(s.Tables, report.Table{
-			Caption: fmt.Sprintf("%s, %s (failed requests over all runs: %d):", t.name, t.proto, failed),
-			Header:  []string{"round", "net/http req/s", "Lifeline req/s", "ratio"},
-			Rows:    rows,
-		})
 	}
 	return r.p1Overhead(ctx, s)
+}
+
+// p1Tool is a load tool and how to drive it.
+type p1Tool struct {
+	name  string
+	proto string
+	load  loadgen.Load
+	run   func(context.Context, string, loadgen.Load) (loadgen.Result, error)
+	args  func(string, loadgen.Load) []string
+}
+
+// p1Load warms both servers up with t, then runs t's rounds, the order
+// swapped every round, and adds the verdict and the table to s.
+func (r *runner) p1Load(ctx context.Context, s *report.Section, t p1Tool, life, bare *child) error {
+	cmd := t.name + " " + joinArgs(t.args("http://127.0.0.1:PORT/", t.load))
+	s.Commands = append(s.Commands, cmd)
+	for _, c := range []*child{bare, life} {
+		warm := t.load
+		warm.Duration = time.Second
+		if _, err := t.run(ctx, c.url("/"), warm); err != nil {
+			return err
+		}
+	}
+	var lrps, brps []float64
+	var failed int64
+	var rows [][]string
+	for round := range r.sz.p1Rounds {
+		order := []*child{life, bare}
+		if round%2 == 1 {
+			order = []*child{bare, life}
+		}
+		got := map[*child]float64{}
+		for _, c := range order {
+			res, err := t.run(ctx, c.url("/"), t.load)
+			if err != nil {
+				return err
+			}
+			got[c] = res.RPS
+			failed += res.Failed
+		}
+		lrps, brps = append(lrps, got[life]), append(brps, got[bare])
+		rows = append(rows, []string{fmt.Sprint(round + 1), fmt.Sprintf("%.0f", got[bare]), fmt.Sprintf("%.0f", got[life]),
+			fmt.Sprintf("%.3f", got[life]/got[bare])})
+	}
+	ratios := stats.Ratios(lrps, brps)
+	s.Verdicts = append(s.Verdicts, report.Verdict{
+		Measurement: "requests/s Lifeline ÷ net/http, " + t.proto,
+		Figure:      report.Spread(ratios, report.Fixed(3, "")),
+		Goal:        "≥ 0.97",
+		Outcome:     report.AtLeast(stats.Median(ratios), 0.97),
+		Command:     cmd,
+	})
+	s.Tables = append(s.Tables, report.Table{
+		Caption: fmt.Sprintf("%s, %s (failed requests over all runs: %d):", t.name, t.proto, failed),
+		Header:  []string{"round", "net/http req/s", "Lifeline req/s", "ratio"},
+		Rows:    rows,
+	})
+	return nil
 }
 
 // p1Overhead runs the root's BenchmarkOverhead in rounds and reports the

@@ -66,6 +66,7 @@ func (r *runner) p2(ctx context.Context, s *report.Section) error {
 			XLabel: "time from client close to handler context done (µs)",
 			LogX:   true,
 			Curves: []plot.Curve{{Name: "Lifeline", Values: l.Micros()}, {Name: "net/http", Values: b.Micros()}},
+			Goal:   1000, GoalLabel: "goal: p99 ≤ 1 ms",
 		}); err != nil {
 			return err
 		}

@@ -86,6 +86,7 @@ func (r *runner) p3(ctx context.Context, s *report.Section) error {
 		Title:  "P3 silent-peer detection (defaults)",
 		XLabel: "time from the network cut to the handler's context done (s)",
 		Curves: curves,
+		Goal:   5, GoalLabel: "goal: ≤ 5 s",
 	}); err != nil {
 		return err
 	}

@@ -69,6 +69,7 @@ func (r *runner) p4(ctx context.Context, s *report.Section) error {
 			XLabel: "time from Finish (recipe: flush) to the client holding the body (µs)",
 			LogX:   true,
 			Curves: []plot.Curve{{Name: "Lifeline Finish", Values: l.Micros()}, {Name: "recipe: Content-Length + Connection: close + flush", Values: b.Micros()}},
+			Goal:   1000, GoalLabel: "goal: p50 ≤ 1 ms",
 		}); err != nil {
 			return err
 		}

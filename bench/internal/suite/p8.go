@@ -65,6 +65,7 @@ func (r *runner) p8(ctx context.Context, s *report.Section) error {
 			XLabel: "time from WriteClose to the waiting Start returning (µs)",
 			LogX:   true,
 			Curves: []plot.Curve{{Name: "hand-off", Values: h.Micros()}, {Name: st.baseLabel + " (baseline)", Values: b.Micros()}},
+			Goal:   st.goalMicros, GoalLabel: "goal: " + st.goal,
 		}); err != nil {
 			return err
 		}
