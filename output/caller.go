@@ -21,12 +21,10 @@ var libraryPrefixes = [...]string{
 	"io.",
 }
 
-// callerOutside returns the file and line of the first caller outside the
-// library packages: the user's statement whose output sent the header.
-func callerOutside() (string, int) {
-	var pcs [24]uintptr
-	n := runtime.Callers(3, pcs[:])
-	frames := runtime.CallersFrames(pcs[:n])
+// callerFrom returns the file and line of the first frame in pcs outside
+// the library packages: the user's statement whose output sent the header.
+func callerFrom(pcs []uintptr) (string, int) {
+	frames := runtime.CallersFrames(pcs)
 	for {
 		f, more := frames.Next()
 		if !isLibrary(f) {

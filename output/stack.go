@@ -2,6 +2,7 @@ package output
 
 import (
 	"net/http"
+	"runtime"
 	"strconv"
 )
 
@@ -46,9 +47,11 @@ type Stack struct {
 	running  bool // a handler is executing: buffer operations are refused
 	implicit bool // PHP's implicit_flush: flush the sink after every write
 
-	sent     bool // the final header went out
-	sentFile string
+	sent     bool   // the final header went out
+	sentFile string // resolved lazily from sentPCs
 	sentLine int
+	sentPCs  [24]uintptr // the stack that sent the header, when a write did
+	sentN    int         // valid entries in sentPCs; -1 once resolved
 
 	ending  bool   // EndAll is collecting the final bytes in pend
 	pend    []byte // final bytes collected by EndAll
@@ -105,6 +108,7 @@ func (s *Stack) HeadersSent() bool { return s.sent }
 // is empty when the header was sent by Lifeline itself (at Finish or at the
 // end of the run) rather than by a write of the handler.
 func (s *Stack) HeadersSentAt() (file string, line int, ok bool) {
+	s.resolveSent()
 	return s.sentFile, s.sentLine, s.sent
 }
 
@@ -141,6 +145,7 @@ func (s *Stack) SetHeader(key, value string) error {
 }
 
 func (s *Stack) headersSentError() error {
+	s.resolveSent()
 	return &HeadersSentError{File: s.sentFile, Line: s.sentLine}
 }
 
@@ -269,8 +274,10 @@ func (s *Stack) toSink(p []byte, flush bool) error {
 		return nil
 	}
 	if !s.sent {
-		file, line := callerOutside()
-		if err := s.sendHeader(file, line); err != nil {
+		// Keep the program counters only: file and line are worked out
+		// when someone asks (HeadersSentAt, a HeadersSentError).
+		s.sentN = runtime.Callers(2, s.sentPCs[:])
+		if err := s.sendHeader("", 0); err != nil {
 			return err
 		}
 	}
@@ -285,6 +292,15 @@ func (s *Stack) toSink(p []byte, flush bool) error {
 		return s.sink.Flush()
 	}
 	return nil
+}
+
+// resolveSent turns the recorded program counters into the file and line
+// of the first caller outside the library.
+func (s *Stack) resolveSent() {
+	if s.sentN > 0 {
+		s.sentFile, s.sentLine = callerFrom(s.sentPCs[:s.sentN])
+	}
+	s.sentN = -1
 }
 
 func (s *Stack) sendHeader(file string, line int) error {
