@@ -132,11 +132,16 @@ func (d *detector) loop() {
 				continue
 			}
 			cause := CauseClosed
-			_ = cw.rc.Control(func(fd uintptr) {
+			if err := cw.rc.Control(func(fd uintptr) {
 				cause = classifyFD(int(fd))
 				// Level-triggered: stop watching once it fired.
 				_ = syscall.EpollCtl(d.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
-			})
+			}); err != nil {
+				// net/http closed the socket first: it met the error itself
+				// and reports it, with its errno, through the failed write
+				// or the request context. Guessing here would hide it.
+				continue
+			}
 			cw.fire(cause)
 		}
 	}

@@ -11,8 +11,8 @@ import (
 
 // Start pushes a compression level onto the output stack s of the run
 // serving r, as ob_start("ob_gzhandler") does in PHP; when the stack holds
-// only the run's untouched base buffer, the level takes its place, as
-// zlib.output_compression does. It returns the error
+// only the run's untouched base buffer and the client accepts a coding, the
+// level takes its place, as zlib.output_compression does. It returns the error
 // of [output.Stack.Start], wrapped, if the level cannot be pushed. Call it
 // on the run's goroutine, before the output it should compress. The level
 // is flushed with the others when the response ends (at the end of the run
@@ -62,7 +62,7 @@ import (
 func (c *Compressor) Start(s *output.Stack, r *http.Request) error {
 	h := c.newHandler(s, r)
 	chunk := c.opts.chunkSize
-	if st := s.Status(); len(st) == 1 && st[0].Name == "default output handler" &&
+	if st := s.Status(); h.codec != nil && !h.head && len(st) == 1 && st[0].Name == "default output handler" &&
 		!st[0].Started && st[0].Used == 0 && st[0].Flags&output.Removable != 0 {
 		// Take the place of the run's untouched base buffer, as
 		// zlib.output_compression takes output_buffering's, so that ending

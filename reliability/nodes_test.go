@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -42,10 +44,25 @@ type nodeReply struct {
 
 // nodeDo sends one request and reads the whole answer.
 func nodeDo(c *http.Client, method, url string, header http.Header) nodeReply {
+	return nodeDoConnected(c, method, url, header, nil)
+}
+
+// nodeDoConnected is nodeDo calling connected, if not nil, once the
+// request has its connection (or failed to get one).
+func nodeDoConnected(c *http.Client, method, url string, header http.Header, connected func()) nodeReply {
 	start := time.Now()
+	var once sync.Once
+	if connected != nil {
+		defer once.Do(connected)
+	}
 	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
 		return nodeReply{err: err}
+	}
+	if connected != nil {
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			GotConn: func(httptrace.GotConnInfo) { once.Do(connected) },
+		}))
 	}
 	for k, vs := range header {
 		req.Header[k] = vs

@@ -43,12 +43,21 @@ func testR6Session(t *testing.T, nodes []*proc) {
 		fail failures
 	)
 	start := time.Now()
-	gate := make(chan struct{}, 512) // dial at most this many at once; the requests then wait in the servers
+	gate := make(chan struct{}, 256) // dial at most this many at once; the requests then wait in the servers
+	var inFlight, most int
 	for i := range n {
 		gate <- struct{}{}
 		wg.Go(func() {
-			rep := nodeDo(client, http.MethodGet, nodes[i%len(nodes)].base+"/incr", sessionHeader(id))
-			<-gate
+			rep := nodeDoConnected(client, http.MethodGet, nodes[i%len(nodes)].base+"/incr", sessionHeader(id), func() {
+				mu.Lock()
+				inFlight++
+				most = max(most, inFlight)
+				mu.Unlock()
+				<-gate
+			})
+			mu.Lock()
+			inFlight--
+			mu.Unlock()
 			if rep.err != nil || rep.code != http.StatusOK {
 				fail.add("incr %d: %d %v %s", i, rep.code, rep.err, shortBody(rep.body))
 				return
@@ -90,6 +99,7 @@ func testR6Session(t *testing.T, nodes []*proc) {
 	}
 	rp.Figure("increments", "%d in %v (%.0f/s), final value %d", len(seen), elapsed.Round(time.Millisecond), float64(len(seen))/elapsed.Seconds(), lastN)
 	rp.Figure("lost / duplicated values", "%d / %d", missing, dups)
+	rp.Figure("requests in flight at once (most)", "%d", most)
 	rp.Figure("latency (waiting for the lock included)", "%s", latencies(lat))
 	rp.Figure("violations", "%d", fail.n())
 	if fail.n() > 0 {
@@ -122,7 +132,7 @@ func testR6Idempotency(t *testing.T, nodes []*proc) {
 	plans := make([]plan, k)
 	for i := range plans {
 		plans[i] = plan{key: fmt.Sprintf("r6-%d-%d", i, rng.Uint32()), work: durBetween(rng, 20*time.Millisecond, 100*time.Millisecond),
-			delays: [2]time.Duration{durBetween(rng, 0, 100*time.Millisecond), durBetween(rng, 0, 100*time.Millisecond)},
+			delays:     [2]time.Duration{durBetween(rng, 0, 100*time.Millisecond), durBetween(rng, 0, 100*time.Millisecond)},
 			firstLeave: rng.IntN(3) == 0, leaveAfter: durBetween(rng, 0, 20*time.Millisecond)}
 	}
 	var (

@@ -126,9 +126,7 @@ func flags(row map[string]any) []string {
 	if row["runaway"] == true {
 		tags = append(tags, "runaway")
 	}
-	if row["panicked"] == true && row["cause"] == "" {
-		// Record.Panicked also counts the termination panic of a run
-		// that had to stop, which has a cause: only a real panic is tagged.
+	if row["panicked"] == true {
 		tags = append(tags, "panic")
 	}
 	if row["finished"] == true {

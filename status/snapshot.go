@@ -81,7 +81,7 @@ type EndedRun struct {
 	FinishedAfterMS float64           `json:"finished_after_ms"` // start to Finish, 0 if not finished
 	ShutdownFuncs   int               `json:"shutdown_funcs"`    // shutdown functions that ran
 	Runaway         bool              `json:"runaway"`
-	Panicked        bool              `json:"panicked"` // the handler panicked, or was terminated (lifeline.ErrTerminated; then cause is set)
+	Panicked        bool              `json:"panicked"` // the handler panicked (a termination is not a panic: see cause)
 	IgnoreUserAbort bool              `json:"ignore_user_abort"`
 	Notes           map[string]string `json:"notes"`
 }
