@@ -66,8 +66,8 @@ func NewStack(sink Sink) *Stack {
 	return s
 }
 
-// Reset prepares s for a new response to sink, keeping only its buffers'
-// memory. It is how pooled stacks are reused.
+// Reset prepares s for a new response to sink, keeping only the memory of
+// its buffers and header map. It is how pooled stacks are reused.
 func (s *Stack) Reset(sink Sink) {
 	for i := range s.levels {
 		// Levels left open (a response that never reached EndAll) are
@@ -82,7 +82,17 @@ func (s *Stack) Reset(sink Sink) {
 	if cap(pend) > maxKeep {
 		pend = nil
 	}
-	*s = Stack{sink: sink, header: make(http.Header), levels: levels, pend: pend}
+	// The header map is kept too, emptied: a Sink must copy what it keeps
+	// of it (Lifeline's copies the fields into the real ResponseWriter's
+	// own map), and a handler must not touch it after its response ended,
+	// as net/http requires of any ResponseWriter.
+	header := s.header
+	if header == nil || len(header) > 64 {
+		header = make(http.Header)
+	} else {
+		clear(header)
+	}
+	*s = Stack{sink: sink, header: header, levels: levels, pend: pend}
 }
 
 // SetSink replaces the Sink. Lifeline uses it to discard the output of a run
