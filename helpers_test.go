@@ -81,3 +81,5 @@ func mustRun(t testing.TB, r *http.Request) *lifeline.Run {
 	}
 	return rn
 }
+
+func timeNowPlusMinute() time.Time { return time.Now().Add(time.Minute) }

@@ -110,7 +110,11 @@ func New(cfg Config) (*Node, error) {
 		WriteTimeout: cfg.StoreTimeout,
 		PoolTimeout:  cfg.StoreTimeout,
 		MaxRetries:   -1,
-		PoolSize:     64,
+		// go-redis retries a failed dial 5 times, 100ms apart, by default:
+		// 400ms more for every call while Redis is down.
+		DialerRetries:      1,
+		DialerRetryTimeout: 10 * time.Millisecond,
+		PoolSize:           64,
 	})
 	if n.sstore, err = sessredis.New(n.client, sessredis.WithPollInterval(50*time.Millisecond)); err != nil {
 		n.client.Close()
