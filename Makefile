@@ -1,7 +1,7 @@
 # Lifeline: the two commands a new user needs are `make run` and `make test`.
 GO ?= go
 
-.PHONY: run test deps vet fmt-check test-go conformance
+.PHONY: run test deps vet fmt-check test-go conformance bench bench-smoke
 
 ## run: start the reference server on 127.0.0.1:8080 (embedded defaults, no external service)
 run:
@@ -27,3 +27,12 @@ test-go:
 ## conformance: the PHP-FPM + nginx side-by-side suite alone; regenerates docs/CONFORMANCE.md
 conformance: deps
 	./scripts/conformance.sh
+
+## bench: the benchmark suite (about 5 minutes, bounded at 19): docs/bench/suite.md, docs/bench/*.png
+## and the generated section of docs/BENCHMARKS.md
+bench: deps
+	bash scripts/bench.sh -splice docs/BENCHMARKS.md
+
+## bench-smoke: one round of every part with tiny counts, into a temp dir (CI runs it so the suite cannot rot)
+bench-smoke: deps
+	bash scripts/bench.sh --smoke

@@ -2,6 +2,7 @@ package reliability
 
 import (
 	"bytes"
+	"log/slog"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -41,3 +42,6 @@ func containsAny(s string, subs ...string) bool {
 }
 
 func getenv(name string) string { return os.Getenv(name) }
+
+// discardLogger returns a logger that drops everything.
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

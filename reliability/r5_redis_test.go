@@ -1,7 +1,6 @@
 package reliability
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -48,7 +47,7 @@ func testR5(t *testing.T, id string, rs redisServer, persistent bool) {
 		kind = "with appendonly yes, appendfsync always"
 	}
 	rp := newReport(t, id, "R5 Redis faults: redis-server "+kind+" killed under load and restarted")
-	rp.Load("2 lifeline-node processes (-store-timeout 500ms, -lock-ttl 2s); %d workers, each with its own session, alternate GET /incr (1 in 10 holds the lock 300ms) and POST /order with a fresh Idempotency-Key, round-robin over the nodes", workers)
+	rp.Load("2 lifeline-node processes (-store-timeout 500ms, -lock-ttl 2s); %d workers, each with its own session, alternate GET /incr (1 in 10 holds the lock 300ms) and POST /order with a fresh Idempotency-Key, round-robin over the nodes; after a 503 a worker pauses 20ms", workers)
 	rp.Fault("after %v, SIGKILL to redis-server; %v later it is restarted on the same port; the load goes on %v more", warm, outage, recover)
 	rp.Check("every request sent while Redis was down got 503 with Retry-After and a message naming the unavailable store, within 2s")
 	rp.Check("sessions: every 200 continues its session's count (n = last acknowledged + 1, plus at most the requests whose save was ambiguous); a new session id only where Redis lost its data, and then visibly (new cookie, n = 1)")
@@ -107,6 +106,9 @@ func testR5(t *testing.T, id string, rs redisServer, persistent bool) {
 				mu.Unlock()
 				if w == 0 && i == 0 {
 					close(started)
+				}
+				if r.rep.code == http.StatusServiceUnavailable {
+					time.Sleep(20 * time.Millisecond) // a client backs off a little
 				}
 			}
 		})
@@ -231,15 +233,22 @@ func testR5(t *testing.T, id string, rs redisServer, persistent bool) {
 	}
 	// Orders refused with 503 ran nothing; retried now, each runs once.
 	before := effects(t, nodes)
+	sem := make(chan struct{}, 32)
+	var retries sync.WaitGroup
 	for _, r := range refused {
 		if before[r.key] != 0 {
 			fail.add("order %s: refused with 503, yet its side effect ran %d times", r.key, before[r.key])
 		}
-		rep := nodeDo(client, http.MethodPost, nodes[(r.node+1)%len(nodes)].base+"/order?work=10ms", http.Header{"Idempotency-Key": {r.key}})
-		if rep.code != http.StatusCreated {
-			fail.add("order %s retried after the recovery: %d %s", r.key, rep.code, shortBody(rep.body))
-		}
+		sem <- struct{}{}
+		retries.Go(func() {
+			defer func() { <-sem }()
+			rep := nodeDo(client, http.MethodPost, nodes[(r.node+1)%len(nodes)].base+"/order?work=10ms", http.Header{"Idempotency-Key": {r.key}})
+			if rep.code != http.StatusCreated {
+				fail.add("order %s retried after the recovery: %d %s", r.key, rep.code, shortBody(rep.body))
+			}
+		})
 	}
+	retries.Wait()
 	after := effects(t, nodes)
 	for _, r := range refused {
 		if after[r.key] != 1 {
@@ -257,5 +266,3 @@ func testR5(t *testing.T, id string, rs redisServer, persistent bool) {
 		t.Errorf("%d violations:%s", fail.n(), fail.String())
 	}
 }
-
-var errNoAnswer = errors.New("no answer")

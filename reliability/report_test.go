@@ -32,6 +32,9 @@ type report struct {
 
 // newReport starts the report of t; it is written when t ends.
 func newReport(t *testing.T, id, title string) *report {
+	if raceEnabled {
+		id, title = id+"-race", title+", with -race"
+	}
 	rp := &report{t: t, id: id, title: title, start: time.Now()}
 	t.Cleanup(rp.write)
 	return rp

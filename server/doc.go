@@ -18,8 +18,9 @@
 //
 // # What it sets up
 //
-//   - TCP keep-alive tuned by [WithDeadPeerTimeout] (5 s by default): the first
-//     probe after about 2 s of silence, then one a second.
+//   - TCP keep-alive tuned by [WithDeadPeerTimeout] (4 s by default, so a
+//     silent peer is noticed within 5 s): the first probe after about 1 s of
+//     silence, then one a second.
 //   - TCP_USER_TIMEOUT (Linux) to 7/8 of the same timeout, so unacknowledged
 //     writes fail with ETIMEDOUT within it instead of hanging for minutes, and
 //     a silent peer is dropped when the timeout has passed.

@@ -47,7 +47,7 @@ const (
 	// DefaultMaxBodyBytes is the limit [WithMaxBodyBytes] changes.
 	DefaultMaxBodyBytes = 8 << 20
 	// DefaultDeadPeerTimeout is the timeout [WithDeadPeerTimeout] changes.
-	DefaultDeadPeerTimeout = 5 * time.Second
+	DefaultDeadPeerTimeout = 4 * time.Second
 	// DefaultDrainTimeout is the timeout [WithDrainTimeout] changes.
 	DefaultDrainTimeout = 25 * time.Second
 
@@ -158,8 +158,9 @@ func WithMaxBodyBytes(n int64) Option {
 // an RST (a pulled cable, a laptop lid, a mobile link gone) is noticed, while
 // the server writes nothing as well as while its writes go unacknowledged:
 // about d after the client's last packet (measured: d plus 0.1 s of kernel
-// timer slack when idle, a little under d when writing). The default is 5s;
-// the minimum is [MinDeadPeerTimeout]; 0 leaves the operating system's and
+// timer slack when idle, a little under d when writing). The default is 4s,
+// so that a silent peer is noticed within 5 s even with that slack and the
+// time a cut takes; the minimum is [MinDeadPeerTimeout]; 0 leaves the operating system's and
 // Go's defaults (15s keep-alive idle time, about two and a half minutes to
 // notice a silent idle peer, up to 15 minutes of retransmissions for an
 // unacknowledged write).

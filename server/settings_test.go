@@ -29,7 +29,7 @@ func TestHTTPServerSettings(t *testing.T) {
 	}{
 		{name: "defaults", want: want{
 			readHeader: 10 * time.Second, idle: 75 * time.Second, headerBytes: 64 << 10,
-			pingSend: 2 * time.Second, pingAt: 3 * time.Second,
+			pingSend: 1600 * time.Millisecond, pingAt: 2400 * time.Millisecond, // 2/5 and 3/5 of the 4 s default
 		}},
 		{name: "options", opts: []Option{
 			WithReadHeaderTimeout(time.Second), WithIdleTimeout(0), WithMaxHeaderBytes(1000),

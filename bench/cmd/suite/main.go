@@ -3,8 +3,9 @@
 // PNG per latency distribution.
 //
 //	go run ./bench/cmd/suite                       # everything, report in docs/bench/suite.md
-//	go run ./bench/cmd/suite -only P2,P4           # some parts
-//	go run ./bench/cmd/suite -smoke -out /tmp/b    # one round of everything, tiny counts
+//	go run ./bench/cmd/suite -only P2,P4           # some parts, report in a new temporary directory
+//	go run ./bench/cmd/suite -smoke                # one round of everything, tiny counts, ditto
+//	go run ./bench/cmd/suite -splice docs/BENCHMARKS.md   # also replace the marked section there
 //
 // Run it from the module's root. It starts child processes of itself
 // ("suite child ..."): servers under load and scale measurements.
@@ -45,7 +46,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	fs := flag.NewFlagSet("suite", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	out := fs.String("out", "docs/bench", "directory for the plots (and the report, unless -md is given)")
+	out := fs.String("out", "docs/bench", "directory for the plots (and the report, unless -md is given); "+
+		"with -only or -smoke the default is a new temporary directory, so that docs/ keeps the full run")
 	md := fs.String("md", "", "the report's Markdown file (default: suite.md in -out)")
 	splice := fs.String("splice", "", "also replace the suite's section, between its markers, in this Markdown file")
 	smoke := fs.Bool("smoke", false, "one round of everything with tiny counts, to check the suite works")
@@ -66,9 +68,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
 		return fmt.Errorf("run the suite from the module's root or pass -repo: %w", err)
 	}
+	outDir := abs(root, *out)
+	if (*only != "" || *smoke) && !isSet(fs, "out") {
+		if outDir, err = os.MkdirTemp("", "lifeline-bench-"); err != nil {
+			return err
+		}
+	}
 	cfg := suite.Config{
 		Repo:       root,
-		OutDir:     abs(root, *out),
+		OutDir:     outDir,
 		Smoke:      *smoke,
 		Timeout:    *timeout,
 		Executable: exe,
@@ -106,6 +114,13 @@ func child(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		return scale.Main(ctx, args[1:], stdout, stderr)
 	}
 	return fmt.Errorf("child: unknown role %q", args[0])
+}
+
+// isSet reports whether the flag called name was given.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func abs(root, p string) string {

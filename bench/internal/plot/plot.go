@@ -53,7 +53,6 @@ type Chart struct {
 func CDF(path string, c Chart) error {
 	p := gonum.New()
 	p.Title.Text = c.Title
-	p.X.Label.Text = c.XLabel
 	p.Y.Label.Text = "fraction of trials ≤ x"
 	p.Y.Min, p.Y.Max = 0, 1
 	p.Add(plotter.NewGrid())
@@ -95,17 +94,27 @@ func CDF(path string, c Chart) error {
 		p.Add(g)
 		leg.Add(c.GoalLabel, g)
 	}
-	return save(path, p, &leg)
+	return save(path, p, &leg, c.XLabel)
 }
 
-// save draws p with leg under it and writes the PNG.
-func save(path string, p *gonum.Plot, leg *gonum.Legend) error {
+// save draws p with its x label and leg under it and writes the PNG.
+//
+// The x label is drawn here rather than by gonum, which on a log axis
+// reserves room for it as if it were centred on the arithmetic mean of the
+// axis range, squeezing the chart to the left: gonum gets a blank label of
+// the same height.
+func save(path string, p *gonum.Plot, leg *gonum.Legend, xlabel string) error {
 	const width, plotHeight = 8 * vg.Inch, 4.5 * vg.Inch
 	r := leg.Rectangle(draw.New(vgimg.New(width, plotHeight)))
 	legHeight := r.Max.Y - r.Min.Y + vg.Points(12)
 	img := vgimg.New(width, plotHeight+legHeight)
 	dc := draw.New(img)
-	p.Draw(draw.Crop(dc, 0, 0, legHeight, 0))
+	area := draw.Crop(dc, 0, 0, legHeight, 0)
+	p.X.Label.Text = " "
+	p.Draw(area)
+	sty := p.X.Label.TextStyle
+	sty.XAlign = draw.XCenter
+	area.FillText(sty, vg.Point{X: (area.Min.X + area.Max.X) / 2, Y: area.Min.Y + sty.FontExtents().Descent}, xlabel)
 	leg.Draw(draw.Crop(dc, vg.Points(48), 0, vg.Points(4), -plotHeight-vg.Points(4)))
 	f, err := os.Create(path)
 	if err != nil {

@@ -49,7 +49,7 @@ func (r *runner) p3(ctx context.Context, s *report.Section) error {
 			return err
 		}
 		sum := sr.Summary()
-		rows = append(rows, []string{st.label, report.Observed(sr), report.Micros(sum.Min), report.Micros(sum.P50), report.Micros(sum.Max)})
+		rows = append(rows, []string{st.label, report.Observed(sr), seconds(sum.Min), seconds(sum.P50), seconds(sum.Max)})
 		secs := make([]float64, 0, sr.Trials())
 		for _, v := range sr.Micros() {
 			secs = append(secs, v/1e6)
@@ -66,7 +66,7 @@ func (r *runner) p3(ctx context.Context, s *report.Section) error {
 	}
 	s.Verdicts = append(s.Verdicts, report.Verdict{
 		Measurement: "silent peer noticed, defaults (slowest Lifeline trial over h1 silent, h1 writing, h2c)",
-		Figure:      report.Micros(worst),
+		Figure:      seconds(worst),
 		Goal:        "≤ 5 s",
 		Outcome:     report.All(outcomes...),
 		Command:     cmd,
@@ -92,4 +92,13 @@ func (r *runner) p3(ctx context.Context, s *report.Section) error {
 	}
 	s.Plots = append(s.Plots, report.Plot{Title: "P3 silent peer", Path: path})
 	return nil
+}
+
+// seconds formats microseconds as seconds with millisecond precision, so
+// that a figure just over the 5 s goal does not print as "5.00 s".
+func seconds(us float64) string {
+	if math.IsNaN(us) || math.IsInf(us, 0) {
+		return "—"
+	}
+	return fmt.Sprintf("%.3f s", us/1e6)
 }
