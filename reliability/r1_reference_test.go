@@ -274,7 +274,7 @@ func TestR1AbortStormReference(t *testing.T) {
 
 	checkRefOrders(&fail, dir, calls, answers, rp)
 	checkRefJobs(&fail, dir, finisherJobs, rp)
-	rp.Figure("runs (status page)", "%d of %d requests sent in full (%d partial requests, %d FIN and %d RST leavers)", snap.AcceptedRuns, sent, partial, finLeave, rstLeave)
+	rp.Figure("runs (status page)", "%d of %d requests sent in full (%d answered and read, %d partial requests, %d FIN and %d RST leavers)", snap.AcceptedRuns, sent, responded, partial, finLeave, rstLeave)
 	rp.Figure("latency of finishing clients", "%s", latencies(lat))
 	rp.Figure("calls by route/behaviour", "%s", acts)
 	rp.Figure("violations", "%d", fail.n())

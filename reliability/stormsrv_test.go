@@ -46,9 +46,6 @@ type stormOptions struct {
 	grace       time.Duration
 	recent      int
 	drain       time.Duration
-	readHeader  time.Duration
-	maxHeader   int
-	maxBody     int64
 	extraRoutes func(mux *http.ServeMux, s *stormServer)
 }
 
@@ -91,15 +88,6 @@ func startStorm(t testing.TB, o stormOptions) *stormServer {
 		o.extraRoutes(mux, s)
 	}
 	sopts := []server.Option{server.WithAddr("127.0.0.1:0"), server.WithLogger(log), server.WithDrainTimeout(max(o.drain, 10*time.Second))}
-	if o.readHeader > 0 {
-		sopts = append(sopts, server.WithReadHeaderTimeout(o.readHeader))
-	}
-	if o.maxHeader > 0 {
-		sopts = append(sopts, server.WithMaxHeaderBytes(o.maxHeader))
-	}
-	if o.maxBody > 0 {
-		sopts = append(sopts, server.WithMaxBodyBytes(o.maxBody))
-	}
 	srv, err := server.New(pool, mux, sopts...)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,9 @@
 #   scripts/reliability.sh short    the short scenarios under -race (what `make test`
 #                                   runs) and each Fuzz target for 2,000 executions;
 #                                   writes the document to $TMPDIR, not docs/
+#   scripts/reliability.sh assemble DIR
+#                                   only rewrites docs/RELIABILITY.md from the figures
+#                                   a full run left in DIR (it prints where)
 #
 # FUZZTIME overrides the fuzzing budget (e.g. FUZZTIME=30s). Crashers that
 # fuzzing finds are written by go test to <pkg>/testdata/fuzz/<FuzzX>/ and
@@ -24,18 +27,27 @@ mode=${1:-full}
 case "$mode" in
 full) fuzztime=${FUZZTIME:-1000000x}; out=docs/RELIABILITY.md ;;
 short) fuzztime=${FUZZTIME:-2000x}; out=${TMPDIR:-/tmp}/RELIABILITY.md ;;
-*) echo "usage: $0 [full|short]" >&2; exit 2 ;;
+assemble) out=docs/RELIABILITY.md ;;
+*) echo "usage: $0 [full|short|assemble DIR]" >&2; exit 2 ;;
 esac
-reports=$(mktemp -d "${TMPDIR:-/tmp}/lifeline-reliability-report.XXXXXX")
-trap 'rm -rf "$reports"' EXIT
 status=0
-started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)
-t0=$(date +%s)
+if [ "$mode" = assemble ]; then
+	reports=${2:?usage: $0 assemble DIR}
+	# shellcheck disable=SC1091
+	. "$reports/run.env"
+	status=$run_status
+else
+	reports=$(mktemp -d "${TMPDIR:-/tmp}/lifeline-reliability-report.XXXXXX")
+	started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)
+	t0=$(date +%s)
+fi
 
 step() { echo; echo "== $*"; }
 
-if [ "$mode" = full ]; then
+if [ "$mode" = assemble ]; then
+	: # the figures are in $reports already
+elif [ "$mode" = full ]; then
 	step "scenarios, full scale (LIFELINE_RELIABILITY=full)"
 	LIFELINE_RELIABILITY=full LIFELINE_RELIABILITY_REPORT="$reports" \
 		$GO test -count=1 -timeout 90m -v -run '^TestR[0-9]' ./reliability/ 2>&1 | tee "$reports/scenarios.log" | grep -E '^(=== RUN|--- |    --- |ok|FAIL|PASS)'
@@ -51,8 +63,9 @@ else
 	[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 fi
 
-step "R4 fuzzing: every Fuzz target, -fuzztime=$fuzztime"
 fuzzrows=$reports/fuzz.md
+if [ "$mode" != assemble ]; then
+step "R4 fuzzing: every Fuzz target, -fuzztime=$fuzztime"
 {
 	echo "| Package | Target | Executions | Time | New corpus entries | Result |"
 	echo "| --- | --- | --- | --- | --- | --- |"
@@ -79,6 +92,10 @@ grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r file; do
 	done
 done
 [ -e "$reports/fuzz.failed" ] && status=1
+minutes=$((($(date +%s) - t0) / 60))
+printf 'started=%q\nload_before=%q\nminutes=%q\nrun_status=%q\nfuzztime=%q\nmode=%q\n' \
+	"$started" "$load_before" "$minutes" "$status" "$fuzztime" "$mode" >"$reports/run.env"
+fi
 
 step "writing $out"
 fragment() { [ -e "$reports/$1.md" ] && cat "$reports/$1.md"; }
@@ -87,13 +104,13 @@ fragment() { [ -e "$reports/$1.md" ] && cat "$reports/$1.md"; }
 	echo
 	echo "## The run these figures come from"
 	echo
-	echo "- Command: \`scripts/reliability.sh $mode\` (\`make reliability\`), started $started, took $(( ($(date +%s) - t0) / 60 )) min"
+	echo "- Command: \`scripts/reliability.sh $mode\` (\`make reliability\`), started $started, took $minutes min"
 	echo "- Machine: $(nproc) cores, $(uname -sr), $($GO version | cut -d' ' -f3-), load average at the start $load_before (the cores are shared with other work)"
 	echo "- Result: $([ $status -eq 0 ] && echo 'every step passed' || echo '**some steps failed**: see the FAIL marks and the findings below')"
 	echo
 	echo "## R1 abort storm"
 	echo
-	for f in R1-reference R1-inprocess R1-reference-race R1-inprocess-race; do fragment $f; done
+	for f in R1-reference R1-inprocess R1-halfclose R1-reference-race R1-inprocess-race R1-halfclose-race; do fragment $f; done
 	echo "## R2 drain"
 	echo
 	for f in R2-complete R2-cut; do fragment $f; done
@@ -117,5 +134,5 @@ fragment() { [ -e "$reports/$1.md" ] && cat "$reports/$1.md"; }
 	for f in R7-slowloris R7-huge-header R7-endless-body R7-huge-length R7-slow-body R7-never-reads; do fragment $f; done
 	cat reliability/testdata/RELIABILITY.tail.md
 } >"$out"
-echo "wrote $out"
+echo "wrote $out (figures kept in $reports)"
 exit $status
