@@ -55,9 +55,6 @@ type Config struct {
 	Logger       *slog.Logger  // default slog.Default()
 }
 
-// ErrInvalidConfig wraps every configuration error from [New].
-var ErrInvalidConfig = errors.New("node: invalid configuration")
-
 // Node is one server process's application: its pool, its Redis client
 // and its stores. Create it with [New] and release it with [Node.Close]
 // after the server has drained.
