@@ -107,6 +107,15 @@ func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, c
 			// and let it go on alone, counted as runaway.
 			ex.closed = true
 			close(ex.gone)
+			if r.ContentLength != 0 {
+				// The run may be stuck reading the body, holding its lock:
+				// net/http would wait for that lock to discard the rest of
+				// the body before answering (and a slow client could make it
+				// wait for ever). Close after the answer, and wake the
+				// reader with a deadline in the past.
+				w.Header().Set("Connection", "close")
+				_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+			}
 			return rn.answer(w, r, outcomeTimeout, wroteHeader)
 		}
 	}
@@ -127,6 +136,12 @@ func (rn *Run) writeLast(w http.ResponseWriter, body []byte) error {
 
 // answer finishes the response on the connection side for how the run ended.
 func (rn *Run) answer(w http.ResponseWriter, r *http.Request, out outcome, wroteHeader bool) (abortStream bool) {
+	if rn.Aborted() && !rn.finished.Load() {
+		// The client left before the response was complete. What it may
+		// still read (a half-closed connection) must not look complete:
+		// cut the response short rather than end it cleanly.
+		return true
+	}
 	switch out {
 	case outcomeTimeout, outcomePanic:
 		if wroteHeader {

@@ -278,3 +278,27 @@ func (s *Stack) FlushAll() error {
 	}
 	return s.toSink(nil, true)
 }
+
+// DiscardAll drops every buffer, top down and whatever their flags, calling
+// each handler with [PhaseClean]|[PhaseFinal] and discarding its output (PHP's
+// php_output_discard_all, used before a fatal error replaces the page), then
+// forgets the status code set so far, so that an error response can replace
+// the one that was being built. The header map is kept. When the header has
+// already been sent it changes nothing and returns a [*HeadersSentError]:
+// the response can no longer be replaced.
+func (s *Stack) DiscardAll() error {
+	if s.running {
+		return ErrInHandler
+	}
+	if s.sent {
+		return s.headersSentError()
+	}
+	var err error
+	for i := len(s.levels) - 1; i >= 0; i-- {
+		if e := s.pop(i, PhaseClean|PhaseFinal, true); e != nil && err == nil {
+			err = e
+		}
+	}
+	s.code = 0
+	return err
+}

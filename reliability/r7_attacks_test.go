@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lifeline-go/lifeline/server"
 )
 
 // The attacks of TestR7Hostile. Each returns when the server has dealt
@@ -19,7 +21,7 @@ import (
 func attackSlowloris(t *testing.T, p *proc, rp *report, baseFDs int) {
 	n := pick(200, 500)
 	rp.Fault("%d connections each send a request line and then one header field every second, never ending the header block", n)
-	rp.Check("the server closes every one by its read-header timeout (10s)")
+	rp.Check("the server closes every one by its read-header timeout (server.DefaultReadHeaderTimeout, %v)", server.DefaultReadHeaderTimeout)
 	conns := make([]net.Conn, n)
 	for i := range conns {
 		c, err := net.Dial("tcp", p.addr)
@@ -72,8 +74,8 @@ func attackSlowloris(t *testing.T, p *proc, rp *report, baseFDs int) {
 		t.Errorf("%d slowloris connections still open after 30s", open)
 	}
 	for _, d := range closes {
-		if d > 13*time.Second {
-			t.Errorf("a slowloris connection lasted %v, past the 10s read-header timeout", d)
+		if d > server.DefaultReadHeaderTimeout+3*time.Second {
+			t.Errorf("a slowloris connection lasted %v, past the %v read-header timeout", d, server.DefaultReadHeaderTimeout)
 			break
 		}
 	}
@@ -311,7 +313,7 @@ func attackSlowBody(t *testing.T, p *proc, rp *report, baseFDs int) {
 func attackNeverReads(t *testing.T, p *proc, rp *report, baseFDs int) {
 	n := pick(5, 20)
 	rp.Fault("%d connections each pipeline 32 × GET /demo/finish?pad=1048576&work=0s (1 MiB answers) and never read, nor close", n)
-	rp.Check("the server gives up on each connection by its dead-peer timeout (5s: zero-window probes count against TCP_USER_TIMEOUT) and releases it while the client still holds its end")
+	rp.Check("the server gives up on each connection by its dead-peer timeout (server.DefaultDeadPeerTimeout, %v: zero-window probes count against TCP_USER_TIMEOUT) and releases it while the client still holds its end", server.DefaultDeadPeerTimeout)
 	conns := make([]net.Conn, n)
 	req := strings.Repeat("GET /demo/finish?pad=1048576&work=0s HTTP/1.1\r\nHost: x\r\n\r\n", 32)
 	start := time.Now()

@@ -12,8 +12,8 @@ import (
 )
 
 // TestR7Hostile runs one hostile client at a time against the reference
-// server with its default limits (read-header timeout 10s, header block
-// 64 KiB, body 8 MiB, dead-peer timeout 5s), while a well-behaved client
+// server with its default limits (package server's defaults: read-header
+// timeout, header block, body size, dead-peer timeout), while a well-behaved client
 // keeps asking: each attack must be bounded by a limit, its resources
 // released, and the well-behaved client unaffected.
 func TestR7Hostile(t *testing.T) {

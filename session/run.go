@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/lifeline-go/lifeline"
 )
@@ -52,7 +53,28 @@ func (s *Session) release(ctx context.Context) {
 	if err := s.closeLocked(ctx, closeWrite); err != nil {
 		s.m.log.Error("session: writing the session at the end of the run", "run", s.rn.ID(),
 			"session", fingerprint(s.id), "err", err)
+		s.failResponse(err)
 	}
+}
+
+// failResponse replaces the response with a 503 when the session could not
+// be written and nothing has gone to the client yet: the client must not be
+// told of a change that was never saved. The release hooks run on the run's
+// goroutine before the final flush, so the answer is still in the buffers.
+func (s *Session) failResponse(err error) {
+	out := s.rn.Output()
+	if out.DiscardAll() != nil {
+		return // already on its way: the log line is all that can be done
+	}
+	h := out.Header()
+	for _, k := range []string{"Content-Length", "Content-Encoding", "Etag", "Last-Modified", "Set-Cookie"} {
+		h.Del(k)
+	}
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Retry-After", "1")
+	_ = out.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = out.Write([]byte("503 service unavailable: the session could not be saved: " + err.Error() + "\n"))
 }
 
 // annotate shows the session's lock state on the run ("waiting #a1b2c3",

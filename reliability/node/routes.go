@@ -51,7 +51,9 @@ func (n *Node) incr(w http.ResponseWriter, r *http.Request) {
 	}
 	switch err := s.WriteClose(r.Context()); {
 	case errors.Is(err, session.ErrStoreUnavailable):
-		unavailable(w, "session not saved, store unavailable", err)
+		// The data may have been saved and the unlock failed: WriteClose
+		// does not say which.
+		unavailable(w, "session save not confirmed, store unavailable", err)
 	case errors.Is(err, session.ErrLockLost):
 		answer(w, http.StatusConflict, map[string]string{"error": "session not saved, its lock was lost: " + err.Error()})
 	case err != nil:
