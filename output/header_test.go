@@ -358,3 +358,43 @@ func TestSinkErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestDiscardAll: every buffer is dropped through its handler with
+// clean|final and the status code is forgotten, so an error page can replace
+// the response (PHP's php_output_discard_all); once the header went out the
+// response can no longer be replaced.
+func TestDiscardAll(t *testing.T) {
+	sink := &discardRecorder{}
+	s := output.NewStack(sink)
+	var phases []output.Phase
+	s.Start(output.HandlerFunc(func(b []byte, p output.Phase) ([]byte, error) {
+		phases = append(phases, p)
+		return b, nil
+	}), 0, 0) // not even removable: DiscardAll is forced
+	s.WriteHeader(http.StatusCreated)
+	s.Write([]byte("the page being built"))
+	if err := s.DiscardAll(); err != nil {
+		t.Fatalf("DiscardAll: %v", err)
+	}
+	if s.Level() != 0 || s.StatusCode() != 0 || len(phases) != 1 || phases[0] != output.PhaseStart|output.PhaseClean|output.PhaseFinal {
+		t.Errorf("after DiscardAll: level %d, code %d, handler phases %v", s.Level(), s.StatusCode(), phases)
+	}
+	s.WriteHeader(http.StatusServiceUnavailable)
+	s.Write([]byte("error"))
+	s.EndAll()
+	if sink.code != http.StatusServiceUnavailable || sink.body != "error" {
+		t.Errorf("sent %d %q, want 503 \"error\"", sink.code, sink.body)
+	}
+	if err := s.DiscardAll(); !errors.Is(err, output.ErrHeadersSent) {
+		t.Errorf("DiscardAll after the header went out: %v, want ErrHeadersSent", err)
+	}
+}
+
+type discardRecorder struct {
+	code int
+	body string
+}
+
+func (r *discardRecorder) WriteHeader(code int, _ http.Header) error { r.code = code; return nil }
+func (r *discardRecorder) Write(p []byte) (int, error)            { r.body += string(p); return len(p), nil }
+func (r *discardRecorder) Flush() error                           { return nil }
