@@ -396,5 +396,5 @@ type discardRecorder struct {
 }
 
 func (r *discardRecorder) WriteHeader(code int, _ http.Header) error { r.code = code; return nil }
-func (r *discardRecorder) Write(p []byte) (int, error)            { r.body += string(p); return len(p), nil }
-func (r *discardRecorder) Flush() error                           { return nil }
+func (r *discardRecorder) Write(p []byte) (int, error)               { r.body += string(p); return len(p), nil }
+func (r *discardRecorder) Flush() error                              { return nil }
