@@ -36,8 +36,10 @@ if [ "$mode" = assemble ]; then
 	# shellcheck disable=SC1091
 	. "$reports/run.env"
 	status=$run_status
+	mode_run=$run_mode
 else
 	reports=$(mktemp -d "${TMPDIR:-/tmp}/lifeline-reliability-report.XXXXXX")
+	mode_run=$mode
 	started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)
 	t0=$(date +%s)
@@ -93,7 +95,7 @@ grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r file; do
 done
 [ -e "$reports/fuzz.failed" ] && status=1
 minutes=$((($(date +%s) - t0) / 60))
-printf 'started=%q\nload_before=%q\nminutes=%q\nrun_status=%q\nfuzztime=%q\nmode=%q\n' \
+printf 'started=%q\nload_before=%q\nminutes=%q\nrun_status=%q\nfuzztime=%q\nrun_mode=%q\n' \
 	"$started" "$load_before" "$minutes" "$status" "$fuzztime" "$mode" >"$reports/run.env"
 fi
 
@@ -104,9 +106,10 @@ fragment() { [ -e "$reports/$1.md" ] && cat "$reports/$1.md"; }
 	echo
 	echo "## The run these figures come from"
 	echo
-	echo "- Command: \`scripts/reliability.sh $mode\` (\`make reliability\`), started $started, took $minutes min"
+	echo "- Command: \`scripts/reliability.sh $mode_run\` (\`make reliability\`), started $started, took $minutes min"
 	echo "- Machine: $(nproc) cores, $(uname -sr), $($GO version | cut -d' ' -f3-), load average at the start $load_before (the cores are shared with other work)"
 	echo "- Result: $([ $status -eq 0 ] && echo 'every step passed' || echo '**some steps failed**: see the FAIL marks and the findings below')"
+	[ -n "${run_note:-}" ] && echo "- Note: $run_note"
 	echo
 	echo "## R1 abort storm"
 	echo

@@ -183,7 +183,9 @@ func TestLifetime(t *testing.T) {
 func TestDroppedSessionExpires(t *testing.T) {
 	store := newMemStore(t)
 	log, buf := logBuffer()
-	m := newManager(t, store, session.WithLockTTL(50*time.Millisecond), session.WithMaxLockHold(time.Hour), session.WithLogger(log))
+	// A TTL long enough that a loaded machine never delays a renewal past
+	// it: the lock must end because the session was dropped, not lost.
+	m := newManager(t, store, session.WithLockTTL(600*time.Millisecond), session.WithMaxLockHold(time.Hour), session.WithLogger(log))
 	cookie := func() *http.Cookie {
 		_, rec := start(t, m, nil) // dropped while locked
 		return sessionCookie(t, rec)
