@@ -265,7 +265,9 @@ func attackSlowBody(t *testing.T, p *proc, rp *report, baseFDs int) {
 				}
 			}()
 			br := bufio.NewReader(c)
-			limit := time.Duration(send+3) * time.Second
+			// At least 11s: the runaway answer is due at 5s (limit 3s +
+			// grace 2s) and the close by 10s, however short the sending.
+			limit := time.Duration(max(send+3, 11)) * time.Second
 			_ = c.SetReadDeadline(start.Add(limit))
 			resp, err := http.ReadResponse(br, nil)
 			answered := time.Since(start)
