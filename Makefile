@@ -1,7 +1,7 @@
 # Lifeline: the two commands a new user needs are `make run` and `make test`.
 GO ?= go
 
-.PHONY: run test deps vet fmt-check test-go conformance bench bench-smoke
+.PHONY: run test deps vet fmt-check test-go fuzz-short conformance bench bench-smoke reliability
 
 ## run: start the reference server on 127.0.0.1:8080 (embedded defaults, no external service)
 run:
@@ -12,7 +12,7 @@ deps:
 	./scripts/deps.sh
 
 ## test: every test, race detector on, installing what it needs first
-test: deps fmt-check vet test-go
+test: deps fmt-check vet test-go fuzz-short
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -23,6 +23,10 @@ vet:
 
 test-go:
 	$(GO) test -race -count=1 -timeout 30m ./...
+
+# A bounded fuzzing run of every Fuzz target (5000 executions each).
+fuzz-short:
+	./scripts/fuzz-short.sh
 
 ## conformance: the PHP-FPM + nginx side-by-side suite alone; regenerates docs/CONFORMANCE.md
 conformance: deps
@@ -36,3 +40,8 @@ bench: deps
 ## bench-smoke: one round of every part with tiny counts, into a temp dir (CI runs it so the suite cannot rot)
 bench-smoke: deps
 	bash scripts/bench.sh --smoke
+
+## reliability: the load and fault scenarios at full scale, 1,000,000 fuzzing executions per target;
+## regenerates docs/RELIABILITY.md
+reliability: deps
+	./scripts/reliability.sh full
