@@ -125,17 +125,17 @@ func (ex *exchange) send() (err error, ok bool) {
 	}
 }
 
-// release tells the connection side to return (Finish or the end of the run).
-// The body kept by the sink (see runSink.deferLast) travels with it, so an
-// ordinary response costs one hand-off.
-func (ex *exchange) release(kind msgKind, out outcome) {
+// release hands the finished response to the connection side, which returns
+// (Finish). The body kept by the sink (see runSink.deferLast) travels with
+// it, so an early answer costs one hand-off.
+func (ex *exchange) release() {
 	last := ex.sink.last
 	ex.sink.last, ex.sink.deferLast = nil, false
 	if ex.sink.discarding() {
 		last = nil
 	}
 	ex.sink.takeHeader(&ex.msg)
-	ex.msg.kind, ex.msg.outcome, ex.msg.body = kind, out, last
+	ex.msg.kind, ex.msg.body = msgRelease, last
 	ex.send()
 	ex.msg.body = nil
 	ex.released = true

@@ -358,7 +358,7 @@ func (rn *Run) Finish() error {
 	rn.pool.stats.finished.Add(1)
 	rn.ex.sink.deferLast = true
 	err := rn.ex.stack.EndAll()
-	rn.ex.release(msgRelease, outcomeNormal)
+	rn.ex.release()
 	rn.mu.Lock()
 	if rn.cfg.backgroundLimit > 0 && (rn.timerMode == timerLimit || rn.timerMode == timerOff) {
 		rn.armLocked(rn.cfg.backgroundLimit)

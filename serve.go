@@ -180,7 +180,8 @@ func writeHeader(w http.ResponseWriter, code int, h http.Header) {
 }
 
 // copyHeader replaces dst's fields with src's. The run side's map is read
-// only while the run side waits for the hand-off, so no copy is kept.
+// only while the run side waits for the hand-off, or after it handed the
+// ended run over for good, so no copy of the map is kept.
 func copyHeader(dst, src http.Header) {
 	for k, v := range src {
 		dst[k] = v

@@ -176,6 +176,6 @@ var (
 	_ interface{ FlushError() error } = (*runWriter)(nil) // tried first by ResponseController
 )
 
-var errBodyNotAllowed = http.ErrBodyNotAllowed
-
-func isBodyNotAllowed(err error) bool { return errors.Is(err, errBodyNotAllowed) }
+// isBodyNotAllowed reports the error net/http returns for a body written
+// to a 204 or 304 response: not a client abort.
+func isBodyNotAllowed(err error) bool { return errors.Is(err, http.ErrBodyNotAllowed) }
