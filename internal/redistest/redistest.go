@@ -2,8 +2,11 @@
 //
 // Tests that need Redis call [Start]; it runs Debian's redis-server on a free
 // 127.0.0.1 port with its data in the test's temporary directory, and stops it
-// when the test ends. When redis-server is not installed the test fails with a
-// message saying how to install it (`make test` installs it): it never skips.
+// when the test ends (and, on Linux, when the test binary dies). By default
+// Redis keeps nothing on disk; [WithAppendOnly] makes a [Server.Kill] lose
+// nothing it acknowledged. When redis-server is not installed the test fails
+// with a message saying how to install it (`make test` installs it): it never
+// skips.
 package redistest
 
 import (
@@ -26,19 +29,38 @@ type Server struct {
 	tb   testing.TB
 	dir  string
 	port int
+	aof  bool
 
 	mu  sync.Mutex // guards cmd
 	cmd *exec.Cmd
 }
 
+// Option configures [Start].
+type Option func(*Server)
+
+// WithAppendOnly runs Redis with an append-only file synced on every write
+// (appendfsync always): a [Server.Kill] then loses nothing Redis
+// acknowledged, and [Server.Restart] reloads the data set.
+func WithAppendOnly() Option { return func(s *Server) { s.aof = true } }
+
+// WithDir keeps Redis's files in dir instead of a temporary directory of
+// the test.
+func WithDir(dir string) Option { return func(s *Server) { s.dir = dir } }
+
 // Start runs redis-server on a free loopback port for the duration of tb.
-func Start(tb testing.TB) *Server {
+func Start(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
 	_, err := exec.LookPath("redis-server")
 	if err != nil {
 		tb.Fatalf("redistest: redis-server not found (%v); run `make test`, which installs it, or `apt-get install -y redis-server`", err)
 	}
-	s := &Server{tb: tb, dir: tb.TempDir(), port: freePort(tb)}
+	s := &Server{tb: tb, port: freePort(tb)}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.dir == "" {
+		s.dir = tb.TempDir()
+	}
 	if err := s.start(); err != nil {
 		tb.Fatal(err)
 	}
@@ -63,7 +85,8 @@ func (s *Server) Kill() {
 }
 
 // Restart starts the server again on the same port after [Server.Kill]. The
-// data set is empty afterwards: persistence is off.
+// data set is empty afterwards, unless the server was started
+// [WithAppendOnly]; Restart returns once Redis has loaded it and answers PING.
 func (s *Server) Restart() {
 	s.tb.Helper()
 	s.Kill()
@@ -76,15 +99,20 @@ func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	logPath := filepath.Join(s.dir, "redis.log")
-	cmd := exec.Command("redis-server",
+	appendOnly := []string{"--appendonly", "no"}
+	if s.aof {
+		appendOnly = []string{"--appendonly", "yes", "--appendfsync", "always"}
+	}
+	args := append([]string{
 		"--bind", "127.0.0.1",
 		"--port", strconv.Itoa(s.port),
 		"--save", "",
-		"--appendonly", "no",
 		"--dir", s.dir,
 		"--logfile", logPath,
 		"--protected-mode", "yes",
-	)
+	}, appendOnly...)
+	cmd := exec.Command("redis-server", args...)
+	cmd.SysProcAttr = dieWithParent()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("redistest: start redis-server: %w", err)
 	}
