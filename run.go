@@ -104,7 +104,10 @@ func (rn *Run) Output() *output.Stack {
 // returns the previous setting (PHP's ignore_user_abort). With true, the run
 // context is not cancelled by an abort, output is discarded without error,
 // and [Run.Status] still says Aborted. Switching it off after an abort
-// cancels the context and terminates the run at its next output.
+// cancels the context and terminates the run at its next output. Switching
+// it on after the client left keeps the run from being terminated, but
+// cannot revive a context that was already cancelled: set it before the
+// work that must survive the client, as PHP scripts do.
 func (rn *Run) IgnoreUserAbort(ignore bool) (previous bool) {
 	previous = rn.ignore.Swap(ignore)
 	if !ignore && previous && rn.Aborted() {
