@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -60,13 +59,8 @@ func (a *app) closeEarly(w http.ResponseWriter, r *http.Request, rn *lifeline.Ru
 		badRequest(w, err)
 		return
 	}
-	start := time.Now()
-	j := &job{Kind: "close-early", Run: rn.ID(), Work: p.Work.String(), State: jobWorking, Started: start}
-	var workErr error
-	worked := false
-	rn.RegisterShutdown(func(_ context.Context, rn *lifeline.Run) { a.endJob(rn, j, worked, workErr) })
-	if err := a.jobs.save(j); err != nil {
-		serverError(a.log, w, r, err)
+	j := a.startJob(w, r, rn, "close-early", p.Work)
+	if j == nil {
 		return
 	}
 
@@ -89,8 +83,5 @@ func (a *app) closeEarly(w http.ResponseWriter, r *http.Request, rn *lifeline.Ru
 		a.log.Warn("close-early: ob_flush", "run", rn.ID(), "err", err)
 	}
 	_ = ob.FlushClient() // flush();
-	j.AnsweredAfter = time.Since(start).String()
-
-	workErr = pause(rn.Context(), p.Work) // the background work
-	worked = true
+	j.work(rn, p.Work)   // the background work
 }

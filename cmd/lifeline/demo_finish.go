@@ -57,13 +57,8 @@ func (a *app) finish(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
 		badRequest(w, err)
 		return
 	}
-	start := time.Now()
-	j := &job{Kind: "finish", Run: rn.ID(), Work: p.Work.String(), State: jobWorking, Started: start}
-	var workErr error
-	worked := false
-	rn.RegisterShutdown(func(_ context.Context, rn *lifeline.Run) { a.endJob(rn, j, worked, workErr) })
-	if err := a.jobs.save(j); err != nil {
-		serverError(a.log, w, r, err)
+	j := a.startJob(w, r, rn, "finish", p.Work)
+	if j == nil {
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -73,9 +68,35 @@ func (a *app) finish(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
 	if err := rn.Finish(); err != nil { // fastcgi_finish_request()
 		a.log.Warn("finish: Finish", "run", rn.ID(), "err", err)
 	}
-	j.AnsweredAfter = time.Since(start).String()
-	workErr = pause(rn.Context(), p.Work) // the background work
-	worked = true
+	j.work(rn, p.Work) // the background work
+}
+
+// bgJob is the job of a demo that answers early and keeps working.
+type bgJob struct {
+	*job
+	worked bool  // the work ran to its end
+	err    error // why the work stopped early
+}
+
+// startJob stores a new job of kind for rn (state "working") and registers
+// the shutdown function that stores how it ended. When the store fails it
+// answers 500 and returns nil.
+func (a *app) startJob(w http.ResponseWriter, r *http.Request, rn *lifeline.Run, kind string, work time.Duration) *bgJob {
+	j := &bgJob{job: &job{Kind: kind, Run: rn.ID(), Work: work.String(), State: jobWorking, Started: time.Now()}}
+	rn.RegisterShutdown(func(_ context.Context, rn *lifeline.Run) { a.endJob(rn, j.job, j.worked, j.err) })
+	if err := a.jobs.save(j.job); err != nil {
+		serverError(a.log, w, r, err)
+		return nil
+	}
+	return j
+}
+
+// work records that the answer went out, then works for d with the run's
+// context.
+func (j *bgJob) work(rn *lifeline.Run, d time.Duration) {
+	j.AnsweredAfter = time.Since(j.Started).String()
+	j.err = pause(rn.Context(), d)
+	j.worked = true
 }
 
 // endJob stores j's final state; it is the shutdown function of the runs
