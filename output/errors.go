@@ -23,8 +23,6 @@ var (
 	ErrInHandler = errors.New("output: buffer operation inside an output handler")
 	// ErrHeadersSent matches every [*HeadersSentError].
 	ErrHeadersSent = errors.New("output: headers already sent")
-	// ErrClosed is returned by operations on a stack whose response has ended.
-	ErrClosed = errors.New("output: response already ended")
 )
 
 // HeadersSentError reports an attempt to change the status or header after

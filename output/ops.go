@@ -17,9 +17,6 @@ func (s *Stack) Start(h Handler, chunkSize int, flags Flags) error {
 	if s.running {
 		return ErrInHandler
 	}
-	if s.ended {
-		return ErrClosed
-	}
 	if chunkSize < 0 {
 		chunkSize = 0
 	}

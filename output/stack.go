@@ -56,7 +56,6 @@ type Stack struct {
 	ending  bool   // EndAll is collecting the final bytes in pend
 	pend    []byte // final bytes collected by EndAll
 	written int64  // body bytes handed to the sink
-	ended   bool
 }
 
 // NewStack returns a Stack that sends to sink, with no buffer started.
