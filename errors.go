@@ -15,8 +15,13 @@ var (
 	// ErrPeerReset is the cause when the client reset the connection (RST).
 	ErrPeerReset = fmt.Errorf("lifeline: connection reset by peer: %w", ErrClientAborted)
 	// ErrSilentPeer is the cause when the client vanished without closing:
-	// keep-alive probes or unacknowledged writes timed out (see package server).
+	// it acknowledged nothing (data, window probes, keep-alive probes) for the
+	// dead-peer timeout (see package server).
 	ErrSilentPeer = fmt.Errorf("lifeline: peer went silent: %w", ErrClientAborted)
+	// ErrStalled is the cause when the client is alive (its TCP stack or
+	// HTTP/2 connection answers) but took nothing of the response for the
+	// stall timeout ([WithStallTimeout], nginx's send_timeout).
+	ErrStalled = fmt.Errorf("lifeline: client stopped reading: %w", ErrClientAborted)
 	// ErrTimeLimit is the cause when the run's time limit expired (PHP's
 	// CONNECTION_TIMEOUT, max_execution_time).
 	ErrTimeLimit = errors.New("lifeline: time limit exceeded")

@@ -39,6 +39,7 @@ type config struct {
 	outputBuffering int
 	backgroundLimit time.Duration
 	route           string
+	stallTimeout    time.Duration
 
 	// pool only
 	maxActive    int
@@ -56,6 +57,7 @@ func defaultConfig() config {
 		outputBuffering: 4096,
 		queueTimeout:    5 * time.Second,
 		recentRuns:      256,
+		stallTimeout:    60 * time.Second,
 	}
 }
 
@@ -75,6 +77,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: WithMaxActive(%d): negative", ErrInvalidOption, c.maxActive)
 	case c.queueTimeout < 0:
 		return fmt.Errorf("%w: WithQueueTimeout(%v): negative", ErrInvalidOption, c.queueTimeout)
+	case c.stallTimeout < 0:
+		return fmt.Errorf("%w: WithStallTimeout(%v): negative", ErrInvalidOption, c.stallTimeout)
 	case c.recentRuns < 0:
 		return fmt.Errorf("%w: WithRecentRuns(%d): negative", ErrInvalidOption, c.recentRuns)
 	}
@@ -138,6 +142,18 @@ func WithOutputBuffering(size int) Option {
 // own time limit running.
 func WithBackgroundLimit(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.backgroundLimit = d })
+}
+
+// WithStallTimeout bounds how long one write of the response may wait for a
+// client that is alive but takes nothing (a paused download, a zero TCP or
+// HTTP/2 window), like nginx's send_timeout. Past it the run is aborted with
+// [CauseStalled] ([ErrStalled]) and the response is cut. A slow client that
+// keeps taking bytes is never cut. The default is 60s, nginx's default; 0
+// disables the bound (the time limit still ends the run). A client that
+// acknowledges nothing at all is a silent peer, found much sooner by the
+// dead-peer timeout of package server.
+func WithStallTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.stallTimeout = d })
 }
 
 // WithRoute names the route, for records, logs and metrics.

@@ -41,7 +41,7 @@ type counters struct {
 	runaway, timeLimitHits                      atomic.Uint64
 	panics, shutdownPanics                      atomic.Uint64
 	byStatus                                    [4]atomic.Uint64
-	aborts                                      [CauseShutdown + 1]atomic.Uint64
+	aborts                                      [causeCount]atomic.Uint64
 }
 
 // NewPool returns a Pool with the given defaults, validated once here.

@@ -152,7 +152,7 @@ func (p *Pool) Stats() Stats {
 	for i := range s.ByStatus {
 		s.ByStatus[i] = p.stats.byStatus[i].Load()
 	}
-	for c := CauseClosed; c <= CauseShutdown; c++ {
+	for c := CauseClosed; c < causeCount; c++ {
 		if c == CauseTimeLimit {
 			continue
 		}

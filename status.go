@@ -64,9 +64,13 @@ const (
 	CauseSilentPeer       // keep-alive or write timeout: the client vanished
 	CauseTimeLimit        // the time limit expired
 	CauseShutdown         // the pool shut down before the run ended
+	CauseStalled          // the client is alive but took nothing for the stall timeout
+
+	causeCount // number of causes, for counters
 )
 
-// String names the cause: "", "closed", "reset", "silent-peer", "time-limit", "shutdown".
+// String names the cause: "", "closed", "reset", "silent-peer", "time-limit",
+// "shutdown", "stalled".
 func (c Cause) String() string {
 	switch c {
 	case CauseNone:
@@ -81,6 +85,8 @@ func (c Cause) String() string {
 		return "time-limit"
 	case CauseShutdown:
 		return "shutdown"
+	case CauseStalled:
+		return "stalled"
 	}
 	return "cause(" + itoa(int(c)) + ")"
 }
@@ -96,6 +102,8 @@ func (c Cause) err() error {
 		return ErrTimeLimit
 	case CauseShutdown:
 		return ErrServerShutdown
+	case CauseStalled:
+		return ErrStalled
 	}
 	return ErrClientAborted
 }
