@@ -1,14 +1,12 @@
 package idempotency
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -240,35 +238,6 @@ func fingerprint(r *http.Request, body []byte) string {
 	hex.Encode(out[:], sum[:])
 	return string(out[:])
 }
-
-// readBody reads the whole request body, up to limit bytes.
-func readBody(r *http.Request, limit int64) ([]byte, error) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil, nil
-	}
-	if r.ContentLength > limit {
-		return nil, errBodyTooLarge
-	}
-	if r.ContentLength > 0 { // net/http never delivers more than declared
-		b := make([]byte, r.ContentLength)
-		n, err := io.ReadFull(r.Body, b)
-		return b[:n], err
-	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if int64(len(b)) > limit {
-		return nil, errBodyTooLarge
-	}
-	return b, err
-}
-
-// restoredBody gives the handler the body the middleware read; Close
-// closes the original.
-type restoredBody struct {
-	bytes.Reader
-	orig io.Closer
-}
-
-func (b *restoredBody) Close() error { return b.orig.Close() }
 
 // reserve calls Store.Reserve, and while the key is in progress and
 // WithWait allows, calls it again with a growing pause.

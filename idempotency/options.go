@@ -130,7 +130,10 @@ func WithReservationTTL(d time.Duration) Option {
 
 // WithMaxRequestBody sets how many bytes of request body the middleware
 // reads to fingerprint a protected request; a longer body is refused with
-// 413 Content Too Large before the handler runs. The default is 1 MiB.
+// 413 Content Too Large before the handler runs, at once if its
+// Content-Length says so. The body is read as it arrives, and the memory it
+// takes grows with the bytes received, not with the length the client
+// declares. The default is 1 MiB.
 func WithMaxRequestBody(n int64) Option {
 	return func(o *options) { o.maxRequestBody = n }
 }
