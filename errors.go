@@ -3,6 +3,7 @@ package lifeline
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
 // Sentinel errors. The run context is cancelled with one of the first group
@@ -29,9 +30,15 @@ var (
 	ErrServerShutdown = errors.New("lifeline: server shutting down")
 
 	// ErrTerminated is the panic value that stops a run at its next output
-	// or [Run.Check] once it must stop, like [net/http.ErrAbortHandler]. The
-	// run engine recovers it. Code that recovers panics must re-panic it.
-	ErrTerminated = errors.New("lifeline: run terminated")
+	// or [Run.Check] once it must stop. It is [net/http.ErrAbortHandler]
+	// itself, the one value that the recover middleware of chi, echo, gin
+	// and net/http pass on or leave alone, so a recoverer inside the run
+	// neither logs a termination as a crash nor turns it into a 500: the
+	// run knows it was terminated, whatever the recoverer does, and a
+	// response that was not complete is cut or answered with the timeout
+	// response. Code that recovers panics should re-panic it;
+	// errors.Is(v, ErrTerminated) tells it.
+	ErrTerminated = http.ErrAbortHandler
 
 	// ErrFinished is returned by [Run.Finish] when the response was already
 	// finished.

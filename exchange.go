@@ -4,54 +4,74 @@ import (
 	"bufio"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/lifeline-go/lifeline/output"
 )
 
-// exchange is the hand-off between a run's two sides: the connection side
-// (net/http's ServeHTTP goroutine, sole owner of the ResponseWriter) and the
-// run side (the handler's goroutine, owner of the output stack). The run side
-// fills msg and signals req; the connection side acts on the ResponseWriter
-// and answers on ack. Exchanges are pooled per Pool with their stack, timer
-// and channels; a Run handle is not, so a stale *Run never reaches another
-// request.
+// exchange is what a run's two sides share: the connection side (net/http's
+// ServeHTTP goroutine, see serve.go) and the run side (the handler's
+// goroutine, owner of the output stack).
+//
+// # Ownership of the ResponseWriter
+//
+// The connection side lends w to the run side for the life of the response.
+// The run side writes to it directly, holding mu for each call (header, body,
+// flush, 1xx, deadlines), while the connection side is parked in its select
+// and does not touch w. When the connection side must act (the run ended,
+// Finish, a runaway, a stall), it takes w back: it sets revoked, wakes a
+// write that is stuck on a client that does not read by setting a write
+// deadline in the past, then takes mu, which the woken write releases at
+// once. After that the run side never touches w again (w is nil) and its
+// output is discarded. No client behaviour can keep the connection side from
+// acting: a write is the only thing it waits for, and it can always wake it.
+//
+// Hand-offs that need the connection side itself (Hijack, the release at
+// Finish, the end of the run) travel on req, with the message in msg.
+//
+// Exchanges are pooled per Pool with their stack, timers and channels; a Run
+// handle (and the ResponseWriter it gives the handler) is not, so a stale
+// *Run never reaches another request.
 type exchange struct {
-	req      chan struct{} // run side → connection side: msg is ready
-	ack      chan error    // connection side → run side: msg handled
-	gone     chan struct{} // closed when the connection side returned early
-	runaway  chan struct{} // the grace period expired (size 1)
-	timer    *time.Timer   // the time limit and grace period
-	cur      atomic.Pointer[Run]
-	msg      message
-	stack    *output.Stack
-	sink     runSink
-	writer   runWriter
-	closed   bool // gone was closed: recreate before reuse
-	released bool // run side: the connection side has returned (Finish or done)
+	req     chan struct{} // run side → connection side: msg is ready
+	ack     chan error    // connection side → run side: msg handled (Hijack)
+	gone    chan struct{} // closed when the connection side returned early
+	runaway chan struct{} // the grace period expired (size 1)
+	kick    chan struct{} // a write may be stuck: the time limit expired or the stall timer fired (size 1)
+	timer   *time.Timer   // the time limit and grace period (see timer.go)
+	stall   *stallTimer   // the stall bound, armed lazily (see timer.go)
+	cur     atomic.Pointer[Run]
+	msg     message
+	stack   *output.Stack
+	sink    runSink
+
+	mu          sync.Mutex          // held by whoever uses w
+	w           http.ResponseWriter // guarded by mu; nil once the connection side took it back
+	wroteHeader bool                // guarded by mu: the final header went out
+
+	revoked    atomic.Bool  // the connection side is taking w back: start no new call on it
+	writing    atomic.Bool  // the run side is inside a call on w
+	writeStart atomic.Int64 // when the current call on w began (UnixNano), if stallArmed
+
+	stallArmed bool // run side: the stall timer runs for this run
+	released   bool // run side: the connection side has returned (Finish or done)
+	closed     bool // gone was closed: the exchange is not reused
 }
 
 type msgKind uint8
 
 const (
-	msgWrite   msgKind = iota // body bytes (with the header first if pending)
-	msgInfo                   // a 1xx informational header
-	msgFlush                  // flush (with the header first if pending)
-	msgRelease                // Finish: the response is complete, return
-	msgDone                   // the run ended: answer per outcome, return
-	msgHijack                 // take over the connection
-	msgControl                // a ResponseController call (deadlines, full duplex)
+	msgRelease msgKind = iota + 1 // Finish: the response is complete, return
+	msgDone                       // the run ended: answer per outcome, return
+	msgHijack                     // take over the connection
 )
 
 // message is the one request in flight on an exchange.
 type message struct {
 	kind    msgKind
-	code    int
-	header  http.Header // header to send first, or nil
-	body    []byte
 	outcome outcome
-	control func(*http.ResponseController) error
 	conn    net.Conn          // msgHijack result
 	brw     *bufio.ReadWriter // msgHijack result
 }
@@ -73,41 +93,89 @@ func newExchange() *exchange {
 		ack:     make(chan error),
 		gone:    make(chan struct{}),
 		runaway: make(chan struct{}, 1),
+		kick:    make(chan struct{}, 1),
 		stack:   output.NewStack(nil),
 	}
 	ex.timer = time.AfterFunc(time.Hour, ex.onTimer)
 	ex.timer.Stop()
 	ex.sink.ex = ex
-	ex.writer.ex = ex
 	return ex
 }
 
-func (ex *exchange) onTimer() {
-	if rn := ex.cur.Load(); rn != nil {
-		rn.onTimer()
-	}
-}
-
-// reset prepares a pooled exchange for rn.
-func (ex *exchange) reset(rn *Run) {
-	if ex.closed {
-		ex.gone = make(chan struct{})
-		ex.closed = false
-	}
+// reset prepares a pooled exchange for rn, whose response goes to w.
+func (ex *exchange) reset(rn *Run, w http.ResponseWriter) {
 	select {
 	case <-ex.runaway:
 	default:
 	}
-	ex.released = false
+	select {
+	case <-ex.kick:
+	default:
+	}
+	ex.released, ex.stallArmed = false, false
 	ex.msg = message{}
+	ex.w, ex.wroteHeader = w, false
+	ex.revoked.Store(false)
+	ex.writing.Store(false)
+	ex.writeStart.Store(0)
 	ex.sink.rn = rn
-	ex.sink.pendingCode = 0
-	ex.sink.pendingHeader = nil
-	ex.sink.deferLast, ex.sink.last = false, nil
-	ex.writer.rn = rn
-	ex.writer.hijacked = false
+	ex.sink.pendingCode, ex.sink.pendingHeader, ex.sink.final = 0, nil, false
 	ex.stack.Reset(&ex.sink)
 	ex.cur.Store(rn)
+}
+
+// acquire takes w for one call from the run side. It reports false when the
+// run side may no longer write: the connection side took w back. The
+// writing/revoked pair is a Dekker handshake with revoke: either this call
+// sees revoked, or revoke sees writing and wakes the call.
+func (ex *exchange) acquire() (http.ResponseWriter, bool) {
+	ex.mu.Lock()
+	ex.writing.Store(true)
+	if ex.revoked.Load() || ex.w == nil {
+		ex.writing.Store(false)
+		ex.mu.Unlock()
+		return nil, false
+	}
+	if !ex.stallArmed && ex.sink.rn.stallNeeded.Load() {
+		ex.armStall(ex.sink.rn)
+	}
+	if ex.stallArmed {
+		ex.writeStart.Store(time.Now().UnixNano())
+	}
+	return ex.w, true
+}
+
+// unlock ends a call that acquire began.
+func (ex *exchange) unlock() {
+	if ex.stallArmed {
+		ex.writeStart.Store(0)
+	}
+	ex.writing.Store(false)
+	ex.mu.Unlock()
+}
+
+// revoke takes w back for the connection side, which owns w; a call of the
+// run side in flight is woken by a write deadline in the past. It reports
+// whether that deadline was set (the connection's writes then fail too).
+// Afterwards the run side's output is discarded.
+func (ex *exchange) revoke(w http.ResponseWriter) (woke bool) {
+	ex.revoked.Store(true)
+	if ex.writing.Load() {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Unix(1, 0))
+		woke = true
+	}
+	ex.mu.Lock()
+	ex.w = nil
+	ex.mu.Unlock()
+	return woke
+}
+
+// take takes w back when the run side is known not to be writing (it waits
+// for the connection side, or it ended).
+func (ex *exchange) take() {
+	ex.mu.Lock()
+	ex.w = nil
+	ex.mu.Unlock()
 }
 
 // send hands the prepared msg to the connection side and waits for its
@@ -125,39 +193,17 @@ func (ex *exchange) send() (err error, ok bool) {
 	}
 }
 
-// release hands the finished response to the connection side, which returns
-// (Finish). The body kept by the sink (see runSink.deferLast) travels with
-// it, so an early answer costs one hand-off.
-func (ex *exchange) release() {
-	last := ex.sink.last
-	ex.sink.last, ex.sink.deferLast = nil, false
-	if ex.sink.discarding() {
-		last = nil
-	}
-	ex.sink.takeHeader(&ex.msg)
-	ex.msg.kind, ex.msg.body = msgRelease, last
-	ex.send()
-	ex.msg.body = nil
+// post hands the prepared msg to the connection side without waiting for an
+// answer: the connection side returns (release, done). It reports false when
+// the connection side was already gone. After a successful msgDone the
+// exchange is the connection side's: the run side must not touch it again.
+func (ex *exchange) post(kind msgKind, out outcome) bool {
+	ex.msg = message{kind: kind, outcome: out}
 	ex.released = true
-}
-
-// handOver gives the ended run to the connection side, which writes what is
-// left, answers, and ends the run (Pool.endRun), so the run side need not wait
-// for an answer. It reports false when the connection side is gone; the run
-// side then ends the run itself.
-func (ex *exchange) handOver(out outcome) bool {
-	last := ex.sink.last
-	ex.sink.last, ex.sink.deferLast = nil, false
-	if ex.sink.discarding() {
-		last = nil
-	}
-	ex.sink.takeHeader(&ex.msg)
-	ex.msg.kind, ex.msg.outcome, ex.msg.body = msgDone, out, last
 	select {
 	case ex.req <- struct{}{}:
 		return true
 	case <-ex.gone:
-		ex.released = true
 		return false
 	}
 }

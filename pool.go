@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/lifeline-go/lifeline/output"
 )
 
 // Pool holds the defaults every run starts with (like a PHP-FPM pool and its
@@ -152,21 +154,24 @@ func (p *Pool) reject(w http.ResponseWriter, err error) {
 	http.Error(w, err.Error(), http.StatusServiceUnavailable)
 }
 
-// newRun creates the run for r and registers it.
-func (p *Pool) newRun(rt *route, r *http.Request) (*Run, *exchange) {
+// newRun creates the run for r, whose response goes to w, and registers it.
+func (p *Pool) newRun(rt *route, r *http.Request, w http.ResponseWriter) (*Run, *exchange) {
 	ex := p.exs.Get().(*exchange)
 	now := time.Now()
 	rn := &Run{pool: p, cfg: &rt.cfg, id: p.ids.Add(1), start: now, ex: ex, origCtx: r.Context()}
+	rn.w.rn = rn
 	rn.ignore.Store(rt.cfg.ignoreUserAbort)
 	rn.req = r.WithContext(rn)
-	ex.reset(rn)
+	ex.reset(rn, w)
 	if rt.cfg.outputBuffering > 0 {
-		_ = ex.stack.Start(nil, rt.cfg.outputBuffering, 0x70)
+		_ = ex.stack.Start(nil, rt.cfg.outputBuffering, output.StdFlags)
 	}
 	if rt.cfg.timeLimit > 0 {
 		rn.mu.Lock()
 		rn.armAtLocked(rt.cfg.timeLimit, now)
 		rn.mu.Unlock()
+	} else if rt.cfg.stallTimeout > 0 {
+		rn.stallNeeded.Store(true)
 	}
 	p.stats.accepted.Add(1)
 	p.mu.Lock()
@@ -186,8 +191,8 @@ func (p *Pool) endRun(rn *Run) {
 	ex := rn.ex
 	rn.mu.Lock()
 	rn.timerMode = timerOff
-	stopped := ex.timer.Stop()
 	runaway := rn.runaway
+	ex.stopTimers(runaway)
 	rn.mu.Unlock()
 	rec := rn.record()
 	st := rn.Status()
@@ -212,16 +217,13 @@ func (p *Pool) endRun(rn *Run) {
 	if p.slots != nil {
 		<-p.slots
 	}
-	if !stopped && !runaway {
-		// The timer callback may be running for this run right now: give
-		// the exchange a new timer rather than share the old one.
-		ex.timer = time.AfterFunc(time.Hour, ex.onTimer)
-		ex.timer.Stop()
-	}
 	ex.cur.Store(nil)
 	rn.mu.Lock()
 	rn.ex = nil // a *Run kept past its run must not reach a reused exchange
 	rn.mu.Unlock()
+	// Like net/http's request context, the run context ends with the run,
+	// so that watchers and context.AfterFunc callbacks do not outlive it.
+	rn.cancelCtx(ErrRunEnded)
 	if runaway || ex.closed {
 		return // the connection side left early; drop the exchange
 	}

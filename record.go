@@ -70,7 +70,7 @@ func (rn *Run) record() Record {
 	defer rn.mu.Unlock()
 	rec := Record{
 		ID: rn.id, Route: rn.cfg.route, Method: rn.req.Method, URI: rn.req.RequestURI,
-		Status: rn.Status(), Cause: rn.cause, Code: rn.code, BytesSent: rn.bytes.Load(),
+		Status: rn.Status(), Cause: rn.cause, Code: int(rn.code.Load()), BytesSent: rn.bytes.Load(),
 		Start: rn.start, Duration: time.Since(rn.start), Finished: !rn.finishedAt.IsZero(),
 		ShutdownFuncs: rn.ranShutdown, Runaway: rn.runaway, Panicked: rn.panicked,
 		IgnoreUserAbort: rn.ignore.Load(),

@@ -34,7 +34,14 @@ type Run struct {
 	ignore   atomic.Bool   // ignore_user_abort
 	stop     atomic.Bool   // the pool shut down past its deadline
 	finished atomic.Bool   // Finish was called
-	bytes    atomic.Int64  // body bytes handed to the connection side
+	bytes    atomic.Int64  // body bytes written to the client's ResponseWriter
+	code     atomic.Int32  // status code written to the client's ResponseWriter, 0 if none
+
+	terminated  atomic.Bool // the run was terminated (panic ErrTerminated)
+	hijacked    atomic.Bool // the handler hijacked the connection
+	stallNeeded atomic.Bool // the stall bound can matter for this run (see timer.go)
+
+	w runWriter // the handler's ResponseWriter; part of the Run so it is never reused
 
 	mu          sync.Mutex      // guards the fields below
 	cause       Cause           // first cause recorded
@@ -49,10 +56,8 @@ type Run struct {
 	shutdowns   []func(context.Context, *Run)
 	release     []func(context.Context)
 	notes       map[string]string
-	code        int // status code sent, for records
 	finishedAt  time.Time
 	ranShutdown int
-	hijacked    bool
 	panicked    bool
 }
 
@@ -153,22 +158,6 @@ func (rn *Run) TimeLimit() (limit, left time.Duration) {
 	return rn.limit, left
 }
 
-// armLocked (re)starts the time limit; rn.mu must be held.
-func (rn *Run) armLocked(d time.Duration) { rn.armAtLocked(d, time.Now()) }
-
-// armAtLocked is armLocked with the current time given.
-func (rn *Run) armAtLocked(d time.Duration, now time.Time) {
-	rn.limit = d
-	if d == 0 {
-		rn.timerMode = timerOff
-		rn.ex.timer.Stop()
-		return
-	}
-	rn.timerMode = timerLimit
-	rn.deadline = now.Add(d)
-	rn.ex.timer.Reset(d)
-}
-
 // RegisterShutdown adds fn to the functions that run, in registration order,
 // after the handler returns, panics or is terminated (PHP's
 // register_shutdown_function). Each runs exactly once, on the run's
@@ -232,7 +221,16 @@ func (rn *Run) Annotate(key, value string) {
 // expired. Long computations that write nothing call it as PHP's VM checks
 // at loop back-edges. In shutdown functions it does nothing.
 func (rn *Run) Check() {
+	rn.checkOutput()
+}
+
+// checkOutput terminates the run if it must stop. The panic value is
+// ErrTerminated, which is http.ErrAbortHandler: the recover middleware of
+// every common framework passes it on or ignores it, and rn.terminated says
+// that it was a termination, whatever a recoverer does with it.
+func (rn *Run) checkOutput() {
 	if rn.mustStop() {
+		rn.terminated.Store(true)
 		panic(ErrTerminated)
 	}
 }
@@ -280,46 +278,6 @@ func (rn *Run) abort(c Cause) {
 	}
 }
 
-// onTimer is the time limit's timer callback.
-func (rn *Run) onTimer() {
-	rn.mu.Lock()
-	if rn.ex == nil {
-		rn.mu.Unlock()
-		return
-	}
-	switch rn.timerMode {
-	case timerLimit:
-		if now := time.Now(); now.Before(rn.deadline) {
-			rn.ex.timer.Reset(rn.deadline.Sub(now)) // a stale firing after SetTimeLimit
-			rn.mu.Unlock()
-			return
-		}
-		rn.status.Or(uint32(Timeout))
-		if rn.cause == CauseNone {
-			rn.cause = CauseTimeLimit
-		}
-		rn.timerMode = timerGrace
-		rn.ex.timer.Reset(rn.cfg.gracePeriod)
-		rn.mu.Unlock()
-		rn.pool.stats.timeLimitHits.Add(1)
-		rn.cancelCtx(ErrTimeLimit)
-	case timerGrace:
-		rn.timerMode = timerExpired
-		rn.runaway = true
-		ex := rn.ex
-		rn.mu.Unlock()
-		rn.pool.stats.runaway.Add(1)
-		rn.cfg.log().Error("lifeline: runaway run: still running after its time limit and grace period",
-			"run", rn.id, "method", rn.req.Method, "uri", rn.req.RequestURI, "limit", rn.limit, "grace", rn.cfg.gracePeriod)
-		select {
-		case ex.runaway <- struct{}{}:
-		default:
-		}
-	default:
-		rn.mu.Unlock()
-	}
-}
-
 // Finish sends the complete response now and lets the run go on without the
 // client (PHP-FPM's fastcgi_finish_request, done right). The
 // [Run.BeforeRelease] hooks run (sessions are written and unlocked), every
@@ -335,7 +293,7 @@ func (rn *Run) onTimer() {
 // Read the request body before Finish: it is closed when the response ends.
 func (rn *Run) Finish() error {
 	rn.mu.Lock()
-	hijacked, ended := rn.hijacked, rn.ex == nil
+	ended := rn.ex == nil
 	rn.mu.Unlock()
 	if ended || rn.Phase() == PhaseDone {
 		return ErrRunEnded
@@ -343,31 +301,36 @@ func (rn *Run) Finish() error {
 	if rn.finished.Load() {
 		return ErrFinished
 	}
-	if hijacked {
+	if rn.hijacked.Load() {
 		return errHijackedFinish
 	}
-	if rn.ex.released {
+	ex := rn.ex
+	if ex.released {
 		return ErrRunEnded // shutdown functions may still Finish, as in PHP
 	}
 	rn.Check()
 	// Release hooks (session unlock) first: the client must never hold the
 	// complete response while a lock it will ask for is still held.
 	rn.runRelease()
-	rn.finished.Store(true) // from here on the client no longer matters
+	ex.sink.final = true
+	err := ex.stack.EndAll()
+	ex.sink.finishResponse()
+	ex.sink.final = false
+	// From here on the client no longer matters. A client that left during
+	// the final write (or before) stays Aborted.
+	rn.finished.Store(true)
 	rn.mu.Lock()
 	rn.finishedAt = time.Now()
 	rn.mu.Unlock()
 	rn.phase.Store(uint32(PhaseFinished))
 	rn.pool.stats.finished.Add(1)
-	rn.ex.sink.deferLast = true
-	err := rn.ex.stack.EndAll()
-	rn.ex.release()
+	ex.post(msgRelease, outcomeNormal)
 	rn.mu.Lock()
 	if rn.cfg.backgroundLimit > 0 && (rn.timerMode == timerLimit || rn.timerMode == timerOff) {
 		rn.armLocked(rn.cfg.backgroundLimit)
 	}
 	rn.mu.Unlock()
-	rn.ex.stack.SetSink(discardSink{})
+	ex.stack.SetSink(discardSink{})
 	return err
 }
 

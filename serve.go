@@ -17,15 +17,16 @@ type route struct {
 }
 
 // ServeHTTP is the connection side of a run: it starts the run's goroutine,
-// then owns the ResponseWriter, acting on what the run hands over, until the
-// run ends, calls Finish, hijacks the connection, or runs away.
+// lends it w (see exchange), and waits, parked, until the run ends, calls
+// Finish, hijacks the connection, runs away, or a write of the run is stuck;
+// then it takes w back and answers.
 func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := rt.pool
 	if err := p.admit(r.Context()); err != nil {
 		p.reject(w, err)
 		return
 	}
-	rn, ex := p.newRun(rt, r)
+	rn, ex := p.newRun(rt, r, w)
 	cw := connWatchFrom(r.Context())
 	if cw != nil {
 		cw.attach(rn)
@@ -44,57 +45,35 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveConn is the connection side's loop. It reports whether the response
-// must be cut short.
+// must be cut short. While it is parked here the run side may be writing to
+// w; every case that touches w takes it back first.
 func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, cw *connWatch) (abortStream bool) {
-	wroteHeader := false
 	ctxDone := r.Context().Done()
 	for {
 		select {
 		case <-ex.req:
 			m := &ex.msg
-			var err error
-			if m.header != nil && m.kind != msgInfo {
-				writeHeader(w, m.code, m.header)
-				wroteHeader = true
-			}
 			switch m.kind {
-			case msgInfo:
-				copyHeader(w.Header(), m.header)
-				w.WriteHeader(m.code)
-			case msgWrite:
-				if !wroteHeader { // a stack never writes a body before its header
-					wroteHeader = true
-				}
-				if _, err = w.Write(m.body); err != nil && !isBodyNotAllowed(err) {
-					rn.abort(causeOf(err))
-				} else {
-					err = nil
-				}
-			case msgFlush:
-				if err = http.NewResponseController(w).Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
-					rn.abort(causeOf(err))
-				}
-			case msgControl:
-				err = m.control(http.NewResponseController(w))
 			case msgHijack:
-				m.conn, m.brw, err = http.NewResponseController(w).Hijack()
-				ex.ack <- err
+				// The run side waits for the answer: it is not writing.
+				conn, brw, err := http.NewResponseController(w).Hijack()
 				if err == nil {
+					ex.take()
+					m.conn, m.brw = conn, brw
+					ex.ack <- nil
 					return false
 				}
-				continue
+				ex.ack <- err
 			case msgRelease:
-				ex.ack <- rn.writeLast(w, m.body)
+				ex.take()
 				return false
 			case msgDone:
-				// The run side has gone: the body and the run are ours now.
-				_ = rn.writeLast(w, m.body)
-				m.body = nil
-				abort := rn.answer(w, r, m.outcome, wroteHeader)
+				// The run side has gone: the exchange and the run are ours.
+				ex.take()
+				abort := rn.answer(w, r, m.outcome, ex.wroteHeader, false)
 				rn.pool.endRun(rn)
 				return abort
 			}
-			ex.ack <- err
 		case <-ctxDone:
 			ctxDone = nil
 			cause := CauseClosed
@@ -102,11 +81,27 @@ func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, c
 				cause = cw.classify()
 			}
 			rn.abort(cause)
+		case <-ex.kick:
+			// A write may be stuck on a client that does not read: past the
+			// time limit it must not hold the run, and past the stall
+			// timeout the client is taken as gone.
+			stalled := ex.stalledFor(rn.cfg.stallTimeout)
+			timedOut := rn.Status()&Timeout != 0 && ex.writing.Load()
+			if !stalled && !timedOut {
+				continue
+			}
+			if stalled {
+				rn.abort(CauseStalled)
+			}
+			ex.revoke(w)
+			// The run's output is discarded from here on; the loop goes on
+			// until the run ends, which then finds the response cut.
 		case <-ex.runaway:
 			// The run ignored its time limit and grace period: answer for it
 			// and let it go on alone, counted as runaway.
 			ex.closed = true
 			close(ex.gone)
+			woke := ex.revoke(w)
 			if r.ContentLength != 0 {
 				// The run may be stuck reading the body, holding its lock:
 				// net/http would wait for that lock to discard the rest of
@@ -116,26 +111,14 @@ func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, c
 				w.Header().Set("Connection", "close")
 				_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 			}
-			return rn.answer(w, r, outcomeTimeout, wroteHeader)
+			return rn.answer(w, r, outcomeTimeout, ex.wroteHeader, woke)
 		}
 	}
 }
 
-// writeLast writes the body that travelled with a release or done message.
-func (rn *Run) writeLast(w http.ResponseWriter, body []byte) error {
-	if len(body) == 0 {
-		return nil
-	}
-	if _, err := w.Write(body); err != nil && !isBodyNotAllowed(err) {
-		rn.abort(causeOf(err))
-		return err
-	}
-	rn.bytes.Add(int64(len(body)))
-	return nil
-}
-
 // answer finishes the response on the connection side for how the run ended.
-func (rn *Run) answer(w http.ResponseWriter, r *http.Request, out outcome, wroteHeader bool) (abortStream bool) {
+// woke says that a write deadline in the past was set to take w back.
+func (rn *Run) answer(w http.ResponseWriter, r *http.Request, out outcome, wroteHeader, woke bool) (abortStream bool) {
 	if rn.Aborted() && !rn.finished.Load() {
 		// The client left before the response was complete. What it may
 		// still read (a half-closed connection) must not look complete:
@@ -147,8 +130,12 @@ func (rn *Run) answer(w http.ResponseWriter, r *http.Request, out outcome, wrote
 		if wroteHeader {
 			return true
 		}
+		if woke {
+			// Only the handshake's doubt set it: nothing was written.
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+		}
 		if out == outcomeTimeout {
-			rn.setCode(http.StatusServiceUnavailable)
+			rn.code.Store(http.StatusServiceUnavailable)
 			if h := rn.cfg.timeoutHandler; h != nil {
 				h.ServeHTTP(w, r)
 				return false
@@ -159,24 +146,13 @@ func (rn *Run) answer(w http.ResponseWriter, r *http.Request, out outcome, wrote
 			_, _ = w.Write([]byte("lifeline: time limit exceeded\n"))
 			return false
 		}
-		rn.setCode(http.StatusInternalServerError)
+		rn.code.Store(http.StatusInternalServerError)
 		http.Error(w, "500 internal server error", http.StatusInternalServerError)
 		return false
 	case outcomeAbortStream:
 		return true
 	}
 	return false
-}
-
-func (rn *Run) setCode(code int) {
-	rn.mu.Lock()
-	rn.code = code
-	rn.mu.Unlock()
-}
-
-func writeHeader(w http.ResponseWriter, code int, h http.Header) {
-	copyHeader(w.Header(), h)
-	w.WriteHeader(code)
 }
 
 // copyHeader replaces dst's fields with src's. The run side's map is read
@@ -189,13 +165,11 @@ func copyHeader(dst, src http.Header) {
 }
 
 // execute is the run side: the handler, then the shutdown functions, the
-// final flush, the release hooks, and the hand-back to the connection side.
+// release hooks, the final flush, and the hand-back to the connection side.
 func (rn *Run) execute(h http.Handler) {
 	out := rn.callHandler(h)
 	ex := rn.ex
-	switch out {
-	case outcomeNormal:
-	default:
+	if out != outcomeNormal {
 		// Nothing more reaches the client: the response is cut short,
 		// answered by the connection side, or the client is gone.
 		ex.stack.SetSink(discardSink{})
@@ -205,14 +179,41 @@ func (rn *Run) execute(h http.Handler) {
 	}
 	rn.runShutdown()
 	rn.runRelease()
-	ex.sink.deferLast = true
-	if err := ex.stack.EndAll(); err != nil {
-		rn.cfg.log().Debug("lifeline: final flush", "run", rn.id, "err", err)
-	}
-	if !ex.released && ex.handOver(out) {
+	out = rn.endOutput(out)
+	if !ex.released && ex.post(msgDone, out) {
 		return // the connection side ends the run
 	}
 	rn.pool.endRun(rn)
+}
+
+// endOutput flushes every output buffer with the final phase and ends the
+// response on the run side. An output handler that panics here (a
+// compressor's final flush, say) is logged; the client then gets a 500 if
+// nothing was sent, a cut response otherwise.
+func (rn *Run) endOutput(out outcome) outcome {
+	ex := rn.ex
+	ex.sink.final = true
+	ok := rn.safeCall("final output flush", func() {
+		if err := ex.stack.EndAll(); err != nil {
+			rn.cfg.log().Debug("lifeline: final flush", "run", rn.id, "err", err)
+		}
+	})
+	if !ok {
+		rn.markPanicked()
+		ex.stack.SetSink(discardSink{})
+		ex.sink.pendingCode, ex.sink.pendingHeader = 0, nil
+		if out == outcomeNormal && !ex.released {
+			out = outcomePanic
+		}
+		if ex.stack.HeadersSent() && out == outcomePanic {
+			out = outcomeAbortStream
+		}
+		return out
+	}
+	if !ex.released {
+		ex.sink.finishResponse()
+	}
+	return out
 }
 
 // callHandler runs the handler and turns every way it can end into an outcome.
@@ -220,32 +221,24 @@ func (rn *Run) callHandler(h http.Handler) (out outcome) {
 	defer func() {
 		v := recover()
 		if v == nil {
+			if rn.terminated.Load() {
+				// A recover middleware inside the run swallowed the
+				// termination: what it wrote since must not reach the
+				// client as a complete response.
+				out = rn.terminatedOutcome()
+			}
 			return
 		}
-		sent := rn.ex.stack.HeadersSent()
 		switch {
-		case v == ErrTerminated || isErr(v, ErrTerminated):
-			stopped := rn.Status()&Timeout != 0 || rn.stop.Load()
-			switch {
-			case stopped && sent:
-				out = outcomeAbortStream
-			case stopped:
-				out = outcomeTimeout
-			default:
-				out = outcomeGone
-			}
+		case rn.terminated.Load() && (v == ErrTerminated || isErr(v, ErrTerminated)):
+			out = rn.terminatedOutcome()
 		case v == http.ErrAbortHandler:
 			out = outcomeAbortStream
 		default:
-			rn.mu.Lock()
-			rn.panicked = true // a real panic, not a termination
-			rn.mu.Unlock()
-			buf := make([]byte, 16<<10)
-			buf = buf[:runtime.Stack(buf, false)]
-			rn.pool.stats.panics.Add(1)
+			rn.markPanicked()
 			rn.cfg.log().Error("lifeline: handler panic", "run", rn.id, "method", rn.req.Method,
-				"uri", rn.req.RequestURI, "panic", v, "stack", string(buf))
-			if sent {
+				"uri", rn.req.RequestURI, "panic", v, "stack", stack())
+			if rn.ex.stack.HeadersSent() {
 				out = outcomeAbortStream
 			} else {
 				out = outcomePanic
@@ -255,8 +248,39 @@ func (rn *Run) callHandler(h http.Handler) (out outcome) {
 			out = outcomeNormal // the response is already complete
 		}
 	}()
-	h.ServeHTTP(&rn.ex.writer, rn.req)
+	h.ServeHTTP(&rn.w, rn.req)
 	return outcomeNormal
+}
+
+// terminatedOutcome is how a terminated run's response ends: complete if
+// Finish sent it, a timeout response if the time limit or shutdown stopped
+// it before anything was sent, cut short if something was, and nothing at
+// all if the client left.
+func (rn *Run) terminatedOutcome() outcome {
+	stopped := rn.Status()&Timeout != 0 || rn.stop.Load()
+	switch {
+	case rn.Phase() == PhaseFinished:
+		return outcomeNormal
+	case stopped && rn.ex.stack.HeadersSent():
+		return outcomeAbortStream
+	case stopped:
+		return outcomeTimeout
+	}
+	return outcomeGone
+}
+
+// markPanicked records a real panic of the run's code (not a termination).
+func (rn *Run) markPanicked() {
+	rn.mu.Lock()
+	rn.panicked = true
+	rn.mu.Unlock()
+	rn.pool.stats.panics.Add(1)
+}
+
+// stack returns the current goroutine's stack, for logs.
+func stack() string {
+	buf := make([]byte, 16<<10)
+	return string(buf[:runtime.Stack(buf, false)])
 }
 
 func isErr(v any, target error) bool {
@@ -318,12 +342,10 @@ func (rn *Run) safeCall(what string, fn func()) (ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			ok = false
-			if v == ErrTerminated {
+			if v == ErrTerminated && rn.terminated.Load() {
 				return
 			}
-			buf := make([]byte, 16<<10)
-			buf = buf[:runtime.Stack(buf, false)]
-			rn.cfg.log().Error("lifeline: panic in "+what, "run", rn.id, "panic", v, "stack", string(buf))
+			rn.cfg.log().Error("lifeline: panic in "+what, "run", rn.id, "panic", v, "stack", stack())
 		}
 	}()
 	fn()

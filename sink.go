@@ -2,18 +2,26 @@ package lifeline
 
 import (
 	"net/http"
+	"strings"
 )
 
-// runSink is the bottom of a run's output stack: it hands header and body to
-// the connection side. It runs on the run's goroutine.
+// runSink is the bottom of a run's output stack, on the run side: it writes
+// header and body to the ResponseWriter the connection side lent it (see
+// exchange), one call at a time under the exchange's lock.
 type runSink struct {
 	ex            *exchange
 	rn            *Run
-	pendingCode   int         // final status code not yet handed over
-	pendingHeader http.Header // the stack's header map, read by the connection side during hand-off
-	deferLast     bool        // keep the next write for the release message (one hand-off, not two)
-	last          []byte      // the kept write; the stack does not touch it until the hand-off is acked
+	pendingCode   int         // final status code not yet written
+	pendingHeader http.Header // the stack's header map, written with the first byte
+	final         bool        // EndAll of Finish or of the end of the run is writing
 }
+
+// shortBody is the largest body, written in one piece at the end, for which
+// Lifeline leaves Content-Length to net/http: HTTP/1 computes the same exact
+// length for a handler that ends with less than its 2 KiB buffer unflushed,
+// and HTTP/2 for less than its 4 KiB one. Not touching the header map keeps
+// net/http on its fast header path.
+const shortBody = 2048
 
 // discarding reports whether output must be dropped: the client is gone
 // (PHP disables output on abort, even with ignore_user_abort), or the
@@ -23,42 +31,72 @@ func (s *runSink) discarding() bool {
 }
 
 func (s *runSink) WriteHeader(code int, h http.Header) error {
-	if code < 200 {
-		if s.discarding() {
-			return nil
-		}
-		m := &s.ex.msg
-		*m = message{kind: msgInfo, code: code, header: h}
-		err, _ := s.ex.send()
-		return err
+	if code >= 200 {
+		s.pendingCode, s.pendingHeader = code, h
+		return nil
 	}
-	s.pendingCode, s.pendingHeader = code, h
-	s.rn.mu.Lock()
-	s.rn.code = code
-	s.rn.mu.Unlock()
+	if s.discarding() {
+		return nil
+	}
+	w, ok := s.ex.acquire()
+	if !ok {
+		return nil
+	}
+	defer s.ex.unlock()
+	copyHeader(w.Header(), h)
+	w.WriteHeader(code)
 	return nil
 }
 
-// takeHeader moves the pending header into m.
-func (s *runSink) takeHeader(m *message) {
-	*m = message{code: s.pendingCode, header: s.pendingHeader}
+// writeHeaderLocked writes the pending final header; ex.mu is held. body is
+// the body about to follow, for the short-body rule.
+func (s *runSink) writeHeaderLocked(w http.ResponseWriter, body []byte) {
+	code, h := s.pendingCode, s.pendingHeader
 	s.pendingCode, s.pendingHeader = 0, nil
+	if code == 0 {
+		return
+	}
+	s.ex.wroteHeader = true
+	s.rn.code.Store(int32(code))
+	if s.final && len(body) < shortBody && onlyContentLength(h) {
+		// The whole body follows in this write and the header holds only
+		// the length EndAll set: net/http sets the same exact length.
+		if code != http.StatusOK {
+			w.WriteHeader(code)
+		}
+		return
+	}
+	if len(h) > 0 {
+		copyHeader(w.Header(), h)
+	}
+	w.WriteHeader(code)
+}
+
+func onlyContentLength(h http.Header) bool {
+	if len(h) == 0 {
+		return true
+	}
+	if len(h) != 1 {
+		return false
+	}
+	_, ok := h["Content-Length"]
+	return ok
 }
 
 func (s *runSink) Write(p []byte) (int, error) {
 	if s.discarding() {
 		return len(p), nil
 	}
-	if s.deferLast && s.last == nil {
-		s.last = p
+	w, ok := s.ex.acquire()
+	if !ok {
 		return len(p), nil
 	}
-	m := &s.ex.msg
-	s.takeHeader(m)
-	m.kind, m.body = msgWrite, p
-	err, ok := s.ex.send()
-	m.body = nil
-	if ok && err == nil {
+	s.writeHeaderLocked(w, p)
+	_, err := w.Write(p)
+	s.ex.unlock()
+	if err != nil && !isBodyNotAllowed(err) {
+		s.rn.abort(causeOf(err))
+	} else if err == nil {
 		s.rn.bytes.Add(int64(len(p)))
 	}
 	return len(p), nil // a failed write is an abort, reported through the status
@@ -68,11 +106,54 @@ func (s *runSink) Flush() error {
 	if s.discarding() {
 		return nil
 	}
-	m := &s.ex.msg
-	s.takeHeader(m)
-	m.kind = msgFlush
-	s.ex.send()
+	w, ok := s.ex.acquire()
+	if !ok {
+		return nil
+	}
+	s.writeHeaderLocked(w, nil)
+	err := http.NewResponseController(w).Flush()
+	s.ex.unlock()
+	if err != nil && !isNotSupported(err) {
+		s.rn.abort(causeOf(err))
+	}
 	return nil
+}
+
+// finishResponse ends the response on the run side, after EndAll: it writes
+// a header that no body followed, and the trailers' values, which the
+// handler may have set after the body.
+func (s *runSink) finishResponse() {
+	if s.discarding() {
+		s.pendingCode, s.pendingHeader = 0, nil
+		return
+	}
+	w, ok := s.ex.acquire()
+	if !ok {
+		return
+	}
+	defer s.ex.unlock()
+	s.writeHeaderLocked(w, nil)
+	if h := s.ex.stack.Header(); s.ex.wroteHeader && !onlyContentLength(h) {
+		copyTrailers(w.Header(), h)
+	}
+}
+
+// copyTrailers copies the values of the trailers that src declares (in its
+// Trailer field, or with [http.TrailerPrefix]) into dst.
+func copyTrailers(dst, src http.Header) {
+	for _, v := range src["Trailer"] {
+		for _, k := range strings.Split(v, ",") {
+			k = http.CanonicalHeaderKey(strings.TrimSpace(k))
+			if vv, ok := src[k]; ok {
+				dst[k] = vv
+			}
+		}
+	}
+	for k, vv := range src {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			dst[k] = vv
+		}
+	}
 }
 
 // discardSink drops everything: the sink of a run after Finish, and of a run

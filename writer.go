@@ -12,14 +12,14 @@ import (
 )
 
 // runWriter is the ResponseWriter a handler gets inside a run: the front of
-// the run's output stack. It belongs to the run's goroutine. Writes and
-// flushes terminate the run (panic [ErrTerminated]) once it must stop;
-// requests that need the real ResponseWriter (Hijack, deadlines, full
-// duplex) travel to the connection side by hand-off.
+// the run's output stack, on the run side. It is part of its Run, never
+// pooled, so a handler (or a framework) that keeps it past the run reaches
+// nothing: after the run ended every method returns at once, with
+// [ErrRunEnded] where it returns an error. Writes and flushes terminate the
+// run (panic [ErrTerminated]) once it must stop. Hijack travels to the
+// connection side by hand-off.
 type runWriter struct {
-	ex       *exchange
-	rn       *Run
-	hijacked bool
+	rn *Run
 }
 
 var (
@@ -27,38 +27,55 @@ var (
 	errHijackLate     = fmt.Errorf("lifeline: hijack after output started: %w", http.ErrNotSupported)
 )
 
-func (w *runWriter) Header() http.Header { return w.ex.stack.Header() }
+// ended reports whether the run is over: nothing of the exchange may be
+// touched any more.
+func (w *runWriter) ended() bool { return w.rn.Phase() == PhaseDone }
+
+func (w *runWriter) Header() http.Header {
+	if w.ended() {
+		return http.Header{} // written to nowhere
+	}
+	return w.rn.ex.stack.Header()
+}
 
 func (w *runWriter) WriteHeader(code int) {
-	if w.hijacked {
+	if w.ended() {
+		file, line := callerOf()
+		w.rn.cfg.log().Warn("lifeline: WriteHeader after the run ended", "run", w.rn.id, "code", code,
+			"caller", fmt.Sprintf("%s:%d", file, line))
+		return
+	}
+	if w.rn.hijacked.Load() {
 		w.rn.cfg.log().Warn("lifeline: WriteHeader on a hijacked connection", "run", w.rn.id, "code", code)
 		return
 	}
-	if err := w.ex.stack.WriteHeader(code); err != nil {
+	if err := w.rn.ex.stack.WriteHeader(code); err != nil {
 		file, line := callerOf()
 		w.rn.cfg.log().Warn("lifeline: WriteHeader ignored", "run", w.rn.id, "code", code,
-			"err", err, "caller", file+":"+itoa(line))
+			"err", err, "caller", fmt.Sprintf("%s:%d", file, line))
 	}
 }
 
 func (w *runWriter) Write(p []byte) (int, error) {
-	if w.hijacked {
+	if w.ended() {
+		return 0, ErrRunEnded
+	}
+	if w.rn.hijacked.Load() {
 		return 0, http.ErrHijacked
 	}
-	if w.rn.mustStop() {
-		panic(ErrTerminated)
-	}
-	return w.ex.stack.Write(p)
+	w.rn.checkOutput()
+	return w.rn.ex.stack.Write(p)
 }
 
 func (w *runWriter) WriteString(s string) (int, error) {
-	if w.hijacked {
+	if w.ended() {
+		return 0, ErrRunEnded
+	}
+	if w.rn.hijacked.Load() {
 		return 0, http.ErrHijacked
 	}
-	if w.rn.mustStop() {
-		panic(ErrTerminated)
-	}
-	return w.ex.stack.WriteString(s)
+	w.rn.checkOutput()
+	return w.rn.ex.stack.WriteString(s)
 }
 
 // copyBufs holds ReadFrom's buffers.
@@ -96,13 +113,14 @@ func (w *runWriter) Flush() { _ = w.FlushError() }
 // client side. [http.ResponseController] calls it. PHP's flush(), which
 // touches no buffer, is [output.Stack.FlushClient].
 func (w *runWriter) FlushError() error {
-	if w.hijacked {
+	if w.ended() {
+		return ErrRunEnded
+	}
+	if w.rn.hijacked.Load() {
 		return http.ErrHijacked
 	}
-	if w.rn.mustStop() {
-		panic(ErrTerminated)
-	}
-	return w.ex.stack.FlushAll()
+	w.rn.checkOutput()
+	return w.rn.ex.stack.FlushAll()
 }
 
 // Hijack hands the connection to the handler (HTTP/1 only, before any
@@ -110,46 +128,51 @@ func (w *runWriter) FlushError() error {
 // an error and writes return [http.ErrHijacked]. On HTTP/2 it returns an
 // error wrapping [http.ErrNotSupported].
 func (w *runWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if w.hijacked {
+	if w.ended() {
+		return nil, nil, ErrRunEnded
+	}
+	if w.rn.hijacked.Load() {
 		return nil, nil, http.ErrHijacked
 	}
-	if w.ex.stack.HeadersSent() || w.rn.Phase() != PhaseRunning {
+	ex := w.rn.ex
+	if ex.stack.HeadersSent() || w.rn.Phase() != PhaseRunning {
 		return nil, nil, errHijackLate
 	}
-	m := &w.ex.msg
-	*m = message{kind: msgHijack}
-	err, ok := w.ex.send()
+	ex.msg = message{kind: msgHijack}
+	err, ok := ex.send()
 	if !ok {
 		return nil, nil, fmt.Errorf("lifeline: hijack: %w", ErrClientAborted)
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	conn, brw := m.conn, m.brw
-	*m = message{}
-	w.hijacked = true
-	w.ex.released = true
-	w.ex.stack.SetSink(discardSink{})
-	w.rn.mu.Lock()
-	w.rn.hijacked = true
-	w.rn.mu.Unlock()
+	conn, brw := ex.msg.conn, ex.msg.brw
+	ex.msg = message{}
+	ex.released = true
+	ex.stack.SetSink(discardSink{})
+	w.rn.hijacked.Store(true)
 	return conn, brw, nil
 }
 
-// control runs fn on the connection side with a ResponseController of the
-// real ResponseWriter.
+// control runs fn with a ResponseController of the real ResponseWriter,
+// under the exchange's lock.
 func (w *runWriter) control(fn func(*http.ResponseController) error) error {
-	if w.hijacked {
+	if w.ended() {
+		return ErrRunEnded
+	}
+	if w.rn.hijacked.Load() {
 		return http.ErrHijacked
 	}
-	m := &w.ex.msg
-	*m = message{kind: msgControl, control: fn}
-	err, ok := w.ex.send()
-	*m = message{}
+	ex := w.rn.ex
+	if ex.released {
+		return fmt.Errorf("lifeline: response already released: %w", http.ErrNotSupported)
+	}
+	rw, ok := ex.acquire()
 	if !ok {
 		return fmt.Errorf("lifeline: response already released: %w", http.ErrNotSupported)
 	}
-	return err
+	defer ex.unlock()
+	return fn(http.NewResponseController(rw))
 }
 
 // SetReadDeadline is reached by [http.ResponseController.SetReadDeadline].
@@ -179,3 +202,6 @@ var (
 // isBodyNotAllowed reports the error net/http returns for a body written
 // to a 204 or 304 response: not a client abort.
 func isBodyNotAllowed(err error) bool { return errors.Is(err, http.ErrBodyNotAllowed) }
+
+// isNotSupported reports an error meaning the writer cannot do it.
+func isNotSupported(err error) bool { return errors.Is(err, http.ErrNotSupported) }

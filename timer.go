@@ -1,0 +1,173 @@
+package lifeline
+
+import "time"
+
+// A run's clocks. Each exchange owns two timers that outlive its runs (the
+// exchange is pooled), so both callbacks go through ex.cur, the run the
+// exchange serves now, and do nothing when it is nil.
+//
+// The time-limit timer (ex.timer) is a small state machine kept in
+// Run.timerMode under Run.mu:
+//
+//	timerOff ──SetTimeLimit(d>0)──▶ timerLimit ──fires──▶ timerGrace ──fires──▶ timerExpired
+//	    ▲                               │
+//	    └────────SetTimeLimit(0)────────┘
+//
+//   - timerLimit: the limit is armed until Run.deadline. SetTimeLimit
+//     restarts it; a firing that lost the race with SetTimeLimit finds the
+//     deadline in the future and re-arms for the rest.
+//   - expiry: the Timeout bit goes on, the run context is cancelled with
+//     ErrTimeLimit, the run is terminated at its next output, and, if a
+//     write is in flight (it may be stuck on a client that does not read),
+//     the connection side is kicked to take the ResponseWriter back.
+//   - timerGrace → timerExpired: the run ignored its limit for the grace
+//     period; it is runaway, and the connection side answers for it.
+//
+// Pool.endRun stops the timer; when Stop reports that the callback may be
+// running right now, the exchange gets a fresh timer instead of sharing the
+// old one with the next run.
+//
+// The stall timer (ex.stall) bounds one call on the ResponseWriter (see
+// WithStallTimeout). It is armed at a run's first write, only when the stall
+// bound can matter (a time limit and grace period that end sooner make it
+// moot), and looks at ex.writeStart every stall period: a call older than
+// the bound kicks the connection side, which aborts the run with
+// CauseStalled and takes the ResponseWriter back.
+
+func (ex *exchange) onTimer() {
+	if rn := ex.cur.Load(); rn != nil {
+		rn.onTimer()
+	}
+}
+
+// armLocked (re)starts the time limit; rn.mu must be held.
+func (rn *Run) armLocked(d time.Duration) { rn.armAtLocked(d, time.Now()) }
+
+// armAtLocked is armLocked with the current time given.
+func (rn *Run) armAtLocked(d time.Duration, now time.Time) {
+	rn.limit = d
+	if s := rn.cfg.stallTimeout; s > 0 && (d == 0 || d+rn.cfg.gracePeriod > s) {
+		rn.stallNeeded.Store(true)
+	}
+	if d == 0 {
+		rn.timerMode = timerOff
+		rn.ex.timer.Stop()
+		return
+	}
+	rn.timerMode = timerLimit
+	rn.deadline = now.Add(d)
+	rn.ex.timer.Reset(d)
+}
+
+// onTimer is the time limit's timer callback.
+func (rn *Run) onTimer() {
+	rn.mu.Lock()
+	if rn.ex == nil {
+		rn.mu.Unlock()
+		return
+	}
+	ex := rn.ex
+	switch rn.timerMode {
+	case timerLimit:
+		if now := time.Now(); now.Before(rn.deadline) {
+			ex.timer.Reset(rn.deadline.Sub(now)) // a stale firing after SetTimeLimit
+			rn.mu.Unlock()
+			return
+		}
+		rn.status.Or(uint32(Timeout))
+		if rn.cause == CauseNone {
+			rn.cause = CauseTimeLimit
+		}
+		rn.timerMode = timerGrace
+		ex.timer.Reset(rn.cfg.gracePeriod)
+		rn.mu.Unlock()
+		rn.pool.stats.timeLimitHits.Add(1)
+		rn.cancelCtx(ErrTimeLimit)
+		if ex.writing.Load() {
+			ex.kickConn()
+		}
+	case timerGrace:
+		rn.timerMode = timerExpired
+		rn.runaway = true
+		rn.mu.Unlock()
+		rn.pool.stats.runaway.Add(1)
+		rn.cfg.log().Error("lifeline: runaway run: still running after its time limit and grace period",
+			"run", rn.id, "method", rn.req.Method, "uri", rn.req.RequestURI, "limit", rn.limit, "grace", rn.cfg.gracePeriod)
+		select {
+		case ex.runaway <- struct{}{}:
+		default:
+		}
+	default:
+		rn.mu.Unlock()
+	}
+}
+
+// kickConn tells the connection side to look at a write that may be stuck.
+func (ex *exchange) kickConn() {
+	select {
+	case ex.kick <- struct{}{}:
+	default:
+	}
+}
+
+// stallTimer is the stall bound's timer, reused by the runs of one exchange
+// while its callback is known not to run (see stopTimers).
+type stallTimer struct {
+	ex *exchange
+	rn *Run // the run it was armed for
+	t  *time.Timer
+}
+
+// armStall starts the stall timer for the run's first write. Run side,
+// inside acquire.
+func (ex *exchange) armStall(rn *Run) {
+	ex.stallArmed = true
+	if ex.stall == nil {
+		st := &stallTimer{ex: ex}
+		st.t = time.AfterFunc(time.Hour, st.fire)
+		st.t.Stop()
+		ex.stall = st
+	}
+	ex.stall.rn = rn
+	ex.stall.t.Reset(rn.cfg.stallTimeout)
+}
+
+// fire kicks the connection side when a call on the ResponseWriter has
+// lasted the stall timeout, and looks again one period later either way
+// (the run may write for a long time).
+func (st *stallTimer) fire() {
+	ex, rn := st.ex, st.rn
+	if ex.cur.Load() != rn {
+		return // the run ended
+	}
+	d := rn.cfg.stallTimeout
+	if start := ex.writeStart.Load(); start != 0 {
+		left := time.Duration(start + int64(d) - time.Now().UnixNano())
+		if left > 0 {
+			st.t.Reset(left)
+			return
+		}
+		ex.kickConn()
+	}
+	st.t.Reset(d)
+}
+
+// stalledFor reports whether the call in flight on the ResponseWriter has
+// lasted at least d.
+func (ex *exchange) stalledFor(d time.Duration) bool {
+	start := ex.writeStart.Load()
+	return d > 0 && start != 0 && time.Now().UnixNano()-start >= int64(d)
+}
+
+// stopTimers stops both timers at the end of the run. A timer whose callback
+// may be running now is replaced, so it cannot act on the exchange's next
+// run.
+func (ex *exchange) stopTimers(runaway bool) {
+	if !ex.timer.Stop() && !runaway {
+		ex.timer = time.AfterFunc(time.Hour, ex.onTimer)
+		ex.timer.Stop()
+	}
+	if ex.stall != nil && ex.stallArmed && !ex.stall.t.Stop() {
+		ex.stall = nil
+	}
+}
