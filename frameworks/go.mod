@@ -1,5 +1,6 @@
 module github.com/lifeline-go/lifeline/frameworks
 
+// 1.26.0, not the root module's 1.25.0: github.com/labstack/echo/v4 v4.16.5 requires it.
 go 1.26.0
 
 replace github.com/lifeline-go/lifeline => ../
