@@ -312,18 +312,19 @@ func (rn *Run) Finish() error {
 	// Release hooks (session unlock) first: the client must never hold the
 	// complete response while a lock it will ask for is still held.
 	rn.runRelease()
-	ex.sink.final = true
-	err := ex.stack.EndAll()
-	ex.sink.finishResponse()
-	ex.sink.final = false
-	// From here on the client no longer matters. A client that left during
-	// the final write (or before) stays Aborted.
-	rn.finished.Store(true)
+	// The phase says Finished before the client can hold the whole
+	// response; the client stops mattering (rn.finished) only once it was
+	// written, so that a client that leaves during the final write is seen.
 	rn.mu.Lock()
 	rn.finishedAt = time.Now()
 	rn.mu.Unlock()
 	rn.phase.Store(uint32(PhaseFinished))
 	rn.pool.stats.finished.Add(1)
+	ex.sink.final = true
+	err := ex.stack.EndAll()
+	ex.sink.finishResponse()
+	ex.sink.final = false
+	rn.finished.Store(true)
 	ex.post(msgRelease, outcomeNormal)
 	rn.mu.Lock()
 	if rn.cfg.backgroundLimit > 0 && (rn.timerMode == timerLimit || rn.timerMode == timerOff) {

@@ -49,6 +49,10 @@ func (w *runWriter) WriteHeader(code int) {
 		w.rn.cfg.log().Warn("lifeline: WriteHeader on a hijacked connection", "run", w.rn.id, "code", code)
 		return
 	}
+	// A header is output too: a run that must stop is terminated here, so
+	// that a recoverer that swallowed a termination and answers 500 (as
+	// gorilla's RecoveryHandler does) is stopped before it logs it as a crash.
+	w.rn.checkOutput()
 	if err := w.rn.ex.stack.WriteHeader(code); err != nil {
 		file, line := callerOf()
 		w.rn.cfg.log().Warn("lifeline: WriteHeader ignored", "run", w.rn.id, "code", code,
