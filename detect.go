@@ -7,36 +7,71 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // ConfigureServer installs the hooks that let the pool see a client leave at
 // socket level while a handler runs, writing or not: an HTTP/1 request whose
 // body the handler has not read, a connection with a pipelined request
-// waiting, and a peer that went silent (with the keep-alive settings of
-// package server) are all noticed, which net/http alone misses. It chains
+// waiting, and a peer whose socket failed (keep-alive set by package server,
+// for instance) are all noticed, which net/http alone misses. It chains
 // srv's existing ConnContext and ConnState hooks. On Linux it watches each
 // connection in one shared epoll goroutine, owned by the pool and stopped by
 // [Pool.Shutdown]; elsewhere it does nothing and the request context remains
 // the only signal. Call it before srv starts serving.
+//
+// ConfigureServer is [Pool.ConfigureServerWith] with a zero [ServerConfig]:
+// it does not decide by itself that a peer went silent.
 func (p *Pool) ConfigureServer(srv *http.Server) {
+	p.ConfigureServerWith(srv, ServerConfig{})
+}
+
+// ServerConfig is what [Pool.ConfigureServerWith] needs to know about the
+// server's connections. The zero value is [Pool.ConfigureServer]'s.
+type ServerConfig struct {
+	// DeadPeerTimeout is how long a client may acknowledge nothing while
+	// data or probes to it are outstanding before its runs are aborted with
+	// [CauseSilentPeer] ([ErrSilentPeer]) and its connection is closed. On
+	// Linux the pool reads each connection's TCP_INFO, the kernel's own
+	// view, every DeadPeerTimeout/8 while runs are attached to it (never
+	// for idle connections), so a silent peer is noticed within about
+	// DeadPeerTimeout plus one such interval after its last acknowledgement
+	// or after the first probe it left unanswered, whether the server
+	// writes or not, over HTTP/1 and HTTP/2. A client that acknowledges but
+	// reads slowly or not at all (a zero receive window whose probes it
+	// answers) is alive and never taken for a silent one: bounding it is
+	// [WithStallTimeout]'s job. Outside Linux it does nothing. 0 or less
+	// turns the check off; package server passes its
+	// server.WithDeadPeerTimeout (4 s by default).
+	DeadPeerTimeout time.Duration
+}
+
+// ConfigureServerWith is [Pool.ConfigureServer] with the dead-peer check of
+// c: see [ServerConfig]. Call it once per server, before srv starts serving;
+// a pool that serves several servers checks each connection with the
+// timeout of its own server.
+func (p *Pool) ConfigureServerWith(srv *http.Server, c ServerConfig) {
+	timeout := max(c.DeadPeerTimeout, 0)
+	p.det.configure(timeout)
 	prevCC := srv.ConnContext
-	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+	srv.ConnContext = func(ctx context.Context, conn net.Conn) context.Context {
 		if prevCC != nil {
-			ctx = prevCC(ctx, c)
+			ctx = prevCC(ctx, conn)
 		}
-		if cw := p.det.watch(c, p.cfg.logger); cw != nil {
+		if cw := p.det.watch(conn, p.cfg.logger, timeout); cw != nil {
 			ctx = context.WithValue(ctx, connKey{}, cw)
 		}
 		return ctx
 	}
 	prevCS := srv.ConnState
-	srv.ConnState = func(c net.Conn, st http.ConnState) {
+	srv.ConnState = func(conn net.Conn, st http.ConnState) {
 		if st == http.StateClosed || st == http.StateHijacked {
-			p.det.unwatch(c)
+			p.det.unwatch(conn)
 		}
 		if prevCS != nil {
-			prevCS(c, st)
+			prevCS(conn, st)
 		}
 	}
 }
@@ -46,8 +81,22 @@ type connKey struct{}
 // connWatch is the detector's view of one connection and the runs on it (one
 // for HTTP/1, any number for HTTP/2).
 type connWatch struct {
-	token uint64
-	rc    syscall.RawConn
+	token   uint64
+	conn    net.Conn
+	rc      syscall.RawConn
+	det     *detector
+	timeout time.Duration // dead-peer timeout; 0: no TCP_INFO check
+
+	// quietSince is when the peer last acknowledged anything, as of the
+	// detector's last check, if data or probes were outstanding then and at
+	// the check before (Unix nanoseconds; 0 otherwise). classify reads it
+	// when net/http closed the socket first (an HTTP/2 PING timeout).
+	quietSince atomic.Int64
+
+	// pending is when the detector's checks first saw data or probes
+	// outstanding without a break; zero when the last check saw none. Owned
+	// by the detector's goroutine.
+	pending time.Time
 
 	mu    sync.Mutex // guards runs and fired
 	runs  []*Run
@@ -63,6 +112,9 @@ func connWatchFrom(ctx context.Context) *connWatch {
 func (cw *connWatch) attach(rn *Run) {
 	cw.mu.Lock()
 	cw.runs = append(cw.runs, rn)
+	if len(cw.runs) == 1 && cw.fired == CauseNone {
+		cw.det.activate(cw)
+	}
 	fired := cw.fired
 	cw.mu.Unlock()
 	if fired != CauseNone {
@@ -80,6 +132,9 @@ func (cw *connWatch) detach(rn *Run) {
 			cw.runs[i] = cw.runs[last]
 			cw.runs[last] = nil
 			cw.runs = cw.runs[:last]
+			if last == 0 {
+				cw.det.deactivate(cw)
+			}
 			return
 		}
 	}
@@ -106,6 +161,18 @@ func causeOf(err error) Cause {
 		return CauseSilentPeer
 	}
 	return CauseClosed
+}
+
+// causeOf is the package's causeOf refined by the connection's watch (cw
+// may be nil): a write that failed because net/http had closed the socket
+// (after an HTTP/2 PING went unanswered, say) is put down to a silent peer
+// when the detector's last check says so; see classify.
+func (cw *connWatch) causeOf(err error) Cause {
+	c := causeOf(err)
+	if c == CauseClosed && cw != nil {
+		c = cw.classify()
+	}
+	return c
 }
 
 // rawConn returns the socket under c (under TLS too), if it has one.

@@ -5,14 +5,18 @@ package lifeline
 import (
 	"log/slog"
 	"net"
+	"time"
 )
 
 // detector does nothing outside Linux: the request context is the only
 // signal that the client left.
 type detector struct{}
 
-func (d *detector) watch(net.Conn, *slog.Logger) *connWatch { return nil }
-func (d *detector) unwatch(net.Conn)                        {}
-func (d *detector) stop()                                   {}
+func (d *detector) configure(time.Duration)                                {}
+func (d *detector) watch(net.Conn, *slog.Logger, time.Duration) *connWatch { return nil }
+func (d *detector) unwatch(net.Conn)                                       {}
+func (d *detector) activate(*connWatch)                                    {}
+func (d *detector) deactivate(*connWatch)                                  {}
+func (d *detector) stop()                                                  {}
 
 func (cw *connWatch) classify() Cause { return CauseClosed }

@@ -4,30 +4,29 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"syscall"
 	"time"
 )
 
 // deadPeer is the socket schedule derived from a dead-peer timeout (see
 // [WithDeadPeerTimeout]). The zero value leaves the sockets alone.
 type deadPeer struct {
-	keepAlive   net.KeepAliveConfig
-	userTimeout time.Duration // TCP_USER_TIMEOUT; 0 leaves it unset
+	keepAlive net.KeepAliveConfig
 }
 
-// newDeadPeer derives keep-alive and TCP_USER_TIMEOUT from d. Keep-alive
-// counts whole seconds, so d is rounded up to one; the first probe goes out
-// after about 2/5 of it, then probes follow at an interval that divides the
-// rest, about three of them, so one lost probe does not condemn a live peer.
+// newDeadPeer derives TCP keep-alive from d, for the time a connection has
+// nothing outstanding (a run that writes nothing, an idle connection):
+// keep-alive counts whole seconds, so d is rounded up to one; the first
+// probe goes out after about 2/5 of it, then probes follow at an interval
+// that divides the rest, about three of them, so one lost probe does not
+// condemn a live peer, and the kernel drops a peer that answered none at
+// about d after its last packet (ETIMEDOUT, which the pool classifies as
+// [lifeline.ErrSilentPeer]).
 //
-// TCP_USER_TIMEOUT is 7/8 of d. A write left unacknowledged fails about one
-// retransmission timeout after it (measured: 0.2 to 0.4 s late on a veth
-// link, more with a longer round trip), and the margin keeps the total within
-// d. On Linux the user timeout also governs keep-alive: the kernel drops the
-// connection at the first probe timer at which nothing has been received for
-// the user timeout and a probe is unanswered, whatever the probe count. The
-// probe timers fire on whole seconds, so a silent peer is dropped at about d
-// after its last packet; Count only matters on other systems.
+// While data or probes are outstanding the kernel sends no keep-alive; the
+// pool decides then, from TCP_INFO ([lifeline.ServerConfig]). The schedule
+// sets no TCP_USER_TIMEOUT: since Linux 5.11 it also aborts a connection
+// whose receive window stays zero that long, although the peer answers every
+// window probe, and so cut slow and paused readers (issue 13 §1).
 func newDeadPeer(d time.Duration) deadPeer {
 	if d <= 0 {
 		return deadPeer{}
@@ -44,7 +43,6 @@ func newDeadPeer(d time.Duration) deadPeer {
 			Interval: time.Duration(interval) * time.Second,
 			Count:    count,
 		},
-		userTimeout: d - d/8,
 	}
 }
 
@@ -58,25 +56,16 @@ func h2Ping(d time.Duration) (send, answer time.Duration) {
 	return send, d - send
 }
 
-// listenConfig returns the ListenConfig for the schedule: keep-alive for every
-// accepted connection, and TCP_USER_TIMEOUT on the listening socket, which
-// accepted sockets inherit.
+// listenConfig returns the ListenConfig for the schedule: keep-alive for
+// every accepted connection.
 func (dp deadPeer) listenConfig() *net.ListenConfig {
-	lc := &net.ListenConfig{}
-	if dp.userTimeout == 0 {
-		return lc
-	}
-	lc.KeepAliveConfig = dp.keepAlive
-	lc.Control = func(_, _ string, c syscall.RawConn) error {
-		return setUserTimeout(c, dp.userTimeout)
-	}
-	return lc
+	return &net.ListenConfig{KeepAliveConfig: dp.keepAlive}
 }
 
 // tune applies the schedule to one accepted connection, for listeners that
 // [Server.Listen] did not create. Connections that are not TCP are left alone.
 func (dp deadPeer) tune(c net.Conn) error {
-	if dp.userTimeout == 0 {
+	if !dp.keepAlive.Enable {
 		return nil
 	}
 	for {
@@ -93,11 +82,7 @@ func (dp deadPeer) tune(c net.Conn) error {
 	if err := tc.SetKeepAliveConfig(dp.keepAlive); err != nil {
 		return fmt.Errorf("server: set keep-alive: %w", err)
 	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
-		return fmt.Errorf("server: set TCP_USER_TIMEOUT: %w", err)
-	}
-	return setUserTimeout(rc, dp.userTimeout)
+	return nil
 }
 
 // tuningListener applies a dead-peer schedule to every connection it accepts.

@@ -54,8 +54,8 @@ func Run(ctx context.Context, pool *lifeline.Pool, h http.Handler, opts ...Optio
 // as given: wrap the routes that should become runs with [lifeline.Pool.Handler]
 // (a status page, for instance, need not be one). New validates the options
 // once, loads the TLS certificate if [WithTLS] asks for one, and calls
-// [lifeline.Pool.ConfigureServer] so that the pool watches every connection's
-// socket for FIN, RST and silent peers.
+// [lifeline.Pool.ConfigureServerWith] with the dead-peer timeout, so that the
+// pool watches every connection's socket for FIN, RST and silent peers.
 func New(pool *lifeline.Pool, h http.Handler, opts ...Option) (*Server, error) {
 	if pool == nil {
 		return nil, fmt.Errorf("%w: nil pool", ErrInvalidOption)
@@ -82,7 +82,7 @@ func New(pool *lifeline.Pool, h http.Handler, opts ...Option) (*Server, error) {
 	}
 	s.tls = tlsConfig
 	s.srv = s.httpServer(limitBody(h, o.maxBodyBytes))
-	pool.ConfigureServer(s.srv)
+	pool.ConfigureServerWith(s.srv, lifeline.ServerConfig{DeadPeerTimeout: o.deadPeerTimeout})
 	return s, nil
 }
 
@@ -135,8 +135,8 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 	}
 }
 
-// Listen listens on the address of [WithAddr] (TCP), with keep-alive and
-// TCP_USER_TIMEOUT set for the dead-peer timeout. ctx bounds the call only.
+// Listen listens on the address of [WithAddr] (TCP), with keep-alive set for
+// the dead-peer timeout. ctx bounds the call only.
 func (s *Server) Listen(ctx context.Context) (net.Listener, error) {
 	ln, err := s.dp.listenConfig().Listen(ctx, "tcp", s.opts.addr)
 	if err != nil {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -54,4 +55,22 @@ func readSockopts(t *testing.T, c net.Conn) sockopts {
 		t.Fatalf("getsockopt: %v", errs)
 	}
 	return o
+}
+
+// tcpInfoOf returns what the kernel says about c's connection, in short.
+func tcpInfoOf(t *testing.T, c net.Conn) string {
+	t.Helper()
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		ti   *unix.TCPInfo
+		terr error
+	)
+	if err := rc.Control(func(fd uintptr) { ti, terr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil || terr != nil {
+		return fmt.Sprintf("unavailable (%v, %v)", err, terr)
+	}
+	return fmt.Sprintf("state %d, unacked %d, probes %d, backoff %d, retransmits %d, last ack %d ms ago, not sent %d, send window %d",
+		ti.State, ti.Unacked, ti.Probes, ti.Backoff, ti.Retransmits, ti.Last_ack_recv, ti.Notsent_bytes, ti.Snd_wnd)
 }
