@@ -42,8 +42,11 @@ type ServerConfig struct {
 	// writes or not, over HTTP/1 and HTTP/2. A client that acknowledges but
 	// reads slowly or not at all (a zero receive window whose probes it
 	// answers) is alive and never taken for a silent one: bounding it is
-	// [WithStallTimeout]'s job. Outside Linux it does nothing. 0 or less
-	// turns the check off; package server passes its
+	// [WithStallTimeout]'s job. Keep it at a second or more (package
+	// server's minimum is 2 s): a live peer can leave one of the first,
+	// closely spaced window probes unanswered for up to about a second,
+	// since it answers such probes at most every 500 ms. Outside Linux it
+	// does nothing. 0 or less turns the check off; package server passes its
 	// server.WithDeadPeerTimeout (4 s by default).
 	DeadPeerTimeout time.Duration
 }

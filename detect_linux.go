@@ -279,7 +279,12 @@ func (d *detector) check(now time.Time, buf []*connWatch) []*connWatch {
 // probes' exponential backoff, so neither says anything about silence).
 // Last_ack_recv alone would be stale for data just sent after a quiet spell,
 // so the silence counts from the first check that saw something outstanding,
-// too: the later of the two.
+// too: the later of the two. A live peer may leave a window probe
+// unanswered for up to one probe interval, about a second: its kernel
+// answers out-of-window segments at most every 500 ms
+// (net.ipv4.tcp_invalid_ratelimit), and the first probes come faster. The
+// dead-peer timeout must be longer than that (package server's minimum is
+// 2 s).
 func (cw *connWatch) silent(now time.Time) bool {
 	var (
 		ti    syscall.TCPInfo
@@ -288,12 +293,18 @@ func (cw *connWatch) silent(now time.Time) bool {
 	if err := cw.rc.Control(func(fd uintptr) { ti, tiErr = tcpInfo(int(fd)) }); err != nil || tiErr != nil {
 		return false // closed: net/http or the epoll events report it
 	}
-	if ti.Unacked == 0 && ti.Probes == 0 {
+	return cw.judge(ti.Unacked > 0 || ti.Probes > 0, time.Duration(ti.Last_ack_recv)*time.Millisecond, now)
+}
+
+// judge is silent's verdict on one reading: whether data or probes were
+// outstanding, and how long ago the last acknowledgement arrived.
+func (cw *connWatch) judge(outstanding bool, sinceAck time.Duration, now time.Time) bool {
+	if !outstanding {
 		cw.pending = time.Time{}
 		cw.quietSince.Store(0)
 		return false
 	}
-	lastAck := now.Add(-time.Duration(ti.Last_ack_recv) * time.Millisecond)
+	lastAck := now.Add(-sinceAck)
 	if cw.pending.IsZero() {
 		// Possibly a window probe a live peer is about to answer: not
 		// yet evidence for classify.
@@ -302,7 +313,7 @@ func (cw *connWatch) silent(now time.Time) bool {
 	} else {
 		cw.quietSince.Store(lastAck.UnixNano())
 	}
-	return now.Sub(lastAck) >= cw.timeout && now.Sub(cw.pending) >= cw.timeout
+	return sinceAck >= cw.timeout && now.Sub(cw.pending) >= cw.timeout
 }
 
 // stop ends the loop and releases the epoll instance. Later watch calls do

@@ -18,17 +18,24 @@
 //
 // # What it sets up
 //
-//   - TCP keep-alive tuned by [WithDeadPeerTimeout] (4 s by default, so a
-//     silent peer is noticed within 5 s): the first probe after about 1 s of
-//     silence, then one a second.
-//   - TCP_USER_TIMEOUT (Linux) to 7/8 of the same timeout, so unacknowledged
-//     writes fail with ETIMEDOUT within it instead of hanging for minutes, and
-//     a silent peer is dropped when the timeout has passed.
-//   - HTTP/2 PINGs ([http.HTTP2Config] SendPingTimeout and PingTimeout) on the
-//     same schedule ([WithHTTP2PingTimeout]).
-//   - [lifeline.Pool.ConfigureServer], whose socket watcher classifies what
-//     the kernel reports: a FIN as [lifeline.ErrClientAborted], an RST as
-//     [lifeline.ErrPeerReset], ETIMEDOUT as [lifeline.ErrSilentPeer].
+//   - A dead-peer timeout, [WithDeadPeerTimeout] (4 s by default): a peer
+//     that acknowledges nothing for it is aborted with
+//     [lifeline.ErrSilentPeer] within about the timeout plus one check
+//     interval (timeout/8), so within 5 s by default, whether the handler
+//     writes or not, over HTTP/1 and HTTP/2. A slow or paused reader that
+//     acknowledges (its receive window shut, its window probes answered) is
+//     never taken for a silent peer. Three mechanisms share the work:
+//     [lifeline.Pool.ConfigureServerWith] reads each busy connection's
+//     TCP_INFO (Linux) and decides while data or probes are outstanding; TCP
+//     keep-alive (the first probe after about 1 s of silence, then one a
+//     second) drops a silent peer while nothing is; HTTP/2 PINGs
+//     ([http.HTTP2Config] SendPingTimeout and PingTimeout,
+//     [WithHTTP2PingTimeout]) follow the same schedule. TCP_USER_TIMEOUT is
+//     not set: since Linux 5.11 it also cuts a live peer whose window stays
+//     shut.
+//   - The pool's socket watcher classifies what the kernel reports: a FIN
+//     as [lifeline.ErrClientAborted], an RST as [lifeline.ErrPeerReset],
+//     ETIMEDOUT and silence as [lifeline.ErrSilentPeer].
 //   - ReadHeaderTimeout, IdleTimeout, MaxHeaderBytes and a request-body limit
 //     with documented defaults; HTTP/1.1, HTTP/2 over TLS ([WithTLS],
 //     [WithTLSConfig]) and h2c on request ([WithH2C]). WriteTimeout stays off:

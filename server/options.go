@@ -155,27 +155,35 @@ func WithMaxBodyBytes(n int64) Option {
 }
 
 // WithDeadPeerTimeout sets how soon a client that vanished without a FIN or
-// an RST (a pulled cable, a laptop lid, a mobile link gone) is noticed, while
-// the server writes nothing as well as while its writes go unacknowledged:
-// about d after the client's last packet (measured: d plus 0.1 s of kernel
-// timer slack when idle, a little under d when writing). The default is 4s,
-// so that a silent peer is noticed within 5 s even with that slack and the
-// time a cut takes; the minimum is [MinDeadPeerTimeout]; 0 leaves the operating system's and
-// Go's defaults (15s keep-alive idle time, about two and a half minutes to
-// notice a silent idle peer, up to 15 minutes of retransmissions for an
-// unacknowledged write).
+// an RST (a pulled cable, a laptop lid, a mobile link gone) is noticed: a
+// peer that acknowledges nothing for d is aborted with
+// [lifeline.CauseSilentPeer] ([lifeline.ErrSilentPeer]) within about d plus
+// one check interval (d/8), whether the server writes or not, over HTTP/1
+// and HTTP/2 (measured with the default: 4.0 to 4.6 s). A client that
+// acknowledges but reads slowly or has paused (a phone on a weak link, a
+// paused download: its receive window shut, its window probes answered) is
+// alive and never taken for a silent peer, however long it pauses; only
+// [lifeline.WithStallTimeout] bounds it. The default is 4s, so that a silent
+// peer is noticed within 5 s; the minimum is [MinDeadPeerTimeout]; 0 leaves
+// the operating system's and Go's defaults (15s keep-alive idle time, about
+// two and a half minutes to notice a silent idle peer, up to 15 minutes of
+// retransmissions for an unacknowledged write) and turns the pool's check
+// off.
 //
-// From d, rounded up to whole seconds for keep-alive, the server derives TCP
-// keep-alive (idle time about 2/5 of d, then about three probes until d),
-// TCP_USER_TIMEOUT on Linux (7/8 of d: a write unacknowledged that long fails
-// with ETIMEDOUT about one retransmission timeout later, within d, and a peer
-// that answered no probe is dropped at d), and, unless [WithHTTP2PingTimeout]
-// says otherwise, HTTP/2 PINGs on the same schedule. The socket then reports
-// ETIMEDOUT, which the pool classifies as [lifeline.ErrSilentPeer].
+// From d the server derives three things. While data or probes are
+// outstanding, the pool decides ([lifeline.ServerConfig]): on Linux it reads
+// each connection's TCP_INFO every d/8 while runs are attached to it, and a
+// peer that has acknowledged nothing for d is silent; its runs are aborted
+// and its connection closed. While nothing is outstanding (a handler that
+// writes nothing), TCP keep-alive, rounded up to whole seconds (idle time
+// about 2/5 of d, then about three probes until d), makes the kernel drop a
+// peer that answers no probe at about d, with ETIMEDOUT. And, unless
+// [WithHTTP2PingTimeout] says otherwise, HTTP/2 PINGs follow the same
+// schedule. TCP_USER_TIMEOUT is not set: it cannot tell a dead peer from a
+// live one whose window is shut, and since Linux 5.11 it cuts the latter.
 //
-// The price of a short d: a client whose network stalls for d (a train in a
-// tunnel) loses the connection instead of resuming, as it would after
-// a write timeout of d.
+// The price of a short d: a client whose network loses every packet for d
+// (a train in a tunnel) loses the connection instead of resuming.
 func WithDeadPeerTimeout(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.deadPeerTimeout = d })
 }
