@@ -35,17 +35,16 @@ import (
 // handle (and the ResponseWriter it gives the handler) is not, so a stale
 // *Run never reaches another request.
 type exchange struct {
-	req     chan struct{} // run side → connection side: msg is ready
-	ack     chan error    // connection side → run side: msg handled (Hijack)
-	gone    chan struct{} // closed when the connection side returned early
-	runaway chan struct{} // the grace period expired (size 1)
-	kick    chan struct{} // a write may be stuck: the time limit expired or the stall timer fired (size 1)
-	timer   *time.Timer   // the time limit and grace period (see timer.go)
-	stall   *stallTimer   // the stall bound, armed lazily (see timer.go)
-	cur     atomic.Pointer[Run]
-	msg     message
-	stack   *output.Stack
-	sink    runSink
+	req   chan struct{} // run side → connection side: msg is ready
+	ack   chan error    // connection side → run side: msg handled (Hijack)
+	gone  chan struct{} // closed when the connection side returned early
+	alarm chan struct{} // the connection side must look: a runaway, or a write that may be stuck (size 1)
+	timer *time.Timer   // the time limit and grace period (see timer.go)
+	stall *stallTimer   // the stall bound, armed lazily (see timer.go)
+	cur   atomic.Pointer[Run]
+	msg   message
+	stack *output.Stack
+	sink  runSink
 
 	mu          sync.Mutex          // held by whoever uses w
 	w           http.ResponseWriter // guarded by mu; nil once the connection side took it back
@@ -89,12 +88,11 @@ const (
 
 func newExchange() *exchange {
 	ex := &exchange{
-		req:     make(chan struct{}),
-		ack:     make(chan error),
-		gone:    make(chan struct{}),
-		runaway: make(chan struct{}, 1),
-		kick:    make(chan struct{}, 1),
-		stack:   output.NewStack(nil),
+		req:   make(chan struct{}),
+		ack:   make(chan error),
+		gone:  make(chan struct{}),
+		alarm: make(chan struct{}, 1),
+		stack: output.NewStack(nil),
 	}
 	ex.timer = time.AfterFunc(time.Hour, ex.onTimer)
 	ex.timer.Stop()
@@ -105,11 +103,7 @@ func newExchange() *exchange {
 // reset prepares a pooled exchange for rn, whose response goes to w.
 func (ex *exchange) reset(rn *Run, w http.ResponseWriter) {
 	select {
-	case <-ex.runaway:
-	default:
-	}
-	select {
-	case <-ex.kick:
+	case <-ex.alarm:
 	default:
 	}
 	ex.released, ex.stallArmed = false, false

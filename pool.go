@@ -24,7 +24,9 @@ type Pool struct {
 	exs   sync.Pool     // *exchange
 	ids   atomic.Uint64
 	stats counters
-	det   detector // socket-level abort detection (ConfigureServer)
+	det   detector      // socket-level abort detection (ConfigureServer)
+	work  chan *Run     // idle run goroutines wait here (see worker.go)
+	quit  chan struct{} // closed by Shutdown: idle run goroutines exit
 
 	mu       sync.Mutex // guards the fields below
 	live     map[*Run]struct{}
@@ -62,7 +64,7 @@ func NewPool(opts ...Option) (*Pool, error) {
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()
 	}
-	p := &Pool{cfg: cfg, start: time.Now(), live: make(map[*Run]struct{})}
+	p := &Pool{cfg: cfg, start: time.Now(), live: make(map[*Run]struct{}), work: make(chan *Run), quit: make(chan struct{})}
 	if cfg.maxActive > 0 {
 		p.slots = make(chan struct{}, cfg.maxActive)
 	}
@@ -158,7 +160,7 @@ func (p *Pool) reject(w http.ResponseWriter, err error) {
 func (p *Pool) newRun(rt *route, r *http.Request, w http.ResponseWriter) (*Run, *exchange) {
 	ex := p.exs.Get().(*exchange)
 	now := time.Now()
-	rn := &Run{pool: p, cfg: &rt.cfg, id: p.ids.Add(1), start: now, ex: ex, origCtx: r.Context()}
+	rn := &Run{pool: p, cfg: &rt.cfg, h: rt.h, id: p.ids.Add(1), start: now, ex: ex, origCtx: r.Context()}
 	rn.w.rn = rn
 	rn.ignore.Store(rt.cfg.ignoreUserAbort)
 	rn.req = r.WithContext(rn)
@@ -238,6 +240,9 @@ func (p *Pool) endRun(rn *Run) {
 // http.Server's Shutdown, so no new run starts.
 func (p *Pool) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
+	if !p.closing {
+		close(p.quit)
+	}
 	p.closing = true
 	if len(p.live) == 0 {
 		p.mu.Unlock()

@@ -24,6 +24,7 @@ import (
 type Run struct {
 	pool  *Pool
 	cfg   *config
+	h     http.Handler // the wrapped handler
 	id    uint64
 	req   *http.Request // the request as the handler sees it
 	start time.Time

@@ -31,7 +31,7 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if cw != nil {
 		cw.attach(rn)
 	}
-	go rn.execute(rt.h)
+	p.startRun(rn)
 	abortStream := rn.serveConn(w, r, ex, cw)
 	if cw != nil {
 		cw.detach(rn)
@@ -81,7 +81,10 @@ func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, c
 				cause = cw.classify()
 			}
 			rn.abort(cause)
-		case <-ex.kick:
+		case <-ex.alarm:
+			if rn.isRunaway() {
+				return rn.answerRunaway(w, r, ex)
+			}
 			// A write may be stuck on a client that does not read: past the
 			// time limit it must not hold the run, and past the stall
 			// timeout the client is taken as gone.
@@ -96,24 +99,32 @@ func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, c
 			ex.revoke(w)
 			// The run's output is discarded from here on; the loop goes on
 			// until the run ends, which then finds the response cut.
-		case <-ex.runaway:
-			// The run ignored its time limit and grace period: answer for it
-			// and let it go on alone, counted as runaway.
-			ex.closed = true
-			close(ex.gone)
-			woke := ex.revoke(w)
-			if r.ContentLength != 0 {
-				// The run may be stuck reading the body, holding its lock:
-				// net/http would wait for that lock to discard the rest of
-				// the body before answering (and a slow client could make it
-				// wait for ever). Close after the answer, and wake the
-				// reader with a deadline in the past.
-				w.Header().Set("Connection", "close")
-				_ = http.NewResponseController(w).SetReadDeadline(time.Now())
-			}
-			return rn.answer(w, r, outcomeTimeout, ex.wroteHeader, woke)
 		}
 	}
+}
+
+// answerRunaway answers for a run that ignored its time limit and grace
+// period, and lets it go on alone, counted as runaway.
+func (rn *Run) answerRunaway(w http.ResponseWriter, r *http.Request, ex *exchange) (abortStream bool) {
+	ex.closed = true
+	close(ex.gone)
+	woke := ex.revoke(w)
+	if r.ContentLength != 0 {
+		// The run may be stuck reading the body, holding its lock: net/http
+		// would wait for that lock to discard the rest of the body before
+		// answering (and a slow client could make it wait for ever). Close
+		// after the answer, and wake the reader with a deadline in the past.
+		w.Header().Set("Connection", "close")
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+	}
+	return rn.answer(w, r, outcomeTimeout, ex.wroteHeader, woke)
+}
+
+// isRunaway reports whether the grace period after the time limit expired.
+func (rn *Run) isRunaway() bool {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	return rn.runaway
 }
 
 // answer finishes the response on the connection side for how the run ended.
@@ -193,13 +204,7 @@ func (rn *Run) execute(h http.Handler) {
 func (rn *Run) endOutput(out outcome) outcome {
 	ex := rn.ex
 	ex.sink.final = true
-	ok := rn.safeCall("final output flush", func() {
-		if err := ex.stack.EndAll(); err != nil {
-			rn.cfg.log().Debug("lifeline: final flush", "run", rn.id, "err", err)
-		}
-	})
-	if !ok {
-		rn.markPanicked()
+	if !rn.endAll() {
 		ex.stack.SetSink(discardSink{})
 		ex.sink.pendingCode, ex.sink.pendingHeader = 0, nil
 		if out == outcomeNormal && !ex.released {
@@ -214,6 +219,22 @@ func (rn *Run) endOutput(out outcome) outcome {
 		ex.sink.finishResponse()
 	}
 	return out
+}
+
+// endAll runs the stack's EndAll, recovering a panic of an output handler.
+// It reports whether EndAll returned normally.
+func (rn *Run) endAll() (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			ok = false
+			rn.markPanicked()
+			rn.cfg.log().Error("lifeline: panic in the final output flush", "run", rn.id, "panic", v, "stack", stack())
+		}
+	}()
+	if err := rn.ex.stack.EndAll(); err != nil {
+		rn.cfg.log().Debug("lifeline: final flush", "run", rn.id, "err", err)
+	}
+	return true
 }
 
 // callHandler runs the handler and turns every way it can end into an outcome.
@@ -277,7 +298,11 @@ func (rn *Run) markPanicked() {
 	rn.pool.stats.panics.Add(1)
 }
 
-// stack returns the current goroutine's stack, for logs.
+// stack returns the current goroutine's stack, for logs. It is never
+// inlined: its 16 KiB buffer would otherwise grow the stack of every run
+// whose deferred recover merely checks for a panic.
+//
+//go:noinline
 func stack() string {
 	buf := make([]byte, 16<<10)
 	return string(buf[:runtime.Stack(buf, false)])

@@ -93,19 +93,17 @@ func (rn *Run) onTimer() {
 		rn.pool.stats.runaway.Add(1)
 		rn.cfg.log().Error("lifeline: runaway run: still running after its time limit and grace period",
 			"run", rn.id, "method", rn.req.Method, "uri", rn.req.RequestURI, "limit", rn.limit, "grace", rn.cfg.gracePeriod)
-		select {
-		case ex.runaway <- struct{}{}:
-		default:
-		}
+		ex.kickConn()
 	default:
 		rn.mu.Unlock()
 	}
 }
 
-// kickConn tells the connection side to look at a write that may be stuck.
+// kickConn tells the connection side to look at the run: it may have run
+// away, or a write may be stuck.
 func (ex *exchange) kickConn() {
 	select {
-	case ex.kick <- struct{}{}:
+	case ex.alarm <- struct{}{}:
 	default:
 	}
 }
