@@ -35,7 +35,7 @@ import (
 // handle (and the ResponseWriter it gives the handler) is not, so a stale
 // *Run never reaches another request.
 type exchange struct {
-	req   chan struct{} // run side → connection side: msg is ready
+	req   chan msgKind  // run side → connection side: a hand-off (msg holds the rest for msgDone and msgHijack)
 	ack   chan error    // connection side → run side: msg handled (Hijack)
 	gone  chan struct{} // closed when the connection side returned early
 	alarm chan struct{} // the connection side must look: a runaway, or a write that may be stuck (size 1)
@@ -88,7 +88,7 @@ const (
 
 func newExchange() *exchange {
 	ex := &exchange{
-		req:   make(chan struct{}),
+		req:   make(chan msgKind),
 		ack:   make(chan error),
 		gone:  make(chan struct{}),
 		alarm: make(chan struct{}, 1),
@@ -179,7 +179,7 @@ func (ex *exchange) send() (err error, ok bool) {
 		return nil, false
 	}
 	select {
-	case ex.req <- struct{}{}:
+	case ex.req <- ex.msg.kind:
 		return <-ex.ack, true
 	case <-ex.gone:
 		ex.released = true
@@ -195,7 +195,7 @@ func (ex *exchange) post(kind msgKind, out outcome) bool {
 	ex.msg = message{kind: kind, outcome: out}
 	ex.released = true
 	select {
-	case ex.req <- struct{}{}:
+	case ex.req <- kind:
 		return true
 	case <-ex.gone:
 		return false

@@ -42,7 +42,8 @@ type Run struct {
 	hijacked    atomic.Bool // the handler hijacked the connection
 	stallNeeded atomic.Bool // the stall bound can matter for this run (see timer.go)
 
-	w runWriter // the handler's ResponseWriter; part of the Run so it is never reused
+	w  runWriter  // the handler's ResponseWriter; part of the Run so it is never reused
+	cw *connWatch // the detector's watch of the client connection, or nil
 
 	mu          sync.Mutex      // guards the fields below
 	cause       Cause           // first cause recorded
@@ -326,6 +327,7 @@ func (rn *Run) Finish() error {
 	ex.sink.finishResponse()
 	ex.sink.final = false
 	rn.finished.Store(true)
+	ex.take()
 	ex.post(msgRelease, outcomeNormal)
 	rn.mu.Lock()
 	if rn.cfg.backgroundLimit > 0 && (rn.timerMode == timerLimit || rn.timerMode == timerOff) {

@@ -29,6 +29,7 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rn, ex := p.newRun(rt, r, w)
 	cw := connWatchFrom(r.Context())
 	if cw != nil {
+		rn.cw = cw
 		cw.attach(rn)
 	}
 	p.startRun(rn)
@@ -51,9 +52,9 @@ func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, c
 	ctxDone := r.Context().Done()
 	for {
 		select {
-		case <-ex.req:
-			m := &ex.msg
-			switch m.kind {
+		case kind := <-ex.req:
+			m := &ex.msg // read only where the run side waits (hijack) or is gone (done)
+			switch kind {
 			case msgHijack:
 				// The run side waits for the answer: it is not writing.
 				conn, brw, err := http.NewResponseController(w).Hijack()
@@ -65,7 +66,8 @@ func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, c
 				}
 				ex.ack <- err
 			case msgRelease:
-				ex.take()
+				// The run side took w back itself (Finish) and goes on
+				// with the exchange: it is not ours to touch any more.
 				return false
 			case msgDone:
 				// The run side has gone: the exchange and the run are ours.

@@ -95,7 +95,7 @@ func (s *runSink) Write(p []byte) (int, error) {
 	_, err := w.Write(p)
 	s.ex.unlock()
 	if err != nil && !isBodyNotAllowed(err) {
-		s.rn.abort(causeOf(err))
+		s.rn.abort(s.rn.cw.causeOf(err))
 	} else if err == nil {
 		s.rn.bytes.Add(int64(len(p)))
 	}
@@ -114,7 +114,7 @@ func (s *runSink) Flush() error {
 	err := http.NewResponseController(w).Flush()
 	s.ex.unlock()
 	if err != nil && !isNotSupported(err) {
-		s.rn.abort(causeOf(err))
+		s.rn.abort(s.rn.cw.causeOf(err))
 	}
 	return nil
 }
