@@ -2,12 +2,15 @@
 // done better than PHP does it.
 //
 // Each request served through a [Pool] becomes a [Run]: the handler runs on
-// its own goroutine with its own context and output stack, while net/http's
-// ServeHTTP goroutine (the connection side) keeps sole ownership of the
-// ResponseWriter and hands data over by channel. That split is what lets a
-// handler answer early and keep working ([Run.Finish]), lets a stuck handler's
-// client still get an answer, and lets the run outlive its client but not its
-// time limit.
+// its own goroutine (the run side) with its own context and output stack,
+// while net/http's ServeHTTP goroutine (the connection side) owns the
+// ResponseWriter. The connection side lends it to the run side, which writes
+// to it under a lock, and takes it back when it must act: at the end of the
+// run, at [Run.Finish], for a runaway, or for a write stuck on a client that
+// does not read, which it wakes with a write deadline in the past. That split
+// is what lets a handler answer early and keep working, lets a stuck
+// handler's client still get an answer, and lets the run outlive its client
+// but not its time limit.
 //
 //	pool, err := lifeline.NewPool(lifeline.WithTimeLimit(30 * time.Second))
 //	...
@@ -29,6 +32,7 @@
 //	connection_aborted()                    Run.Aborted
 //	ignore_user_abort(bool) (ini too)       Run.IgnoreUserAbort (prev bool), WithIgnoreUserAbort
 //	max_execution_time                      WithTimeLimit (wall time; 0 = unlimited)
+//	nginx send_timeout                      WithStallTimeout (60 s; 0 = off)
 //	set_time_limit(n)                       Run.SetTimeLimit (restarts the counter)
 //	register_shutdown_function              Run.RegisterShutdown
 //	hard_timeout                            WithShutdownBudget, WithGracePeriod
@@ -43,29 +47,77 @@
 // PHP notices a client that left only when a write fails, and never notices
 // one that vanished silently. Lifeline watches the socket: with
 // [Pool.ConfigureServer] on the http.Server, a FIN or RST is seen within
-// microseconds while the handler writes nothing, including an HTTP/1 POST
-// whose body was not read and a connection with a pipelined request waiting
-// (both missed by net/http alone); package server adds keep-alive and
-// TCP_USER_TIMEOUT settings so a silent peer is seen within seconds. Without
-// ignore_user_abort the run context is cancelled with [ErrClientAborted] as
-// its cause and the run is terminated at its next Write, Flush or [Run.Check]
-// by a panic with [ErrTerminated], which the engine recovers: code that
-// recovers panics must re-panic it. With ignore_user_abort the run goes on,
-// its output is discarded, and its status says Aborted.
+// microseconds on Linux while the handler writes nothing, including an
+// HTTP/1 POST whose body was not read and a connection with a pipelined
+// request waiting (both missed by net/http alone). A silent peer, one that
+// acknowledges nothing (no ACK, no answer to a window or keep-alive probe),
+// is seen within its dead-peer timeout plus one check, whether the handler
+// writes or not, over HTTP/1 and HTTP/2: package server sets the timeout (4 s
+// by default) with TCP keep-alive and HTTP/2 PINGs, and the pool decides from
+// each busy connection's TCP_INFO ([Pool.ConfigureServerWith],
+// [ServerConfig]). A slow or paused reader that acknowledges is alive and is
+// never taken for a silent peer.
+//
+// Without ignore_user_abort the run context is cancelled with
+// [ErrClientAborted] (or [ErrPeerReset], [ErrSilentPeer], [ErrStalled],
+// which match it) as its cause, and the run is terminated at its next Write,
+// WriteHeader, Flush or [Run.Check] by a panic with [ErrTerminated]. With
+// ignore_user_abort the run goes on, its output is discarded, and its status
+// says Aborted.
+//
+// # Termination
+//
+// [ErrTerminated] is [net/http.ErrAbortHandler] itself: the recoverers of
+// chi and echo re-panic it and gin's takes it for a broken connection, so a
+// termination is neither logged as a crash nor turned into a 500; the engine
+// recovers it. The run knows it was terminated whatever a recoverer inside
+// it does: if the recoverer swallows the panic and writes an answer of its
+// own, that answer never reaches the client as a complete response (the
+// timeout response if nothing was sent yet, a cut response otherwise), and
+// its WriteHeader terminates the run again. Code that recovers panics should
+// re-panic it; errors.Is(v, ErrTerminated) tells it.
+//
+// # Stalled clients
+//
+// A client that is alive but takes nothing (a zero TCP or HTTP/2 window) is
+// not a silent peer. [WithStallTimeout] bounds it like nginx's send_timeout:
+// when one call on the response has waited 60 s (the default), the run is
+// aborted with [CauseStalled] ([ErrStalled]) and the response is cut. 0 turns
+// the bound off; the time limit still applies.
 //
 // # Time limits
 //
 // On expiry the status gains Timeout, the context is cancelled with
 // [ErrTimeLimit], and the run is terminated at its next output or Check. A
-// client that got nothing receives 503 ([WithTimeoutResponse]). A handler that
-// still runs after the grace period is declared runaway: the connection side
-// answers for it, or cuts the response short when headers were already sent,
-// so a partial body never looks complete.
+// write stuck on a client that does not read is woken at the limit. A client
+// that got nothing receives 503 ([WithTimeoutResponse]). A handler that still
+// runs after the grace period ([WithGracePeriod]) is declared runaway: the
+// connection side answers for it, or cuts the response short when headers
+// were already sent, so a partial body never looks complete. No client
+// behaviour keeps a response open past the time limit plus grace.
+//
+// # Nothing crashes, nothing hangs
+//
+// A panic of the handler or of an output handler (including a compressor's
+// final flush) is recovered and logged: the client gets a 500 if nothing was
+// sent, a cut response otherwise. A panic of a shutdown function or a
+// release hook is logged and the others still run. Calls on the run's
+// ResponseWriter after the run ended return at once, with [ErrRunEnded]
+// where they return an error. The run context is cancelled with cause
+// [ErrRunEnded] when the run ends; [Run.Finish] does not cancel it.
 //
 // # Order at the end of a run
 //
 // Handler, shutdown functions (their output still reaches the client), the
 // [Run.BeforeRelease] hooks (sessions are written and unlocked), the final
 // flush of every output buffer with an exact Content-Length when the whole
-// body is known, then the response ends.
+// body is known, then the trailers (declared with the Trailer header, or set
+// with [net/http.TrailerPrefix]), and the response ends. [Record.Code] is the
+// status code the client was sent, 0 if none.
+//
+// For a body shorter than 2 KiB written in one piece at the end of the run
+// or at Finish, by a handler that set no header, Lifeline leaves
+// Content-Length to net/http, which sends the same exact length over HTTP/1
+// and HTTP/2. An [net/http/httptest.ResponseRecorder] does not compute it and
+// shows no Content-Length for such bodies.
 package lifeline
