@@ -314,8 +314,14 @@ func attackSlowBody(t *testing.T, p *proc, rp *report, baseFDs int) {
 
 func attackNeverReads(t *testing.T, p *proc, rp *report, baseFDs int) {
 	n := pick(5, 20)
-	rp.Fault("%d connections each pipeline 32 × GET /demo/finish?pad=1048576&work=0s (1 MiB answers) and never read, nor close", n)
-	rp.Check("the server gives up on each connection by its dead-peer timeout (server.DefaultDeadPeerTimeout, %v: zero-window probes count against TCP_USER_TIMEOUT) and releases it while the client still holds its end", server.DefaultDeadPeerTimeout)
+	const limit, grace = 3 * time.Second, 2 * time.Second // lifeline -time-limit 3s; the pool's default grace period
+	rp.Fault("%d connections each pipeline 32 × GET /demo/finish?pad=1048576&work=0s (1 MiB answers, sent by Finish) and never read, nor close; their kernels acknowledge with a zero window and answer the window probes: the clients are alive", n)
+	rp.Check("each connection keeps the answers that fit in the socket buffers (complete, each run Normal) and one run blocked in Finish's final write; that write is woken at the run's time limit (%v) and the run ends with the Timeout bit, no runaway, nothing left in the pool", limit)
+	rp.Check("the server then closes the connection (the pipelined requests left never run) by the time limit plus grace (%v), while the client still holds its end; its descriptors go back to the baseline", limit+grace)
+	rp.Check("the client, reading at last, gets the complete answers and then one cut short (fewer bytes than its Content-Length), never a complete-looking one")
+	rp.Check("a live client is not a silent peer: a run recorded with cause silent-peer before the dead-peer timeout (server.DefaultDeadPeerTimeout, %v) is counted (see the findings)", server.DefaultDeadPeerTimeout)
+	var before statusSnapshot
+	getJSON(t, p.base+"/status?json", &before)
 	conns := make([]net.Conn, n)
 	req := strings.Repeat("GET /demo/finish?pad=1048576&work=0s HTTP/1.1\r\nHost: x\r\n\r\n", 32)
 	start := time.Now()
@@ -330,13 +336,99 @@ func attackNeverReads(t *testing.T, p *proc, rp *report, baseFDs int) {
 			t.Fatal(err)
 		}
 	}
-	// Wait, holding the connections, until the server let them go.
-	time.Sleep(500 * time.Millisecond) // let the server accept them all
-	for fdCount(t, p) > baseFDs && time.Since(start) < 30*time.Second {
+	// Wait, holding the connections, until the server let them go and no
+	// run is left.
+	bound := limit + grace + 2*time.Second
+	var after statusSnapshot
+	for {
 		time.Sleep(50 * time.Millisecond)
+		getJSON(t, p.base+"/status?json", &after)
+		if fdCount(t, p) <= baseFDs && after.ActiveRuns == 0 || time.Since(start) > 30*time.Second {
+			break
+		}
 	}
-	rp.Figure("server let go of the connections", "after %v (descriptors %d, baseline %d)", time.Since(start).Round(time.Millisecond), fdCount(t, p), baseFDs)
-	if fdCount(t, p) > baseFDs {
-		t.Errorf("the server still holds connections of clients that never read, after 30s")
+	released := time.Since(start)
+	rp.Figure("server let go of the connections, no run left", "after %v (descriptors %d, baseline %d; active runs %d)", released.Round(time.Millisecond), fdCount(t, p), baseFDs, after.ActiveRuns)
+	if fdCount(t, p) > baseFDs || after.ActiveRuns > 0 {
+		t.Fatalf("after 30s the server still holds connections of clients that never read (%d descriptors, baseline %d) or runs (%d)", fdCount(t, p), baseFDs, after.ActiveRuns)
+	}
+	if released > bound {
+		t.Errorf("the server let go after %v, past the time limit plus grace plus 2s (%v)", released, bound)
+	}
+	// The clients read at last: complete answers, then one cut short.
+	var complete, cut, falselyComplete, other int
+	var read int64
+	for _, c := range conns {
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		br := bufio.NewReader(c)
+		for {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				if err != io.EOF {
+					other++ // the server cut inside a header block
+				}
+				break
+			}
+			k, err := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			read += k
+			switch {
+			case err == io.ErrUnexpectedEOF:
+				cut++
+			case err != nil:
+				other++
+			case resp.StatusCode == http.StatusOK && k > 1<<20:
+				complete++ // the whole answer, its end seen (chunked: the last chunk)
+				continue
+			default:
+				falselyComplete++ // a 503 or a short body that ended cleanly
+			}
+			break
+		}
+	}
+	// The counters include the well-behaved client's runs (all normal, none
+	// past its limit); the records of route finish are only the attack's.
+	d := func(k string) uint64 { return after.EndedByStatus[k] - before.EndedByStatus[k] }
+	var runs struct {
+		Recent []struct {
+			Status int    `json:"connection_status"`
+			Cause  string `json:"cause"`
+		} `json:"recent"`
+	}
+	getJSON(t, p.base+"/demo/runs?route=finish", &runs)
+	byStatus := counter{}
+	for _, rec := range runs.Recent {
+		byStatus[strconv.Itoa(rec.Status)]++
+	}
+	ran := len(runs.Recent)
+	causes := counter{}
+	for k, v := range after.AbortsByCause {
+		if v > before.AbortsByCause[k] {
+			causes[k] = int(v - before.AbortsByCause[k])
+		}
+	}
+	rp.Figure("what the clients read after the server let go", "%.1f MiB: %d complete answers, %d cut short, %d complete-looking cut answers, %d other", float64(read)/(1<<20), complete, cut, falselyComplete, other)
+	rp.Figure("runs of the pipelined requests", "%d of %d ran: %d normal, %d timeout, %d aborted|timeout, %d aborted; time-limit hits %d, runaway %d", ran, 32*n, byStatus["0"], byStatus["2"], byStatus["3"], byStatus["1"], after.TimeLimitHits-before.TimeLimitHits, after.RunawayTotal-before.RunawayTotal)
+	if len(causes) == 0 {
+		causes["none"] = 0
+	}
+	rp.Figure("abort causes recorded for the cut runs (the clients were alive and did not leave)", "%v", causes)
+	if cut != n || falselyComplete != 0 || other != 0 {
+		t.Errorf("clients read %d complete answers, %d cut, %d complete-looking cut answers, %d other; want one cut answer per connection (%d) and nothing complete-looking", complete, cut, falselyComplete, other, n)
+	}
+	if byStatus["0"] != complete || byStatus["2"]+byStatus["3"] != n || byStatus["1"] != 0 || ran != complete+n ||
+		d("2")+d("3") != uint64(n) || d("1") != 0 || after.TimeLimitHits-before.TimeLimitHits != uint64(n) {
+		t.Errorf("runs of route finish: %d ran, by status %v; pool counters: aborted %d, timeout %d, aborted|timeout %d; want %d normal (the complete answers) and %d with the Timeout bit",
+			ran, byStatus, d("1"), d("2"), d("3"), complete, n)
+	}
+	if after.RunawayTotal != before.RunawayTotal {
+		t.Errorf("%d runaway runs: a write stuck on a client that does not read must be woken at the time limit", after.RunawayTotal-before.RunawayTotal)
+	}
+	if causes["silent-peer"] > 0 || causes["stalled"] > 0 {
+		// Engine bug, counted and reported, not failed (see the R7 notes of
+		// docs/RELIABILITY.md): the write woken by the time limit's deadline
+		// fails with os.ErrDeadlineExceeded, which causeOf (detect.go) maps
+		// to CauseSilentPeer, and the run gets the Aborted bit.
+		t.Logf("KNOWN ENGINE BUG: %v runs cut by their time limit recorded with an abort cause the client did not give: %v", causes["silent-peer"]+causes["stalled"], causes)
 	}
 }
