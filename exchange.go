@@ -51,6 +51,7 @@ type exchange struct {
 	wroteHeader bool                // guarded by mu: the final header went out
 
 	revoked    atomic.Bool  // the connection side is taking w back: start no new call on it
+	overtime   atomic.Bool  // past the time limit, calls on w have a write deadline (see serveConn)
 	writing    atomic.Bool  // the run side is inside a call on w
 	writeStart atomic.Int64 // when the current call on w began (UnixNano), if stallArmed
 
@@ -110,6 +111,7 @@ func (ex *exchange) reset(rn *Run, w http.ResponseWriter) {
 	ex.msg = message{}
 	ex.w, ex.wroteHeader = w, false
 	ex.revoked.Store(false)
+	ex.overtime.Store(false)
 	ex.writing.Store(false)
 	ex.writeStart.Store(0)
 	ex.sink.rn = rn
@@ -129,6 +131,9 @@ func (ex *exchange) acquire() (http.ResponseWriter, bool) {
 		ex.writing.Store(false)
 		ex.mu.Unlock()
 		return nil, false
+	}
+	if ex.sink.rn.status.Load()&uint32(Timeout) != 0 && !ex.overtime.Load() {
+		ex.kickConn() // a write past the time limit must be bounded
 	}
 	if !ex.stallArmed && ex.sink.rn.stallNeeded.Load() {
 		ex.armStall(ex.sink.rn)

@@ -61,6 +61,10 @@ func defaultConfig() config {
 	}
 }
 
+// overtime is how long a write in flight at the time limit, or begun after
+// it, may take: a quarter of a second, or the grace period if shorter.
+func (c *config) overtime() time.Duration { return min(250*time.Millisecond, c.gracePeriod) }
+
 func (c *config) validate() error {
 	switch {
 	case c.timeLimit < 0:

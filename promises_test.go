@@ -3,6 +3,7 @@ package lifeline_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +12,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -96,10 +96,13 @@ func TestH2ZeroWindowEndsAtTimeLimit(t *testing.T) {
 		t.Errorf("Runaway = %d, want 0: a stuck write must be woken at the time limit, not at the grace period's end", st.Runaway)
 	}
 	for _, rec := range p.Recent() {
-		if rec.Status&lifeline.Timeout == 0 {
-			t.Errorf("run %d: Status = %v, want the Timeout bit", rec.ID, rec.Status)
+		if rec.Status != lifeline.Timeout || rec.Cause != lifeline.CauseTimeLimit {
+			t.Errorf("run %d: Status = %v, cause %q; want timeout by the time limit (the client never left)", rec.ID, rec.Status, rec.Cause)
 			break
 		}
+	}
+	if n := st.Aborts["silent-peer"] + st.Aborts["closed"] + st.Aborts["reset"]; n != 0 {
+		t.Errorf("Aborts = %v, want none: cutting a stuck write is not the client leaving", st.Aborts)
 	}
 	for i, hc := range cs {
 		if !waitFor(5*time.Second, func() bool { return hc.Counts().Resets >= streams }) {
@@ -115,21 +118,17 @@ func TestH2ZeroWindowEndsAtTimeLimit(t *testing.T) {
 // request and never reads the answer.
 func dialNoRead(t *testing.T, addr, path string) net.Conn {
 	t.Helper()
-	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
-	c, err := d.Dial("tcp", addr)
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := c.(*net.TCPConn).SetReadBuffer(4096); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { c.Close() })
+	if path == "" {
+		return c // the caller speaks on it (TLS)
+	}
 	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path); err != nil {
 		t.Fatal(err)
 	}
@@ -158,20 +157,34 @@ func TestH1UnreadAnswerEndsAtTimeLimit(t *testing.T) {
 			h: func(w http.ResponseWriter, r *http.Request) { w.Write(big) }},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			opts := append([]lifeline.Option{lifeline.WithTimeLimit(300 * time.Millisecond), lifeline.WithGracePeriod(5 * time.Second)}, tt.opts...)
-			p := newPool(t, opts...)
-			ts := startH2C(t, p, p.Handler(tt.h))
-			dialNoRead(t, ts.Listener.Addr().String(), "/")
-			if !waitFor(5*time.Second, func() bool { return p.Stats().Accepted == 1 }) {
-				t.Fatal("the run did not start")
-			}
-			waitIdle(t, p, 4*time.Second) // well before the 5 s grace period
-			rec := p.Recent()[0]
-			if rec.Status&lifeline.Timeout == 0 || rec.Runaway {
-				t.Errorf("Record = %+v, want the Timeout bit and no runaway", rec)
-			}
-		})
+		for _, useTLS := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/tls=%v", tt.name, useTLS), func(t *testing.T) {
+				opts := append([]lifeline.Option{lifeline.WithTimeLimit(300 * time.Millisecond), lifeline.WithGracePeriod(5 * time.Second)}, tt.opts...)
+				p := newPool(t, opts...)
+				if useTLS {
+					ts := httptest.NewUnstartedServer(p.Handler(tt.h))
+					p.ConfigureServer(ts.Config)
+					ts.StartTLS()
+					t.Cleanup(ts.Close)
+					c := dialNoRead(t, ts.Listener.Addr().String(), "")
+					tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true})
+					if _, err := io.WriteString(tc, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					ts := startH2C(t, p, p.Handler(tt.h))
+					dialNoRead(t, ts.Listener.Addr().String(), "/")
+				}
+				if !waitFor(5*time.Second, func() bool { return p.Stats().Accepted == 1 }) {
+					t.Fatal("the run did not start")
+				}
+				waitIdle(t, p, 4*time.Second) // well before the 5 s grace period
+				rec := p.Recent()[0]
+				if rec.Status&lifeline.Timeout == 0 || rec.Runaway {
+					t.Errorf("Record = %+v, want the Timeout bit and no runaway", rec)
+				}
+			})
+		}
 	}
 }
 
@@ -218,6 +231,40 @@ func TestStallBound(t *testing.T) {
 			}
 		}
 	})
+	t.Run("one large write, steady reader", func(t *testing.T) {
+		// The kernel wakes a blocked writer only once a good part of the
+		// send buffer is free (about half a second here at this rate),
+		// so the bound is set above that: the point is that the whole
+		// write lasts longer than the bound.
+		const size, stall = 8 << 20, 2 * time.Second
+		p := newPool(t, lifeline.WithTimeLimit(0), lifeline.WithStallTimeout(stall))
+		ts := startH2C(t, p, p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(strings.Repeat("w", size)))
+		})))
+		resp, err := http.Get(ts.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		// About 2.5 MB/s: the whole write takes several stall periods,
+		// but the client never stops taking bytes.
+		n, buf := 0, make([]byte, 64<<10)
+		for {
+			k, err := io.ReadFull(resp.Body, buf)
+			n += k
+			if err != nil {
+				break
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+		if n != size {
+			t.Errorf("got %d bytes, want %d", n, size)
+		}
+		waitIdle(t, p, 5*time.Second)
+		if rec := p.Recent()[0]; rec.Status != lifeline.Normal {
+			t.Errorf("Record = %+v, want Normal", rec)
+		}
+	})
 	t.Run("slow reader", func(t *testing.T) {
 		const size = 1 << 20
 		p := newPool(t, lifeline.WithTimeLimit(0), lifeline.WithStallTimeout(stall))
@@ -227,7 +274,12 @@ func TestStallBound(t *testing.T) {
 				w.Write(chunk)
 			}
 		})))
-		c := dialNoRead(t, ts.Listener.Addr().String(), "/")
+		c, err := net.Dial("tcp", ts.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 		br := bufio.NewReader(c)
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil {
@@ -334,24 +386,31 @@ func TestFinalFlushPanic(t *testing.T) {
 		return buf, nil
 	})
 	cstest.Run(t, func(t *testing.T, m cstest.Mode) {
-		p := newPool(t)
-		ts := cstest.Start(t, m, p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			rn := mustRun(t, r)
-			rn.Output().Start(panicky, 0, output.StdFlags)
-			io.WriteString(w, "never complete")
-		})), p.ConfigureServer)
-		resp, err := ts.Client.Get(ts.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusInternalServerError || strings.Contains(string(body), "never complete") {
-			t.Errorf("got %d %q, want a 500 without the body", resp.StatusCode, body)
-		}
-		waitIdle(t, p, 5*time.Second)
-		if rec := p.Recent()[0]; !rec.Panicked || rec.Code != http.StatusInternalServerError {
-			t.Errorf("Record = %+v, want Panicked and Code 500", rec)
+		for _, finish := range []bool{false, true} {
+			t.Run(fmt.Sprint("finish=", finish), func(t *testing.T) {
+				p := newPool(t)
+				ts := cstest.Start(t, m, p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					rn := mustRun(t, r)
+					rn.Output().Start(panicky, 0, output.StdFlags)
+					io.WriteString(w, "never complete")
+					if finish {
+						rn.Finish()
+					}
+				})), p.ConfigureServer)
+				resp, err := ts.Client.Get(ts.URL)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusInternalServerError || strings.Contains(string(body), "never complete") {
+					t.Errorf("got %d %q, want a 500 without the body", resp.StatusCode, body)
+				}
+				waitIdle(t, p, 5*time.Second)
+				if rec := p.Recent()[0]; !rec.Panicked || rec.Code != http.StatusInternalServerError {
+					t.Errorf("Record = %+v, want Panicked and Code 500", rec)
+				}
+			})
 		}
 	})
 }

@@ -254,13 +254,22 @@ func (rn *Run) mustStop() bool {
 	return ph == PhaseRunning && st&Aborted != 0 && !rn.ignore.Load()
 }
 
+// cutByUsLocked reports whether the connection side has already cut the
+// response (a write deadline past the time limit, or w taken back): a
+// connection that fails after that failed because of it, not because the
+// client left. rn.mu must be held.
+func (rn *Run) cutByUsLocked() bool {
+	ex := rn.ex
+	return ex != nil && (ex.overtime.Load() || ex.revoked.Load())
+}
+
 // abort records that the client left, from any goroutine.
 func (rn *Run) abort(c Cause) {
 	if rn.finished.Load() || Phase(rn.phase.Load()) == PhaseDone {
 		return // after Finish the client no longer matters
 	}
 	rn.mu.Lock()
-	if rn.finished.Load() {
+	if rn.finished.Load() || rn.cutByUsLocked() {
 		rn.mu.Unlock()
 		return
 	}

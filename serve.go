@@ -78,6 +78,11 @@ func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, c
 			}
 		case <-ctxDone:
 			ctxDone = nil
+			if ex.overtime.Load() || ex.revoked.Load() {
+				// Our own cut (a write deadline past the time limit, or
+				// taking w back) ended the stream: the client did not leave.
+				continue
+			}
 			cause := CauseClosed
 			if cw != nil {
 				cause = cw.classify()
@@ -87,20 +92,20 @@ func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, c
 			if rn.isRunaway() {
 				return rn.answerRunaway(w, r, ex)
 			}
-			// A write may be stuck on a client that does not read: past the
-			// time limit it must not hold the run, and past the stall
-			// timeout the client is taken as gone.
-			stalled := ex.stalledFor(rn.cfg.stallTimeout)
-			timedOut := rn.Status()&Timeout != 0 && ex.writing.Load()
-			if !stalled && !timedOut {
-				continue
-			}
-			if stalled {
+			// A write may be stuck on a client that does not read. Past
+			// the stall timeout the client is taken as gone. Past the time
+			// limit, the run must stop at its next output, and a write
+			// in flight or begun since gets a short write deadline: one
+			// that completes is not cut, one that is stuck fails.
+			if ex.stalledFor(rn.cfg.stallTimeout) {
 				rn.abort(CauseStalled)
+				ex.revoke(w)
+				continue // the run's output is discarded; its end finds the response cut
 			}
-			ex.revoke(w)
-			// The run's output is discarded from here on; the loop goes on
-			// until the run ends, which then finds the response cut.
+			if rn.Status()&Timeout != 0 && !ex.overtime.Load() {
+				ex.overtime.Store(true)
+				_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(rn.cfg.overtime()))
+			}
 		}
 	}
 }
@@ -121,6 +126,8 @@ func (rn *Run) answerRunaway(w http.ResponseWriter, r *http.Request, ex *exchang
 	}
 	return rn.answer(w, r, outcomeTimeout, ex.wroteHeader, woke)
 }
+
+func overtimeSet(rn *Run) bool { return rn.ex != nil && rn.ex.overtime.Load() }
 
 // isRunaway reports whether the grace period after the time limit expired.
 func (rn *Run) isRunaway() bool {
@@ -143,8 +150,9 @@ func (rn *Run) answer(w http.ResponseWriter, r *http.Request, out outcome, wrote
 		if wroteHeader {
 			return true
 		}
-		if woke {
-			// Only the handshake's doubt set it: nothing was written.
+		if woke || overtimeSet(rn) {
+			// Nothing was written: the deadline was set for a write
+			// that did not happen.
 			_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 		}
 		if out == outcomeTimeout {
@@ -267,8 +275,8 @@ func (rn *Run) callHandler(h http.Handler) (out outcome) {
 				out = outcomePanic
 			}
 		}
-		if rn.Phase() == PhaseFinished {
-			out = outcomeNormal // the response is already complete
+		if rn.finished.Load() {
+			out = outcomeNormal // Finish sent the whole response
 		}
 	}()
 	h.ServeHTTP(&rn.w, rn.req)
@@ -282,7 +290,7 @@ func (rn *Run) callHandler(h http.Handler) (out outcome) {
 func (rn *Run) terminatedOutcome() outcome {
 	stopped := rn.Status()&Timeout != 0 || rn.stop.Load()
 	switch {
-	case rn.Phase() == PhaseFinished:
+	case rn.finished.Load():
 		return outcomeNormal
 	case stopped && rn.ex.stack.HeadersSent():
 		return outcomeAbortStream

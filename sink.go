@@ -87,19 +87,56 @@ func (s *runSink) Write(p []byte) (int, error) {
 	if s.discarding() {
 		return len(p), nil
 	}
+	n0 := len(p)
+	if n0 > stallPiece && s.rn.stallNeeded.Load() {
+		// The stall bound times one call on the ResponseWriter: a slow
+		// client that keeps taking bytes must not be cut because one
+		// write was large, so large writes go out in pieces.
+		for len(p) > 0 && !s.discarding() {
+			n := min(len(p), stallPiece)
+			if !s.write(p[:n]) {
+				break
+			}
+			p = p[n:]
+		}
+		return n0, nil
+	}
+	s.write(p)
+	return len(p), nil // a failed write is an abort, reported through the status
+}
+
+// stallPiece is the largest piece of a write the stall bound times.
+const stallPiece = 64 << 10
+
+// write writes p to the client. It reports false when the write failed or
+// the run side may no longer write.
+func (s *runSink) write(p []byte) bool {
 	w, ok := s.ex.acquire()
 	if !ok {
-		return len(p), nil
+		return false
 	}
 	s.writeHeaderLocked(w, p)
 	_, err := w.Write(p)
 	s.ex.unlock()
-	if err != nil && !isBodyNotAllowed(err) {
-		s.rn.abort(s.rn.cw.causeOf(err))
-	} else if err == nil {
+	if err == nil {
 		s.rn.bytes.Add(int64(len(p)))
+		return true
 	}
-	return len(p), nil // a failed write is an abort, reported through the status
+	if !isBodyNotAllowed(err) {
+		s.failed(err)
+	}
+	return false
+}
+
+// failed records a failed call on the ResponseWriter. A call that failed
+// because the connection side bounded it (the write deadline past the time
+// limit, or taking w back) is not the client leaving: the response is cut,
+// and the status keeps what the connection side recorded.
+func (s *runSink) failed(err error) {
+	if s.ex.overtime.Load() || s.ex.revoked.Load() {
+		return
+	}
+	s.rn.abort(s.rn.cw.causeOf(err))
 }
 
 func (s *runSink) Flush() error {
@@ -114,7 +151,7 @@ func (s *runSink) Flush() error {
 	err := http.NewResponseController(w).Flush()
 	s.ex.unlock()
 	if err != nil && !isNotSupported(err) {
-		s.rn.abort(s.rn.cw.causeOf(err))
+		s.failed(err)
 	}
 	return nil
 }
