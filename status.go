@@ -61,7 +61,7 @@ const (
 	CauseNone       Cause = iota
 	CauseClosed           // the client closed the connection or the stream (FIN, HTTP/2 reset)
 	CauseReset            // the client reset the connection (RST)
-	CauseSilentPeer       // keep-alive or write timeout: the client vanished
+	CauseSilentPeer       // the client acknowledged nothing for the dead-peer timeout: it vanished
 	CauseTimeLimit        // the time limit expired
 	CauseShutdown         // the pool shut down before the run ended
 	CauseStalled          // the client is alive but took nothing for the stall timeout
