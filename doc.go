@@ -7,7 +7,7 @@
 // ResponseWriter. The connection side lends it to the run side, which writes
 // to it under a lock, and takes it back when it must act: at the end of the
 // run, at [Run.Finish], for a runaway, or for a write stuck on a client that
-// does not read, which it wakes with a write deadline in the past. That split
+// does not read, which it wakes with a write deadline. That split
 // is what lets a handler answer early and keep working, lets a stuck
 // handler's client still get an answer, and lets the run outlive its client
 // but not its time limit.
@@ -89,7 +89,10 @@
 //
 // On expiry the status gains Timeout, the context is cancelled with
 // [ErrTimeLimit], and the run is terminated at its next output or Check. A
-// write stuck on a client that does not read is woken at the limit. A client
+// write in flight at the limit, or begun after it, gets a short write
+// deadline (a quarter of a second, or the grace period if shorter): one
+// that completes is not cut, one stuck on a client that does not read
+// fails and the response is cut. A client
 // that got nothing receives 503 ([WithTimeoutResponse]). A handler that still
 // runs after the grace period ([WithGracePeriod]) is declared runaway: the
 // connection side answers for it, or cuts the response short when headers
