@@ -10,16 +10,20 @@
 //     built and run as a process) and against an instrumented in-process
 //     server built from the same packages, with a random mix of routes, abort
 //     policies and client behaviours (finish, close with FIN, reset with RST,
-//     stall, leave before the request is complete).
+//     stall, leave before the request is complete); and slow readers that
+//     pause past the dead-peer timeout, which must get every byte.
 //   - R2 drain: SIGTERM to the reference server while 1,000 runs work after
 //     Finish.
-//   - R3 limits under load: concurrent runs, half past their time limit.
+//   - R3 limits under load: concurrent runs, half past their time limit;
+//     and an HTTP/2 client that never opens its flow-control window, bounded
+//     by the time limit, or without one by the stall bound.
 //   - R4 fuzzing: every Fuzz target of the module, run by
 //     scripts/reliability.sh, plus the end-to-end targets of this package.
 //   - R5 Redis faults: redis-server killed and restarted under load.
 //   - R6 scale-out: three server processes sharing one Redis.
 //   - R7 hostile clients: slowloris headers, an endless body, a huge header
-//     block, a client that never reads its response.
+//     block, a client that never reads its response; and a recover
+//     middleware inside the run that swallows the termination.
 //
 // `go test ./reliability/...` runs the short version of each scenario.
 // LIFELINE_RELIABILITY=full runs the full one (scripts/reliability.sh sets
