@@ -40,7 +40,7 @@ func TestR1SlowReaders(t *testing.T) {
 	rp := newReport(t, "R1-slow-readers", "R1 slow readers, in-process pool served by package server")
 	rp.Load("%d clients at once, each on its own HTTP/1.1 connection (SO_RCVBUF %d KiB), GET a streamed answer of %d KiB (16 KiB writes, each flushed) from an in-process pool behind server.New (dead-peer timeout %v, the stall bound's default %v, time limit 2m; server SO_SNDBUF %d KiB)",
 		n, rcvBuf>>10, size>>10, server.DefaultDeadPeerTimeout, 60*time.Second, sndBuf>>10)
-	rp.Fault("each client reads %d KiB every %v (%d KiB/s), and halfway through the body stops reading for %v, longer than the dead-peer timeout, while keeping its connection open: its kernel acknowledges with a zero window and answers the server's window probes",
+	rp.Fault("each client reads %d KiB every %v (%d KiB/s), and a third of the way into the body stops reading for %v, longer than the dead-peer timeout, while keeping its connection open: its kernel acknowledges with a zero window and answers the server's window probes",
 		chunk>>10, every, int64(chunk)*int64(time.Second/every)>>10, pauses)
 	rp.Check("every client receives every byte (the exact pattern) and the answer's end (the last chunk)")
 	rp.Check("every run's Record is Normal, with no cause, BytesSent the whole answer, not runaway; Pool.Stats counts no abort; the server logs no warning")
@@ -130,7 +130,7 @@ func TestR1SlowReaders(t *testing.T) {
 					res.err = err
 					return
 				}
-				if !paused && res.got >= size/2 {
+				if !paused && res.got >= size/3 {
 					paused = true
 					time.Sleep(pause)
 				} else {
