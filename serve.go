@@ -50,6 +50,7 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // w; every case that touches w takes it back first.
 func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, cw *connWatch) (abortStream bool) {
 	ctxDone := r.Context().Done()
+	var overtimeAt time.Time // when writes got their deadline past the time limit
 	for {
 		select {
 		case kind := <-ex.req:
@@ -102,9 +103,25 @@ func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, c
 				ex.revoke(w)
 				continue // the run's output is discarded; its end finds the response cut
 			}
-			if rn.Status()&Timeout != 0 && !ex.overtime.Load() {
+			if rn.Status()&Timeout == 0 {
+				continue
+			}
+			ot := rn.cfg.overtime()
+			switch {
+			case !ex.overtime.Load():
 				ex.overtime.Store(true)
-				_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(rn.cfg.overtime()))
+				overtimeAt = time.Now()
+				_ = http.NewResponseController(w).SetWriteDeadline(overtimeAt.Add(ot))
+				// Look again when it passes: not every writer wakes at a
+				// deadline in the future (seen with TLS), every one does at
+				// one in the past.
+				time.AfterFunc(ot, func() {
+					if ex.cur.Load() == rn {
+						ex.kickConn()
+					}
+				})
+			case ex.writing.Load() && time.Since(overtimeAt) >= ot:
+				ex.revoke(w)
 			}
 		}
 	}
