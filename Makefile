@@ -47,3 +47,10 @@ bench-smoke: deps
 ## regenerates docs/RELIABILITY.md
 reliability: deps
 	./scripts/reliability.sh full
+
+## bench-peers: P1 against the peers (issue 16): bare net/http, Lifeline, http.TimeoutHandler and chi,
+## four workloads over h1 (wrk) and h2c (h2load), CPU-pinned, 6 interleaved rounds (about 7 minutes);
+## prints the table. PEERS_ARGS=-smoke for a one-minute check, PEERS_ARGS='-rounds 10 -v' for more.
+.PHONY: bench-peers
+bench-peers:
+	cd benchpeers && $(GO) run ./cmd/driver $(PEERS_ARGS)

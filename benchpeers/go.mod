@@ -1,0 +1,10 @@
+module github.com/lifeline-go/lifeline/benchpeers
+
+go 1.25.0
+
+replace github.com/lifeline-go/lifeline => ../
+
+require (
+	github.com/go-chi/chi/v5 v5.5.0
+	github.com/lifeline-go/lifeline v0.0.0-00010101000000-000000000000
+)
