@@ -113,13 +113,13 @@ fragment() { [ -e "$reports/$1.md" ] && cat "$reports/$1.md"; }
 	echo
 	echo "## R1 abort storm"
 	echo
-	for f in R1-reference R1-inprocess R1-halfclose R1-reference-race R1-inprocess-race R1-halfclose-race; do fragment $f; done
+	for f in R1-reference R1-inprocess R1-halfclose R1-slow-readers R1-reference-race R1-inprocess-race R1-halfclose-race R1-slow-readers-race; do fragment $f; done
 	echo "## R2 drain"
 	echo
 	for f in R2-complete R2-cut; do fragment $f; done
 	echo "## R3 limits under load"
 	echo
-	for f in R3-reference R3-inprocess; do fragment $f; done
+	for f in R3-reference R3-inprocess R3-zero-window-time-limit R3-zero-window-stall; do fragment $f; done
 	echo "## R4 fuzzing"
 	echo
 	echo "Every \`Fuzz\` target of the module, each run alone with \`go test -run '^\$' -fuzz '^Target\$' -fuzztime $fuzztime <package>\`. New corpus entries stay in the Go build cache; a crasher would be written to the package's \`testdata/fuzz/<Target>/\` and kept there as a regression case."
@@ -134,7 +134,7 @@ fragment() { [ -e "$reports/$1.md" ] && cat "$reports/$1.md"; }
 	for f in R6-session R6-idempotency; do fragment $f; done
 	echo "## R7 hostile clients"
 	echo
-	for f in R7-slowloris R7-huge-header R7-endless-body R7-huge-length R7-slow-body R7-never-reads; do fragment $f; done
+	for f in R7-slowloris R7-huge-header R7-endless-body R7-huge-length R7-slow-body R7-never-reads R7-recoverer; do fragment $f; done
 	cat reliability/testdata/RELIABILITY.tail.md
 } >"$out"
 echo "wrote $out (figures kept in $reports)"
