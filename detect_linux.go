@@ -389,3 +389,13 @@ func (cw *connWatch) classify() Cause {
 	}
 	return c
 }
+
+// cut shuts the client's socket down in both directions. The connection
+// side uses it on an HTTP/1 connection whose response must be cut while a
+// write is stuck on a client that does not read: a write deadline wakes the
+// write, but net/http then closes the connection, and over TLS the close
+// sends a close_notify alert that crypto/tls lets block for another five
+// seconds. A shut-down socket fails both at once.
+func (cw *connWatch) cut() {
+	_ = cw.rc.Control(func(fd uintptr) { _ = syscall.Shutdown(int(fd), syscall.SHUT_RDWR) })
+}

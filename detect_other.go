@@ -20,3 +20,5 @@ func (d *detector) deactivate(*connWatch)                                  {}
 func (d *detector) stop()                                                  {}
 
 func (cw *connWatch) classify() Cause { return CauseClosed }
+
+func (cw *connWatch) cut() {}

@@ -157,10 +157,17 @@ func (ex *exchange) unlock() {
 // run side in flight is woken by a write deadline in the past. It reports
 // whether that deadline was set (the connection's writes then fail too).
 // Afterwards the run side's output is discarded.
-func (ex *exchange) revoke(w http.ResponseWriter) (woke bool) {
+//
+// cut, if not nil, shuts the connection down when a call is in flight: the
+// response is lost anyway, and a deadline alone does not bound what
+// net/http does next over TLS (see connWatch.cut).
+func (ex *exchange) revoke(w http.ResponseWriter, cut func()) (woke bool) {
 	ex.revoked.Store(true)
 	if ex.writing.Load() {
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Unix(1, 0))
+		if cut != nil {
+			cut()
+		}
 		woke = true
 	}
 	ex.mu.Lock()

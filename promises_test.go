@@ -157,7 +157,7 @@ func TestH1UnreadAnswerEndsAtTimeLimit(t *testing.T) {
 			h: func(w http.ResponseWriter, r *http.Request) { w.Write(big) }},
 	}
 	for _, tt := range tests {
-		for _, useTLS := range []bool{false} { // TLS: see docs/PROMISES.md, known gaps
+		for _, useTLS := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/tls=%v", tt.name, useTLS), func(t *testing.T) {
 				opts := append([]lifeline.Option{lifeline.WithTimeLimit(300 * time.Millisecond), lifeline.WithGracePeriod(5 * time.Second)}, tt.opts...)
 				p := newPool(t, opts...)

@@ -100,7 +100,7 @@ func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, c
 			// that completes is not cut, one that is stuck fails.
 			if ex.stalledFor(rn.cfg.stallTimeout) {
 				rn.abort(CauseStalled)
-				ex.revoke(w)
+				ex.revoke(w, rn.cutter(r))
 				continue // the run's output is discarded; its end finds the response cut
 			}
 			if rn.Status()&Timeout == 0 {
@@ -121,7 +121,7 @@ func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, c
 					}
 				})
 			case ex.writing.Load() && time.Since(overtimeAt) >= ot:
-				ex.revoke(w)
+				ex.revoke(w, rn.cutter(r))
 			}
 		}
 	}
@@ -132,7 +132,7 @@ func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, c
 func (rn *Run) answerRunaway(w http.ResponseWriter, r *http.Request, ex *exchange) (abortStream bool) {
 	ex.closed = true
 	close(ex.gone)
-	woke := ex.revoke(w)
+	woke := ex.revoke(w, rn.cutter(r))
 	if r.ContentLength != 0 {
 		// The run may be stuck reading the body, holding its lock: net/http
 		// would wait for that lock to discard the rest of the body before
@@ -142,6 +142,16 @@ func (rn *Run) answerRunaway(w http.ResponseWriter, r *http.Request, ex *exchang
 		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 	}
 	return rn.answer(w, r, outcomeTimeout, ex.wroteHeader, woke)
+}
+
+// cutter returns what cuts the client's connection when a stuck write must
+// be abandoned: HTTP/1 only (an HTTP/2 stream is reset on its own, and the
+// connection carries other streams), and only with the detector's watch.
+func (rn *Run) cutter(r *http.Request) func() {
+	if rn.cw == nil || r.ProtoMajor != 1 {
+		return nil
+	}
+	return rn.cw.cut
 }
 
 func overtimeSet(rn *Run) bool { return rn.ex != nil && rn.ex.overtime.Load() }
