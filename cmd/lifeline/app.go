@@ -116,7 +116,11 @@ func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.serveIndex)
 	mux.Handle("GET /demo/stream", a.demo("stream", a.stream))
-	mux.Handle("POST /demo/order", a.demo("order", a.order, a.idem.Handler))
+	// ignore_user_abort for the whole route, from the first instruction, as
+	// php.ini would set it: a client that leaves while the body is read
+	// must not cancel the order's context before the handler can say so.
+	mux.Handle("POST /demo/order", a.pool.Handler(a.idem.Handler(demoFunc(a.order)),
+		lifeline.WithRoute("order"), lifeline.WithIgnoreUserAbort(true)))
 	mux.HandleFunc("GET /demo/orders", a.listOrders)
 	mux.Handle("GET /demo/finish", a.demo("finish", a.finish, a.compress.Handler))
 	mux.Handle("GET /demo/close-early", a.demo("close-early", a.closeEarly))

@@ -63,7 +63,7 @@ func (a *app) order(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
 		badRequest(w, err)
 		return
 	}
-	rn.IgnoreUserAbort(true) // ignore_user_abort(true): finish the order whatever the client does
+	rn.IgnoreUserAbort(true) // ignore_user_abort(true): the route sets it already; said here as PHP scripts do
 	if p.Ref == "" {
 		p.Ref = newRef()
 	}
