@@ -117,6 +117,7 @@ func (ex *exchange) reset(rn *Run, w http.ResponseWriter) {
 	ex.sink.rn = rn
 	ex.sink.pendingCode, ex.sink.pendingHeader, ex.sink.final = 0, nil, false
 	ex.stack.Reset(&ex.sink)
+	ex.stack.SetServerLength(shortBody)
 	ex.cur.Store(rn)
 }
 

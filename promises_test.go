@@ -529,3 +529,33 @@ func TestRecovererInsideRun(t *testing.T) {
 		}
 	})
 }
+
+// TestExactLengthOnTheWire: every complete response carries its exact
+// Content-Length, whether Lifeline sets it (bodies of 2 KiB and more) or
+// leaves it to net/http (shorter ones), at the end of the run and at Finish.
+func TestExactLengthOnTheWire(t *testing.T) {
+	cstest.Run(t, func(t *testing.T, m cstest.Mode) {
+		for _, size := range []int{0, 1, 100, 2047, 2048, 4000} {
+			for _, finish := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%d/finish=%v", size, finish), func(t *testing.T) {
+					p := newPool(t)
+					ts := cstest.Start(t, m, p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						io.WriteString(w, strings.Repeat("b", size))
+						if finish {
+							mustRun(t, r).Finish()
+						}
+					})), p.ConfigureServer)
+					resp, err := ts.Client.Get(ts.URL)
+					if err != nil {
+						t.Fatal(err)
+					}
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if len(body) != size || resp.ContentLength != int64(size) {
+						t.Errorf("got %d bytes with Content-Length %d, want %d and %d", len(body), resp.ContentLength, size, size)
+					}
+				})
+			}
+		}
+	})
+}

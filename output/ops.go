@@ -186,7 +186,10 @@ func (s *Stack) EndAll() error {
 		if s.code == 0 {
 			s.code = http.StatusOK
 		}
-		if bodyAllowed(s.code) && s.header.Get("Transfer-Encoding") == "" && !hasTrailer(s.header) {
+		switch {
+		case len(s.header) == 0 && len(s.pend) < s.serverLength:
+			// The server computes it (SetServerLength).
+		case bodyAllowed(s.code) && s.header.Get("Transfer-Encoding") == "" && !hasTrailer(s.header):
 			s.header.Set("Content-Length", strconv.Itoa(len(s.pend)))
 		}
 		s.sent = true

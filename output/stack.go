@@ -56,6 +56,8 @@ type Stack struct {
 	ending  bool   // EndAll is collecting the final bytes in pend
 	pend    []byte // final bytes collected by EndAll
 	written int64  // body bytes handed to the sink
+
+	serverLength int // see SetServerLength
 }
 
 // NewStack returns a Stack that sends to sink, with no buffer started.
@@ -93,6 +95,14 @@ func (s *Stack) Reset(sink Sink) {
 	}
 	*s = Stack{sink: sink, header: header, levels: levels, pend: pend}
 }
+
+// SetServerLength makes [Stack.EndAll] leave Content-Length unset for a
+// body shorter than below bytes when it would be the header's only field:
+// the sink's server computes the same exact length itself (net/http does
+// for a short body written in one piece at the end of a handler), and an
+// untouched header map keeps it on its fast path. 0, the default, always
+// sets it. Reset returns it to 0.
+func (s *Stack) SetServerLength(below int) { s.serverLength = below }
 
 // SetSink replaces the Sink. Lifeline uses it to discard the output of a run
 // after [Run.Finish] or a client abort.
