@@ -198,25 +198,25 @@ type sortSpec struct {
 	Desc bool
 }
 
-// parseSorts reads the sort parameters of a page URL: each is
-// "[-]table.key", for example "-active.elapsed_ms" (descending). Unknown
-// tables and keys are ignored; the last value for a table wins.
-func parseSorts(vals []string, tabs []table) map[string]sortSpec {
+// parseSorts reads ?sort= values, "[-]table.key", the last one of a table
+// winning. A value that names no column of a table is an error.
+func parseSorts(vals []string, tabs []table) (map[string]sortSpec, error) {
 	out := make(map[string]sortSpec)
 	for _, v := range vals {
 		desc := strings.HasPrefix(v, "-")
-		v = strings.TrimPrefix(v, "-")
-		id, key, ok := strings.Cut(v, ".")
-		if !ok {
-			continue
-		}
+		id, key, _ := strings.Cut(strings.TrimPrefix(v, "-"), ".")
+		found := false
 		for _, t := range tabs {
 			if t.ID == id && slices.ContainsFunc(t.Columns, func(c column) bool { return c.Key == key }) {
 				out[id] = sortSpec{Key: key, Desc: desc}
+				found = true
 			}
 		}
+		if !found {
+			return nil, fmt.Errorf("sort %q: not [-]table.column of a table of this page", clip(v))
+		}
 	}
-	return out
+	return out, nil
 }
 
 // sortQuery renders sorts as a query string ("?sort=..."), tables in page

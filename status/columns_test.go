@@ -66,23 +66,37 @@ func TestFormat(t *testing.T) {
 func TestParseSorts(t *testing.T) {
 	tabs := tables()
 	tests := []struct {
-		vals []string
-		want map[string]sortSpec
+		vals    []string
+		want    map[string]sortSpec
+		wantErr bool // a value names no column: 400 (issue 19, strict parameters)
 	}{
 		{vals: nil, want: map[string]sortSpec{}},
 		{vals: []string{"active.elapsed_ms"}, want: map[string]sortSpec{"active": {"elapsed_ms", false}}},
 		{vals: []string{"-recent.code", "active._flags"}, want: map[string]sortSpec{"recent": {"code", true}, "active": {"_flags", false}}},
-		{vals: []string{"recent.elapsed_ms"}, want: map[string]sortSpec{}}, // not a column of recent
-		{vals: []string{"--active.id", "active", ".id", "active.", ""}, want: map[string]sortSpec{}},
 		{vals: []string{"active.id", "-active.uri"}, want: map[string]sortSpec{"active": {"uri", true}}},
+		{vals: []string{"recent.elapsed_ms"}, wantErr: true}, // not a column of recent
+		{vals: []string{"--active.id"}, wantErr: true},
+		{vals: []string{"active"}, wantErr: true},
+		{vals: []string{".id"}, wantErr: true},
+		{vals: []string{"active."}, wantErr: true},
+		{vals: []string{""}, wantErr: true},
+		{vals: []string{"active.id", "nosuch.id"}, wantErr: true},
 	}
 	for _, tt := range tests {
-		got := parseSorts(tt.vals, tabs)
+		got, err := parseSorts(tt.vals, tabs)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("parseSorts(%q) err = %v, want error %v", tt.vals, err, tt.wantErr)
+			continue
+		}
+		if tt.wantErr {
+			continue
+		}
 		if !maps.Equal(got, tt.want) {
 			t.Errorf("parseSorts(%q) = %v, want %v", tt.vals, got, tt.want)
 		}
-		if back := parseQuery(sortQuery(got, tabs)[1:]).sorts; !maps.Equal(back, got) {
-			t.Errorf("parseSorts(sortQuery(%v)) = %v", got, back)
+		back, err := parseQuery(sortQuery(got, tabs)[1:])
+		if err != nil || !maps.Equal(back.sorts, got) {
+			t.Errorf("parseSorts(sortQuery(%v)) = %v, %v", got, back.sorts, err)
 		}
 	}
 }

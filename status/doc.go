@@ -58,10 +58,28 @@
 //
 // # Access
 //
-// The handlers are never exposed by accident: without [WithBearerToken]
-// they serve loopback clients only (and not through a local reverse proxy),
-// and with it only requests that carry the token. URIs lose their query
-// strings unless [WithQueryStrings] is given.
+// The handlers are never exposed by accident. One rule, [Access], guards
+// the page, the JSON and the metrics, and can guard your own listings of
+// runs ([Handler.Access], [Access.Handler]):
+//
+//   - the Host header must name an allowed host ([WithAllowedHosts]; by
+//     default localhost, 127.0.0.1 and [::1], any port), against DNS
+//     rebinding;
+//   - with a bearer token ([WithBearerToken], or [WithBearerTokenFile] to
+//     keep it out of argv) only requests that carry it are served, 401 for
+//     the others;
+//   - without one, only clients connected from a loopback address (read
+//     from the connection, never from a header) whose request carries no
+//     forwarding header (Forwarded, X-Forwarded-*, X-Real-IP, X-Client-IP,
+//     True-Client-IP, CF-Connecting-IP and the like, in any case and with
+//     '_' for '-'): a proxy on the same host would otherwise expose the
+//     page. Headers only take access away.
+//
+// URIs lose their query strings unless [WithQueryStrings] is given; request
+// headers and cookies are never shown. The query of a status URL is parsed
+// strictly (400 for ';', unknown parameters and unknown sort keys), and an
+// internal error answers "internal error (id ...)" with the detail in the
+// log ([WithLogger]). docs/SECURITY.md has the threat model.
 //
 // # What the root package does not tell
 //

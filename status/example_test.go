@@ -17,10 +17,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// serve sends a GET of target to h from a loopback client and returns the
-// response.
+// serve sends a GET of target to h from a loopback client, with Host
+// localhost:8080, and returns the response.
 func serve(h http.Handler, target string, header ...string) *http.Response {
 	r := httptest.NewRequest(http.MethodGet, target, nil)
+	r.Host = "localhost:8080"
 	r.RemoteAddr = "127.0.0.1:50000"
 	for i := 0; i+1 < len(header); i += 2 {
 		r.Header.Set(header[i], header[i+1])
@@ -91,8 +92,9 @@ func ExampleHandler_ServeHTTP() {
 	for _, target := range []string{"/status", "/status?json", "/status?json&full"} {
 		fmt.Println(target, serve(st, target).Header.Get("Content-Type"))
 	}
-	// A client that is not on loopback is refused (see WithBearerToken).
+	// A client that is not on loopback is refused (see Access).
 	r := httptest.NewRequest(http.MethodGet, "/status", nil)
+	r.Host = "localhost:8080"
 	r.RemoteAddr = "203.0.113.7:41000"
 	w := httptest.NewRecorder()
 	st.ServeHTTP(w, r)

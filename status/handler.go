@@ -2,8 +2,12 @@ package status
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
@@ -17,12 +21,12 @@ import (
 // ended. It serves HTML by default, JSON with ?json (the pool summary) or
 // ?json&full (with the live runs and the recent records), and its
 // [Handler.Metrics] serves Prometheus metrics. Access is limited as
-// [WithBearerToken] describes. A Handler is immutable and safe for
+// [Access] describes. A Handler is immutable and safe for
 // concurrent use; it only reads the pool.
 type Handler struct {
 	pool    *lifeline.Pool
 	opts    options
-	guard   guard
+	access  *Access
 	page    *page
 	metrics *Metrics
 }
@@ -46,12 +50,19 @@ func New(pool *lifeline.Pool, opts ...Option) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(pool, o)
+	acc := newAccess(&o)
+	m, err := newMetrics(pool, o, acc)
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{pool: pool, opts: o, guard: newGuard(&o), page: pg, metrics: m}, nil
+	return &Handler{pool: pool, opts: o, access: acc, page: pg, metrics: m}, nil
 }
+
+// Access returns the handler's access rule, shared with its [Metrics], to
+// put other handlers that show runs behind the same rule:
+//
+//	mux.Handle("/runs", h.Access().Handler(myRunList))
+func (h *Handler) Access() *Access { return h.access }
 
 // Metrics returns the Prometheus handler of the same pool, built by [New]
 // with the same options: the same access rule, its own registry.
@@ -64,7 +75,7 @@ func (h *Handler) Snapshot(full bool) Snapshot {
 }
 
 // ServeHTTP serves the status page to a client that passes the access rule
-// ([WithBearerToken]); others get 401 or 403. It answers GET and HEAD (405
+// ([Access]); others get 401 or 403. It answers GET and HEAD (405
 // otherwise) in the format the query asks for:
 //
 //   - no query, or ?html (which wins over ?json): the HTML page, which
@@ -74,10 +85,15 @@ func (h *Handler) Snapshot(full bool) Snapshot {
 //   - ?json: the pool summary as a [Snapshot] without the run lists;
 //   - ?json&full: the [Snapshot] with Active and Recent.
 //
-// Responses are never cached (Cache-Control: no-store).
+// The query is parsed strictly: a malformed one (a ';' separator, a bad
+// %-escape), a parameter other than json, full, html and sort, a value for
+// full or html, or a sort key that names no column gets 400. Responses are
+// never cached (Cache-Control: no-store). An internal error answers 500
+// "internal error (id ...)", the id also logged with the detail
+// ([WithLogger]).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if code := h.guard.check(r); code != 0 {
-		h.guard.deny(w, r, code)
+	if err := h.access.Check(r); err != nil {
+		h.access.deny(w, r, err)
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -85,17 +101,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
 		return
 	}
-	q := parseQuery(r.URL.RawQuery)
+	q, err := parseQuery(r.URL.RawQuery)
+	if err != nil {
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	hdr := w.Header()
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	if q.json {
-		h.serveJSON(w, h.Snapshot(q.full))
+		h.serveJSON(w, r, h.Snapshot(q.full))
 		return
 	}
 	var buf bytes.Buffer
 	if err := h.page.render(&buf, h.Snapshot(true), &h.opts, q.sorts); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		internalError(h.opts.log(), w, r, fmt.Errorf("status: render page: %w", err))
 		return
 	}
 	hdr.Set("Content-Type", "text/html; charset=utf-8")
@@ -105,10 +126,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = buf.WriteTo(w)
 }
 
-func (h *Handler) serveJSON(w http.ResponseWriter, snap Snapshot) {
+func (h *Handler) serveJSON(w http.ResponseWriter, r *http.Request, snap Snapshot) {
 	b, err := json.Marshal(snap)
 	if err != nil {
-		http.Error(w, fmt.Sprintf("status: encode snapshot: %v", err), http.StatusInternalServerError)
+		internalError(h.opts.log(), w, r, fmt.Errorf("status: encode snapshot: %w", err))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -121,13 +142,62 @@ type query struct {
 	sorts      map[string]sortSpec
 }
 
+// errBadQuery is wrapped by every error of parseQuery.
+var errBadQuery = errors.New("status: bad query")
+
 // parseQuery reads a raw query string: "json", "full", "html" and "sort"
-// parameters, with or without values (?json&full, as PHP-FPM's ?json&full).
-// Malformed pairs are skipped.
-func parseQuery(raw string) query {
-	v, _ := url.ParseQuery(raw) // keeps the well-formed pairs
+// parameters (?json&full, as PHP-FPM's ?json&full; json may have a value,
+// ?json=1). Anything else is an error wrapping errBadQuery, whose message
+// names the problem and is fit for the client: a malformed query (Go's
+// url.ParseQuery refuses ';' separators and bad escapes), an unknown
+// parameter, a value for full or html, a sort that names no column.
+func parseQuery(raw string) (query, error) {
+	v, err := url.ParseQuery(raw)
+	if err != nil {
+		return query{}, fmt.Errorf("%w: %w", errBadQuery, err)
+	}
+	for k, vs := range v {
+		switch k {
+		case "json", "sort":
+		case "full", "html":
+			if len(vs) != 1 || vs[0] != "" {
+				return query{}, fmt.Errorf("%w: %q takes no value", errBadQuery, k)
+			}
+		default:
+			return query{}, fmt.Errorf("%w: unknown parameter %q; this page takes json, full, html and sort", errBadQuery, clip(k))
+		}
+	}
+	sorts, err := parseSorts(v["sort"], tables())
+	if err != nil {
+		return query{}, fmt.Errorf("%w: %w", errBadQuery, err)
+	}
 	_, j := v["json"]
 	_, html := v["html"]
 	_, full := v["full"]
-	return query{json: j && !html, full: full, sorts: parseSorts(v["sort"], tables())}
+	return query{json: j && !html, full: full, sorts: sorts}, nil
+}
+
+// clip shortens a client-supplied value for an error message.
+func clip(s string) string {
+	const max = 40
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
+}
+
+// internalError logs err with a fresh id and answers 500 with the id only:
+// a client never sees an internal error's text, and can quote the id.
+func internalError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
+	id := errorID()
+	log.Error("status: internal error", "id", id, "method", r.Method, "path", r.URL.Path, "err", err)
+	w.Header().Set("Cache-Control", "no-store")
+	http.Error(w, "internal error (id "+id+")", http.StatusInternalServerError)
+}
+
+// errorID returns 8 random bytes in hex, the id of one internal error.
+func errorID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
 }

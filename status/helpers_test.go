@@ -27,9 +27,11 @@ func newPool(t testing.TB, opts ...lifeline.Option) *lifeline.Pool {
 	return pool
 }
 
-// get serves a GET of target to h from a loopback client, as a recorder.
+// get serves a GET of target to h from a loopback client, with Host
+// 127.0.0.1:8080, as a recorder.
 func get(h http.Handler, target string) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(http.MethodGet, target, nil)
+	r.Host = "127.0.0.1:8080" // an allowed Host (WithAllowedHosts), as a browser on loopback sends
 	r.RemoteAddr = "127.0.0.1:40000"
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)

@@ -43,21 +43,21 @@ func NewMetrics(pool *lifeline.Pool, opts ...Option) (*Metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newMetrics(pool, o)
+	return newMetrics(pool, o, newAccess(&o))
 }
 
-func newMetrics(pool *lifeline.Pool, o options) (*Metrics, error) {
+func newMetrics(pool *lifeline.Pool, o options, acc *Access) (*Metrics, error) {
 	coll := newCollector(pool, &o)
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(coll); err != nil {
 		return nil, err
 	}
-	g := newGuard(&o)
 	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
-	return &Metrics{reg: reg, coll: coll, handler: g.wrap(h)}, nil
+	return &Metrics{reg: reg, coll: coll, handler: acc.Handler(h)}, nil
 }
 
-// ServeHTTP serves the metrics to a client that passes the access rule.
+// ServeHTTP serves the metrics to a client that passes the access rule
+// ([Access]); others get 401 or 403. The query string is not read.
 func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.handler.ServeHTTP(w, r)
 }

@@ -1,7 +1,12 @@
 package status
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -31,8 +36,11 @@ func DefaultBuckets() []float64 {
 type Option func(*options)
 
 type options struct {
-	token       string // "" = loopback only
+	token       string   // "" = loopback only
+	tokenFile   string   // WithBearerTokenFile, read by resolve
+	hosts       []string // WithAllowedHosts; nil = DefaultAllowedHosts
 	queryString bool
+	logger      *slog.Logger // nil = slog.Default()
 	refresh     time.Duration
 	poolName    string
 	namespace   string
@@ -58,7 +66,49 @@ func newOptions(opts []Option) (options, error) {
 		}
 		opt(&o)
 	}
-	return o, o.validate()
+	if err := o.validate(); err != nil {
+		return o, err
+	}
+	return o, o.resolve()
+}
+
+// maxTokenFile bounds what WithBearerTokenFile reads: a token is short.
+const maxTokenFile = 4 << 10
+
+// resolve reads the token file, once, when New validates the options.
+func (o *options) resolve() error {
+	if o.tokenFile == "" {
+		return nil
+	}
+	f, err := os.Open(o.tokenFile)
+	if err != nil {
+		return fmt.Errorf("%w: WithBearerTokenFile: %w", ErrInvalidOption, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
+	if err != nil {
+		return fmt.Errorf("%w: WithBearerTokenFile: %w", ErrInvalidOption, err)
+	}
+	if len(b) > maxTokenFile {
+		return fmt.Errorf("%w: WithBearerTokenFile(%q): longer than %d bytes", ErrInvalidOption, o.tokenFile, maxTokenFile)
+	}
+	tok := string(bytes.TrimRight(b, " \t\r\n"))
+	if !validToken(tok) { // the message never quotes the file's content
+		return fmt.Errorf("%w: WithBearerTokenFile(%q): not an RFC 6750 b64token on one line", ErrInvalidOption, o.tokenFile)
+	}
+	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		o.log().Warn("status: the bearer token file is readable by other users; chmod 600 it",
+			"file", o.tokenFile, "mode", fi.Mode().Perm().String())
+	}
+	o.token = tok
+	return nil
+}
+
+func (o *options) log() *slog.Logger {
+	if o.logger == nil {
+		return slog.Default()
+	}
+	return o.logger
 }
 
 func (o *options) validate() error {
@@ -74,6 +124,15 @@ func (o *options) validate() error {
 		return fmt.Errorf("%w: WithNamespace(%q): not a Prometheus metric name", ErrInvalidOption, o.namespace)
 	case len(o.buckets) == 0:
 		return fmt.Errorf("%w: WithBuckets: no buckets", ErrInvalidOption)
+	case o.token != "" && o.tokenFile != "":
+		return fmt.Errorf("%w: WithBearerToken and WithBearerTokenFile: give one", ErrInvalidOption)
+	case o.hosts != nil && len(o.hosts) == 0:
+		return fmt.Errorf("%w: WithAllowedHosts: no hosts", ErrInvalidOption)
+	}
+	for _, h := range o.hosts {
+		if !validHostEntry(h) {
+			return fmt.Errorf("%w: WithAllowedHosts(%q): not a host name or IP address without a port, nor \"*\"", ErrInvalidOption, h)
+		}
 	}
 	for i, b := range o.buckets {
 		if b <= 0 || (i > 0 && b <= o.buckets[i-1]) {
@@ -86,12 +145,15 @@ func (o *options) validate() error {
 // WithBearerToken makes the handlers serve any client that sends
 // "Authorization: Bearer <token>", compared in constant time (of the
 // token's SHA-256, so that not even its length leaks), and answer 401 to
-// the others. Without it, the default, the handlers serve only clients
-// connected from a loopback address (127.0.0.0/8, ::1) whose request
-// carries no Forwarded, X-Forwarded-For or X-Real-IP header (a reverse proxy
-// on the same host would otherwise expose the page), and answer 403 to the
-// others. The token must be a non-empty RFC 6750 b64token (letters, digits
-// and -._~+/, then optional = padding).
+// the others, wherever they connect from. Without a token, the default, the
+// handlers serve only loopback clients that no proxy forwarded, and answer
+// 403 to the others ([Access] has the whole rule). Either way the Host must
+// be allowed ([WithAllowedHosts]). The token must be a non-empty RFC 6750
+// b64token (letters, digits and -._~+/, then optional = padding).
+//
+// A token in a program's arguments is visible to every local user (ps,
+// /proc/PID/cmdline): read it from a file ([WithBearerTokenFile]) or the
+// environment and pass it here.
 //
 // A browser cannot send a bearer token on its own: reach a token-protected
 // page through a proxy that adds the header, or use the loopback default
@@ -106,11 +168,52 @@ func WithBearerToken(token string) Option {
 	}
 }
 
+// WithBearerTokenFile is [WithBearerToken] with the token read from the file
+// at path, once, by the constructor: the whole file less its trailing
+// spaces and line ends (a file written by echo works), at most 4 KiB. A
+// missing file, an empty one or one that is not a token on one line is an
+// error wrapping [ErrInvalidOption] that never quotes the file's content. A
+// file that other users may read is accepted with a warning in the log
+// ([WithLogger]). It cannot be combined with WithBearerToken.
+func WithBearerTokenFile(path string) Option {
+	return func(o *options) {
+		if path == "" {
+			o.errs = append(o.errs, fmt.Errorf("%w: WithBearerTokenFile: empty path", ErrInvalidOption))
+			return
+		}
+		o.tokenFile = path
+	}
+}
+
+// WithAllowedHosts sets the host names and addresses a request's Host
+// header may name (with any port) for the handlers to serve it; others get
+// 403. It stops DNS rebinding: a page of evil.example that made a local
+// browser resolve its name to 127.0.0.1 connects from loopback but sends
+// Host: evil.example. The default, [DefaultAllowedHosts], is localhost,
+// 127.0.0.1 and [::1]. The hosts given replace the default (list the
+// loopback names again to keep them): names without a port, IP addresses,
+// IPv6 with or without brackets. "*" allows any Host: only for handlers
+// behind a bearer token that no proxy adds for the browser.
+func WithAllowedHosts(hosts ...string) Option {
+	return func(o *options) { o.hosts = append(make([]string, 0, len(hosts)), hosts...) }
+}
+
 // WithQueryStrings sets whether request URIs keep their query strings on the
-// page, in the JSON and in the logs of [LogRecords]. The default, false,
-// removes them: query strings often carry tokens and personal data.
+// page, in the JSON, in the logs of [LogRecords] and in [Access.URI]. The
+// default, false, removes them: query strings often carry tokens and
+// personal data (?token=..., ?email=...), and turning them on shows them to
+// whoever passes the access rule. Nothing of the package ever shows request
+// headers or cookies; run notes ([lifeline.Run.Annotate]) are shown as the
+// handlers wrote them, so do not annotate secrets.
 func WithQueryStrings(show bool) Option {
 	return func(o *options) { o.queryString = show }
+}
+
+// WithLogger sets where the handlers log what a client is not told: the
+// detail of an internal error, answered with "internal error (id ...)"
+// and logged with the same id. The default is [slog.Default].
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.logger = l }
 }
 
 // WithRefresh sets how often the HTML page refreshes itself: its script
@@ -168,6 +271,37 @@ func validMetricName(s string) bool {
 		switch {
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '_', c == ':':
 		case '0' <= c && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validHostEntry reports whether h may be given to WithAllowedHosts: "*",
+// an IP address (IPv6 bracketed or not, no zone), or a DNS name without a
+// port (letters, digits, '-', '_' and dots).
+func validHostEntry(h string) bool {
+	if h == "*" {
+		return true
+	}
+	inner := h
+	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+		inner = h[1 : len(h)-1]
+		ip, err := netip.ParseAddr(inner)
+		return err == nil && ip.Is6() && ip.Zone() == ""
+	}
+	if ip, err := netip.ParseAddr(inner); err == nil {
+		return ip.Zone() == ""
+	}
+	name := strings.TrimSuffix(h, ".")
+	if name == "" || len(name) > 253 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
 		default:
 			return false
 		}
