@@ -46,12 +46,22 @@ func isIDByte(c byte) bool {
 // idFromRequest returns the first well-formed id among r's cookies named
 // name, or "" if there is none.
 func idFromRequest(r *http.Request, name string) string {
-	for _, c := range r.CookiesNamed(name) {
-		if id, err := ParseID(c.Value); err == nil {
-			return id
-		}
+	if ids := idsFromRequest(r, name); len(ids) > 0 {
+		return ids[0]
 	}
 	return ""
+}
+
+// idsFromRequest returns the well-formed ids among r's cookies named name,
+// in the order the client sent them.
+func idsFromRequest(r *http.Request, name string) []string {
+	var ids []string
+	for _, c := range r.CookiesNamed(name) {
+		if id, err := ParseID(c.Value); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // fingerprint returns a short, non-reversible tag of id for logs and run

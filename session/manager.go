@@ -81,7 +81,7 @@ func (m *Manager) Start(w http.ResponseWriter, r *http.Request) (*Session, error
 		return nil, headersSent(rn, "session cannot be started")
 	}
 	s := m.newSession(ctx, w, r, rn)
-	if err := s.open(ctx, idFromRequest(r, m.opts.cookieName)); err != nil {
+	if err := s.open(ctx, m.requestID(ctx, r)); err != nil {
 		return nil, err
 	}
 	m.attach(s)
@@ -98,7 +98,7 @@ func (m *Manager) Start(w http.ResponseWriter, r *http.Request) (*Session, error
 func (m *Manager) StartReadOnly(r *http.Request) (*Session, error) {
 	ctx := r.Context()
 	s := &Session{m: m, values: make(map[string]json.RawMessage)}
-	id := idFromRequest(r, m.opts.cookieName)
+	id := m.requestID(ctx, r)
 	if id == "" {
 		return s, nil
 	}
@@ -118,6 +118,32 @@ func (m *Manager) StartReadOnly(r *http.Request) (*Session, error) {
 	}
 	s.id, s.deadline, s.values, s.loaded = id, deadline, values, data
 	return s, nil
+}
+
+// requestID returns the session id of r's cookie. When r carries several
+// well-formed session cookies (a stale or planted one, for another path or
+// a parent domain, sent first), it returns the first that names a live
+// session in the store, read without a lock, so that the bogus cookie
+// cannot replace the visitor's valid session (issue 19; PHP takes the
+// first). With none live, or one cookie, it returns the first.
+func (m *Manager) requestID(ctx context.Context, r *http.Request) string {
+	ids := idsFromRequest(r, m.opts.cookieName)
+	switch len(ids) {
+	case 0:
+		return ""
+	case 1:
+		return ids[0]
+	}
+	for _, id := range ids {
+		data, err := m.store.Load(ctx, id)
+		if err != nil {
+			continue // not found, or the store is down: open will say so
+		}
+		if deadline, _, err := decodeRecord(data); err == nil && time.Now().Before(deadline) {
+			return id
+		}
+	}
+	return ids[0]
 }
 
 func (m *Manager) newSession(ctx context.Context, w http.ResponseWriter, r *http.Request, rn *lifeline.Run) *Session {

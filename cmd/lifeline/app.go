@@ -31,7 +31,7 @@ type app struct {
 	mainDB   *bolt.DB // jobs, sessions, idempotency keys
 	ordersDB *bolt.DB // orders
 	orders   *orders
-	jobs     *jobs
+	jobs     jobStore
 	compress *compress.Compressor
 	idem     *idempotency.Middleware
 	sessions *session.Manager
@@ -110,8 +110,9 @@ func (a *app) close() error {
 
 // routes returns the server's handler. Demo endpoints run inside the pool,
 // each under its route name; the index and the listings are plain handlers,
-// so that looking at the runs adds none. Unknown paths get 404, known paths
-// with another method 405.
+// so that looking at the runs adds none. The listings are behind the status
+// page's access rule; cross-site state-changing requests are refused (see
+// protect). Unknown paths get 404, known paths with another method 405.
 func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.serveIndex)
@@ -121,16 +122,16 @@ func (a *app) routes() http.Handler {
 	// must not cancel the order's context before the handler can say so.
 	mux.Handle("POST /demo/order", a.pool.Handler(a.idem.Handler(demoFunc(a.order)),
 		lifeline.WithRoute("order"), lifeline.WithIgnoreUserAbort(true)))
-	mux.HandleFunc("GET /demo/orders", a.listOrders)
+	mux.Handle("GET /demo/orders", a.listing(a.listOrders))
 	mux.Handle("GET /demo/finish", a.demo("finish", a.finish, a.compress.Handler))
 	mux.Handle("GET /demo/close-early", a.demo("close-early", a.closeEarly))
-	mux.HandleFunc("GET /demo/jobs", a.listJobs)
+	mux.Handle("GET /demo/jobs", a.listing(a.listJobs))
 	mux.Handle("GET /demo/timeout", a.demo("timeout", a.timeout))
 	mux.Handle("GET /demo/timeout-reset", a.demo("timeout-reset", a.timeoutReset))
 	mux.Handle("GET /demo/session", a.demo("session", a.session))
-	mux.HandleFunc("GET /demo/runs", a.listRuns)
+	mux.Handle("GET /demo/runs", a.listing(a.listRuns))
 	a.mountStatus(mux)
-	return mux
+	return a.protect(mux)
 }
 
 // demo mounts f in the pool under the route name, behind the middleware mw

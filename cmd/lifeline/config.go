@@ -5,9 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/lifeline-go/lifeline/server"
+	"github.com/lifeline-go/lifeline/status"
 )
 
 // defaultAddr is where the reference server listens without -addr: loopback
@@ -23,9 +26,18 @@ type config struct {
 	timeLimit   time.Duration
 	drain       time.Duration
 	dataDir     string
-	statusToken string
+	statusToken string // from -status-token or $LIFELINE_STATUS_TOKEN
+	tokenSource string // "flag", "env" or "" (see statusTokenEnv)
+	tokenFile   string // -status-token-file
+	hosts       []string
+	queryString bool
 	verbose     bool
 }
+
+// statusTokenEnv is the environment variable read for the status token when
+// neither -status-token nor -status-token-file is given: unlike argv, the
+// environment of a process is not visible to other users.
+const statusTokenEnv = "LIFELINE_STATUS_TOKEN"
 
 // errUsage wraps every command-line error; the usage has been printed.
 var errUsage = errors.New("usage")
@@ -50,13 +62,25 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.timeLimit, "time-limit", 30*time.Second, "default time limit of a run, PHP's max_execution_time (0 = none)")
 	fs.DurationVar(&cfg.drain, "drain", server.DefaultDrainTimeout, "on SIGINT/SIGTERM, how long to wait for running and finished runs before cancelling them")
 	fs.StringVar(&cfg.dataDir, "data", defaultDataDir(), "`directory` for the embedded bbolt databases (created if needed)")
-	fs.StringVar(&cfg.statusToken, "status-token", "", "bearer `token` that opens /status and /metrics to any client (default: loopback clients only)")
+	fs.StringVar(&cfg.statusToken, "status-token", "", "bearer `token` that opens /status, /metrics and the /demo listings to any client (default: loopback clients only); visible to local users in ps: prefer -status-token-file or $"+statusTokenEnv)
+	fs.StringVar(&cfg.tokenFile, "status-token-file", "", "`file` holding the bearer token of -status-token (chmod 600)")
+	hosts := fs.String("allowed-hosts", strings.Join(status.DefaultAllowedHosts(), ","), "comma-separated `names` the Host header may give for /status, /metrics, the /demo listings and browser POSTs (any port; * = any), against DNS rebinding")
+	fs.BoolVar(&cfg.queryString, "status-query-strings", false, "show query strings of request URIs on /status, in /demo/runs and in the -v log (they may carry tokens and personal data)")
 	fs.BoolVar(&cfg.verbose, "v", false, "log at debug level")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, err
 		}
 		return cfg, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	cfg.hosts = splitList(*hosts)
+	switch {
+	case cfg.statusToken != "":
+		cfg.tokenSource = "flag"
+	case cfg.tokenFile == "":
+		if cfg.statusToken = os.Getenv(statusTokenEnv); cfg.statusToken != "" {
+			cfg.tokenSource = "env"
+		}
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()
@@ -81,8 +105,24 @@ func (c *config) validate() error {
 		return errors.New("-data: empty directory")
 	case c.addr == "":
 		return errors.New("-addr: empty address")
+	case c.tokenSource == "flag" && c.tokenFile != "":
+		return errors.New("-status-token and -status-token-file: give one")
+	case len(c.hosts) == 0:
+		return errors.New("-allowed-hosts: no host")
 	}
 	return nil
+}
+
+// splitList splits a comma-separated flag value, dropping spaces and empty
+// items.
+func splitList(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 // serverOptions translates the flags for package server.

@@ -54,7 +54,12 @@ func parseCloseEarly(q url.Values) (closeEarlyParams, error) {
 // length wrong. The job is recorded as for /demo/finish, with kind
 // "close-early".
 func (a *app) closeEarly(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
-	p, err := parseCloseEarly(r.URL.Query())
+	q, err := query(r)
+	if err != nil {
+		badRequest(w, err)
+		return
+	}
+	p, err := parseCloseEarly(q)
 	if err != nil {
 		badRequest(w, err)
 		return

@@ -52,7 +52,12 @@ func parseFinish(q url.Values) (finishParams, error) {
 // work ends ("done", or "interrupted" by the time limit or the drain
 // deadline); GET /demo/jobs lists them.
 func (a *app) finish(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
-	p, err := parseFinish(r.URL.Query())
+	q, err := query(r)
+	if err != nil {
+		badRequest(w, err)
+		return
+	}
+	p, err := parseFinish(q)
 	if err != nil {
 		badRequest(w, err)
 		return

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
 	"time"
@@ -54,11 +55,12 @@ func parseOrder(q url.Values) (orderParams, error) {
 // Behind package idempotency, requests with one Idempotency-Key collapse into
 // one order: a retry gets the first answer again.
 func (a *app) order(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
-	if err := r.ParseForm(); err != nil {
-		badRequest(w, fmt.Errorf("request body: %w", err))
+	form, err := orderForm(r)
+	if err != nil {
+		badRequest(w, err)
 		return
 	}
-	p, err := parseOrder(r.Form)
+	p, err := parseOrder(form)
 	if err != nil {
 		badRequest(w, err)
 		return
@@ -108,6 +110,37 @@ func (a *app) order(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
 		"message": fmt.Sprintf("order %s placed", ord.Ref),
 		"order":   ord,
 	})
+}
+
+// formType is the only body POST /demo/order reads: an HTML form's.
+const formType = "application/x-www-form-urlencoded"
+
+// orderForm returns the parameters of an order request, from the query and
+// a form body (r.Form), parsed strictly, as the docs promise (issue 19): a
+// malformed query or body (';' separators, bad escapes) is an error, and so
+// is a body net/http's ParseForm would ignore silently: a multipart body, a
+// body of another type, or a body without a Content-Type. The errors match
+// errBadParam and are answered 400.
+func orderForm(r *http.Request) (url.Values, error) {
+	ct := r.Header.Get("Content-Type")
+	switch {
+	case ct == "" && r.ContentLength != 0:
+		return nil, &paramError{Name: "body", Reason: "a body needs Content-Type: " + formType}
+	case ct != "":
+		mt, _, err := mime.ParseMediaType(ct)
+		switch {
+		case err != nil:
+			return nil, &paramError{Name: "body", Reason: "malformed Content-Type"}
+		case mt == "multipart/form-data":
+			return nil, &paramError{Name: "body", Reason: "multipart bodies are not accepted: send " + formType + " or the query"}
+		case mt != formType:
+			return nil, &paramError{Name: "body", Reason: fmt.Sprintf("Content-Type %q is not accepted: send %s or the query", clip(mt), formType)}
+		}
+	}
+	if err := r.ParseForm(); err != nil { // also parses the query, strictly
+		return nil, &paramError{Name: "query or body", Reason: err.Error()}
+	}
+	return r.Form, nil
 }
 
 // newRef returns a fresh order reference such as R-3f9a1c2b04d6.

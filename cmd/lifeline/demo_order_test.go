@@ -61,7 +61,7 @@ func TestOrder(t *testing.T) {
 				t.Errorf("the first order became %q", ord.State)
 			}
 		})
-	})
+	}, "-status-query-strings") // the runs are found by their query
 }
 
 // Requests with one Idempotency-Key place one order, even when they race;

@@ -56,7 +56,12 @@ type sessionAnswer struct {
 // the work, and the second request goes through at once. The answer says
 // how long Start waited for the lock, and when the lock was taken.
 func (a *app) session(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
-	p, err := parseSession(r.URL.Query())
+	q, err := query(r)
+	if err != nil {
+		badRequest(w, err)
+		return
+	}
+	p, err := parseSession(q)
 	if err != nil {
 		badRequest(w, err)
 		return
@@ -65,12 +70,7 @@ func (a *app) session(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) 
 	sess, err := a.sessions.Start(w, r) // session_start(): waits for the lock
 	if err != nil {
 		rn.Check() // the client left or the time limit expired while waiting
-		if errors.Is(err, session.ErrLockTimeout) {
-			w.Header().Set("Retry-After", "1")
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		serverError(a.log, w, r, err)
+		a.sessionError(w, r, err)
 		return
 	}
 	ans := sessionAnswer{LockedAt: time.Now(), Hold: p.Hold.String(), Released: "at the end of the run"}
@@ -93,4 +93,22 @@ func (a *app) session(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) 
 	}
 	_ = pause(rn.Context(), p.Hold) // the work; a client that leaves ends the run at the answer
 	writeJSON(w, http.StatusOK, ans)
+}
+
+// sessionError answers a session that could not be started: 503 with
+// Retry-After when it is busy (another request holds its lock past the
+// wait) or the store is unavailable, 500 otherwise. The client gets a short
+// message and an id, never the store's error, which may name its address
+// or files (issue 19); the log has the detail under the same id.
+func (a *app) sessionError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, session.ErrLockTimeout):
+		w.Header().Set("Retry-After", "1")
+		internalError(a.log, w, r, http.StatusServiceUnavailable, "session busy: another request holds it; try again", err)
+	case errors.Is(err, session.ErrStoreUnavailable):
+		w.Header().Set("Retry-After", "1")
+		internalError(a.log, w, r, http.StatusServiceUnavailable, "session store unavailable; try again", err)
+	default:
+		serverError(a.log, w, r, err)
+	}
 }

@@ -81,5 +81,5 @@ func TestSessionLock(t *testing.T) {
 				}
 			})
 		}
-	})
+	}, "-status-query-strings") // the runs are found by their query
 }

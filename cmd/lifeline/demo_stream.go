@@ -45,7 +45,12 @@ func parseStream(q url.Values) (streamParams, error) {
 // lines sent in the run's record (notes "final-status" and "lines-sent"),
 // which GET /demo/runs?route=stream shows.
 func (a *app) stream(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
-	p, err := parseStream(r.URL.Query())
+	q, err := query(r)
+	if err != nil {
+		badRequest(w, err)
+		return
+	}
+	p, err := parseStream(q)
 	if err != nil {
 		badRequest(w, err)
 		return

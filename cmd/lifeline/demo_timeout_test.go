@@ -35,7 +35,7 @@ func TestTimeout(t *testing.T) {
 				t.Errorf("answer: %s %q, want 200", resp.Status, resp.body)
 			}
 		})
-	})
+	}, "-status-query-strings") // the runs are found by their query
 }
 
 // set_time_limit restarts the counter: the run outlives its first limit.

@@ -43,7 +43,12 @@ func parseTimeoutReset(q url.Values) (timeoutResetParams, error) {
 // after may exceed limit; otherwise the time limit ends it with 503 and the
 // shutdown function records "timeout", as for /demo/timeout.
 func (a *app) timeoutReset(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
-	p, err := parseTimeoutReset(r.URL.Query())
+	q, err := query(r)
+	if err != nil {
+		badRequest(w, err)
+		return
+	}
+	p, err := parseTimeoutReset(q)
 	if err != nil {
 		badRequest(w, err)
 		return

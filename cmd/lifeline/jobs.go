@@ -37,6 +37,13 @@ type job struct {
 	Ended         time.Time `json:"ended,omitzero"`
 }
 
+// jobStore keeps the jobs: *jobs in lifeline.db, or a failing store in the
+// tests of the error paths (a full disk).
+type jobStore interface {
+	save(j *job) error
+	list() ([]job, error)
+}
+
 // jobs is the job table in lifeline.db. It is safe for concurrent use.
 type jobs struct {
 	db *bolt.DB

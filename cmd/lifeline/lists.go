@@ -5,11 +5,25 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/status"
 )
+
+// listParams reads the query of a listing that takes no parameters.
+func listParams(r *http.Request) error {
+	q, err := query(r)
+	if err != nil {
+		return err
+	}
+	return newParams(q).done()
+}
+
+// The listings show what the runs did, so they are behind the status
+// page's access rule (status.Access, issue 19): mounted by routes through
+// a.listing.
 
 // listOrders is GET /demo/orders: every order as JSON, oldest first.
 func (a *app) listOrders(w http.ResponseWriter, r *http.Request) {
-	if err := newParams(r.URL.Query()).done(); err != nil {
+	if err := listParams(r); err != nil {
 		badRequest(w, err)
 		return
 	}
@@ -23,7 +37,7 @@ func (a *app) listOrders(w http.ResponseWriter, r *http.Request) {
 
 // listJobs is GET /demo/jobs: the latest background jobs as JSON, newest first.
 func (a *app) listJobs(w http.ResponseWriter, r *http.Request) {
-	if err := newParams(r.URL.Query()).done(); err != nil {
+	if err := listParams(r); err != nil {
 		badRequest(w, err)
 		return
 	}
@@ -58,9 +72,9 @@ type runJSON struct {
 	Notes           map[string]string `json:"notes,omitempty"`
 }
 
-func recordJSON(rec lifeline.Record) runJSON {
+func recordJSON(rec lifeline.Record, acc *status.Access) runJSON {
 	rj := runJSON{
-		ID: rec.ID, Route: rec.Route, Method: rec.Method, URI: rec.URI,
+		ID: rec.ID, Route: rec.Route, Method: rec.Method, URI: acc.URI(rec.URI),
 		Status: rec.Status.String(), StatusCode: int(rec.Status), Cause: rec.Cause.String(),
 		Code: rec.Code, BytesSent: rec.BytesSent, Start: rec.Start, Duration: rec.Duration.String(),
 		Finished: rec.Finished, ShutdownFuncs: rec.ShutdownFuncs, Runaway: rec.Runaway,
@@ -72,9 +86,9 @@ func recordJSON(rec lifeline.Record) runJSON {
 	return rj
 }
 
-func infoJSON(ri lifeline.RunInfo) runJSON {
+func infoJSON(ri lifeline.RunInfo, acc *status.Access) runJSON {
 	return runJSON{
-		ID: ri.ID, Route: ri.Route, Method: ri.Method, URI: ri.URI, Phase: ri.Phase.String(),
+		ID: ri.ID, Route: ri.Route, Method: ri.Method, URI: acc.URI(ri.URI), Phase: ri.Phase.String(),
 		Status: ri.Status.String(), StatusCode: int(ri.Status), Cause: ri.Cause.String(),
 		BytesSent: ri.BytesSent, Start: ri.Start, Duration: ri.Elapsed.String(),
 		Runaway: ri.Runaway, IgnoreUserAbort: ri.IgnoreUserAbort, Notes: ri.Notes,
@@ -84,23 +98,30 @@ func infoJSON(ri lifeline.RunInfo) runJSON {
 // listRuns is GET /demo/runs[?route=R]: the live runs, oldest first, and the
 // records of the runs that ended most recently, newest first, with the notes
 // their shutdown functions left. route keeps the runs of one demo (stream,
-// order, finish, close-early, timeout, timeout-reset, session).
+// order, finish, close-early, timeout, timeout-reset, session). URIs lose
+// their query strings unless -status-query-strings, as on the status page.
 func (a *app) listRuns(w http.ResponseWriter, r *http.Request) {
-	p := newParams(r.URL.Query())
+	q, err := query(r)
+	if err != nil {
+		badRequest(w, err)
+		return
+	}
+	p := newParams(q)
 	route := p.choice("route", append([]string{""}, demoRoutes...)...)
 	if err := p.done(); err != nil {
 		badRequest(w, err)
 		return
 	}
+	acc := a.status.Access()
 	active, recent := []runJSON{}, []runJSON{}
 	for _, ri := range a.pool.Active() {
 		if route == "" || ri.Route == route {
-			active = append(active, infoJSON(ri))
+			active = append(active, infoJSON(ri, acc))
 		}
 	}
 	for _, rec := range a.pool.Recent() {
 		if route == "" || rec.Route == route {
-			recent = append(recent, recordJSON(rec))
+			recent = append(recent, recordJSON(rec, acc))
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"active": active, "recent": recent})

@@ -248,7 +248,7 @@ func TestStatusPage(t *testing.T) {
 
 // With -v, every run's record is logged when it ends.
 func TestVerboseLogsRuns(t *testing.T) {
-	ts := startServer(t, "-v")
+	ts := startServer(t, "-v", "-status-query-strings")
 	get(t, newClient(t, "HTTP/1.1"), ts.base+"/demo/stream?lines=1")
 	if err := ts.stop(t); err != nil {
 		t.Fatal(err)

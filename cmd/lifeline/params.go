@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
@@ -49,6 +50,18 @@ type params struct {
 
 func newParams(q url.Values) *params {
 	return &params{q: q, seen: make(map[string]bool, len(q))}
+}
+
+// query returns the request's query parameters, parsed strictly: a query
+// that url.ParseQuery refuses (a ';' separator, a bad %-escape) is an error
+// matching errBadParam, where r.URL.Query() would drop the pair silently
+// (issue 19: /demo/finish?work=1s;pad=1 ran with the default work).
+func query(r *http.Request) (url.Values, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, &paramError{Name: "query", Reason: err.Error()}
+	}
+	return q, nil
 }
 
 func (p *params) fail(name, reason string) {

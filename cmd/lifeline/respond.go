@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -34,7 +37,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	enc.SetEscapeHTML(false) // URIs with & stay readable
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
-		http.Error(w, "encoding the answer: "+err.Error(), http.StatusInternalServerError)
+		internalError(slog.Default(), w, nil, http.StatusInternalServerError, "internal error", fmt.Errorf("encoding the answer: %w", err))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -48,10 +51,32 @@ func badRequest(w http.ResponseWriter, err error) {
 	http.Error(w, err.Error(), http.StatusBadRequest)
 }
 
-// serverError logs err and answers 500.
+// serverError logs err and answers 500 "internal error (id ...)": a client
+// never sees an internal error's text (a file path, a store address), only
+// an id it can quote, which the log line has too (issue 19).
 func serverError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
-	log.Error("request failed", "method", r.Method, "uri", r.RequestURI, "err", err)
-	http.Error(w, "internal error: "+err.Error(), http.StatusInternalServerError)
+	internalError(log, w, r, http.StatusInternalServerError, "internal error", err)
+}
+
+// internalError logs err with a fresh id and answers code with
+// "msg (id ID)". It logs the path, not the query, which may carry secrets.
+// r may be nil.
+func internalError(log *slog.Logger, w http.ResponseWriter, r *http.Request, code int, msg string, err error) {
+	id := errorID()
+	attrs := []any{"id", id, "code", code, "err", err}
+	if r != nil {
+		attrs = append(attrs, "method", r.Method, "path", r.URL.Path)
+	}
+	log.Error("request failed", attrs...)
+	w.Header().Set("Cache-Control", "no-store")
+	http.Error(w, msg+" (id "+id+")", code)
+}
+
+// errorID returns 8 random bytes in hex, the id of one internal error.
+func errorID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
 }
 
 // pause waits d, or less if ctx is done first; then it returns ctx's cause
