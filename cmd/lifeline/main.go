@@ -13,6 +13,14 @@
 // run, including work after Finish, for at most -drain, then cancels what is
 // left and exits non-zero. Every flag and endpoint is described in
 // docs/REFERENCE-SERVER.md.
+//
+// The status page, the metrics and the listings of runs, orders and jobs
+// answer loopback clients only (by connection address; a forwarding header
+// or a Host outside -allowed-hosts refuses them), or holders of the token
+// of -status-token-file or $LIFELINE_STATUS_TOKEN. Query strings are hidden
+// unless -status-query-strings; cross-site POSTs are refused; clients get
+// an id, never the text, of an internal error. docs/SECURITY.md has the
+// threat model.
 package main
 
 import (
