@@ -12,19 +12,35 @@ deps:
 	./scripts/deps.sh
 
 ## test: every test, race detector on, installing what it needs first
-test: deps fmt-check vet test-go fuzz-short
+test: deps fmt-check mod-check vet test-go fuzz-short
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+# Every module of the repository. The root is the library, whose go.mod lists
+# only what its packages import; the suites and tools that need more (gonum/plot,
+# chromedp, the frameworks) are modules of their own, each with
+# `replace github.com/lifeline-go/lifeline => ../`. go.work joins them for
+# development; the targets below set GOWORK=off and run each module under its
+# own go.mod, as a user or a clean `go test` in that directory would.
+MODULES := . conformance reliability bench status/browsertest frameworks benchpeers
+
 vet:
-	$(GO) vet ./...
-	cd frameworks && $(GO) vet ./...
+	@set -e; for m in $(MODULES); do echo "go vet ./... in $$m"; (cd $$m && GOWORK=off $(GO) vet ./...); done
 
 test-go:
-	$(GO) test -race -count=1 -timeout 30m ./...
-	cd frameworks && $(GO) test -race -count=1 -timeout 10m ./...
+	@set -e; for m in $(MODULES); do echo "go test -race ./... in $$m"; (cd $$m && GOWORK=off $(GO) test -race -count=1 -timeout 30m ./...); done
+
+## tidy: go mod tidy in every module
+.PHONY: tidy mod-check
+tidy:
+	@set -e; for m in $(MODULES); do (cd $$m && GOWORK=off $(GO) mod tidy); done
+
+# Every go.mod and go.sum is tidy (part of make test, so the library's go.mod cannot
+# collect requirements it does not use again).
+mod-check:
+	@set -e; for m in $(MODULES); do (cd $$m && GOWORK=off $(GO) mod tidy -diff) || { echo "$$m: go.mod or go.sum not tidy: run make tidy"; exit 1; }; done
 
 # A bounded fuzzing run of every Fuzz target (5000 executions each).
 fuzz-short:

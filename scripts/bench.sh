@@ -7,7 +7,7 @@
 #                                   into a temporary directory; for CI, so the suite cannot rot
 #
 # Other arguments go to the suite: -only P1,P5, -splice docs/BENCHMARKS.md, -md FILE, -out DIR
-# (go run ./bench/cmd/suite -h). The suite needs wrk, h2load, php-fpm, nginx and redis-server
+# (cd bench && go run ./cmd/suite -h; bench/ is a module of its own). The suite needs wrk, h2load, php-fpm, nginx and redis-server
 # (make deps installs them), and root for the network namespaces of P3. It exits non-zero if a
 # part could not be measured; a goal not met is a figure, not a failure.
 set -euo pipefail
@@ -38,7 +38,7 @@ fi
 
 work=$(mktemp -d -t lifeline-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-go build -o "$work/suite" ./bench/cmd/suite
+(cd bench && go build -o "$work/suite" ./cmd/suite) # bench/ is a module of its own; the suite runs from the root
 
 if [ "$smoke" -eq 1 ]; then
   out=$(mktemp -d -t lifeline-bench-smoke.XXXXXX)

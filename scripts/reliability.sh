@@ -3,6 +3,7 @@
 # reliability/ (R1 abort storm, R2 drain, R3 limits, R5 Redis faults, R6
 # scale-out, R7 hostile clients) and R4, every Fuzz target of the module,
 # then regenerates docs/RELIABILITY.md from the figures the tests wrote.
+# reliability/ is a module of its own; the go commands run in its directory.
 #
 #   scripts/reliability.sh          full: LIFELINE_RELIABILITY=full (100,000-request
 #                                   storms, 10,000 increments...), R1 again under
@@ -52,16 +53,16 @@ if [ "$mode" = assemble ]; then
 elif [ "$mode" = full ]; then
 	step "scenarios, full scale (LIFELINE_RELIABILITY=full)"
 	LIFELINE_RELIABILITY=full LIFELINE_RELIABILITY_REPORT="$reports" \
-		$GO test -count=1 -timeout 90m -v -run '^TestR[0-9]' ./reliability/ 2>&1 | tee "$reports/scenarios.log" | grep -E '^(=== RUN|--- |    --- |ok|FAIL|PASS)'
+		(cd reliability && $GO test -count=1 -timeout 90m -v -run '^TestR[0-9]' .) 2>&1 | tee "$reports/scenarios.log" | grep -E '^(=== RUN|--- |    --- |ok|FAIL|PASS)'
 	[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 	step "R1 under the race detector (short scale)"
 	LIFELINE_RELIABILITY_REPORT="$reports" \
-		$GO test -race -count=1 -timeout 30m -v -run '^TestR1' ./reliability/ 2>&1 | tee "$reports/race.log" | grep -E '^(--- |ok|FAIL|PASS)'
+		(cd reliability && $GO test -race -count=1 -timeout 30m -v -run '^TestR1' .) 2>&1 | tee "$reports/race.log" | grep -E '^(--- |ok|FAIL|PASS)'
 	[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 else
 	step "scenarios, short scale, -race (as make test)"
 	LIFELINE_RELIABILITY_REPORT="$reports" \
-		$GO test -race -count=1 -timeout 30m -v ./reliability/... 2>&1 | tee "$reports/scenarios.log" | grep -E '^(--- |    --- |ok|FAIL|PASS)'
+		(cd reliability && $GO test -race -count=1 -timeout 30m -v ./...) 2>&1 | tee "$reports/scenarios.log" | grep -E '^(--- |    --- |ok|FAIL|PASS)'
 	[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 fi
 
@@ -72,14 +73,15 @@ step "R4 fuzzing: every Fuzz target, -fuzztime=$fuzztime"
 	echo "| Package | Target | Executions | Time | New corpus entries | Result |"
 	echo "| --- | --- | --- | --- | --- | --- |"
 } >"$fuzzrows"
-# Every FuzzX in a _test.go file of the module, by package directory.
+# Every FuzzX in a _test.go file of every module, by package directory; each
+# runs in its package's directory, under the go.mod of its own module.
 grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r file; do
 	dir=$(dirname "$file")
 	grep -o '^func Fuzz[A-Za-z0-9_]*' "$file" | sed 's/^func //' | while read -r target; do
 		echo "-- $dir $target"
 		log=$reports/fuzz-$(echo "$dir" | tr '/.' '__')-$target.log
 		start=$(date +%s)
-		if $GO test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$dir" >"$log" 2>&1; then
+		if (cd "$dir" && $GO test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" .) >"$log" 2>&1; then
 			result=pass
 		else
 			result="**FAIL** (crasher kept in $dir/testdata/fuzz/$target/)"

@@ -1,4 +1,4 @@
-package status_test
+package browsertest
 
 import (
 	"bufio"
@@ -27,7 +27,7 @@ const chromiumPath = "/usr/bin/chromium"
 
 // screenshotEnv names the file where TestBrowser also saves its screenshot,
 // relative to the repository root: docs/STATUS.md makes docs/status.png
-// with LIFELINE_SCREENSHOT=docs/status.png go test ./status -run TestBrowser.
+// with (cd status/browsertest && LIFELINE_SCREENSHOT=docs/status.png go test -run TestBrowser .).
 const screenshotEnv = "LIFELINE_SCREENSHOT"
 
 // newBrowser starts a headless Chromium with an empty profile in a
@@ -322,38 +322,33 @@ func TestBrowser(t *testing.T) {
 }
 
 // checkTwins compares the recent row of run id as page.js rendered it with
-// the cells that columns.go renders from the same JSON record.
+// the same row as the server renders it into the page (columns.go's
+// formatters, what a client without JavaScript sees), parsed by the
+// browser's DOMParser, which runs no script: the Go and the JavaScript
+// renderings of one record agree cell for cell.
 func checkTwins(t *testing.T, tab context.Context, l *lab, id uint64) {
 	t.Helper()
-	sel := fmt.Sprintf(`#recent tr[data-id="%d"] td`, id)
-	got := eval[[]string](t, tab, "the cells of the aborted run", `Array.from(document.querySelectorAll('`+sel+`'), td => td.textContent)`)
-	resp, err := l.ts.Client().Do(mustRequest(t, l.ts.URL+"/status?json&full"))
+	cells := func(doc string) string {
+		return fmt.Sprintf(`Array.from(%s.querySelectorAll('#recent tr[data-id="%d"] td'), td => td.textContent)`, doc, id)
+	}
+	got := eval[[]string](t, tab, "the cells of the aborted run", cells("document"))
+	resp, err := l.ts.Client().Do(mustRequest(t, l.ts.URL+"/status"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var doc struct {
-		Recent []map[string]any `json:"recent"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+	page, err := io.ReadAll(resp.Body)
+	if err != nil {
 		t.Fatal(err)
 	}
-	keys, fmts := status.Columns("recent")
-	for _, row := range doc.Recent {
-		if row["id"] != float64(id) {
-			continue
-		}
-		var want []string
-		for i, k := range keys {
-			text, tags := status.FormatCell(fmts[i], row[k], row)
-			want = append(want, text+strings.Join(tags, ""))
-		}
-		if !slices.Equal(got, want) {
-			t.Errorf("page.js rendered %q, columns.go renders %q", got, want)
-		}
-		return
+	want := eval[[]string](t, tab, "the server's cells of the aborted run",
+		cells("new DOMParser().parseFromString("+jsString(string(page))+`, "text/html")`))
+	if len(want) == 0 {
+		t.Fatalf("run %d is not among the recent runs of the server-rendered page", id)
 	}
-	t.Errorf("run %d is not in ?json&full", id)
+	if !slices.Equal(got, want) {
+		t.Errorf("page.js rendered %q, the server renders %q", got, want)
+	}
 }
 
 func mustRequest(t *testing.T, url string) *http.Request {
@@ -372,7 +367,7 @@ func saveScreenshot(t *testing.T, png []byte) {
 	paths := []string{filepath.Join(t.TempDir(), "status.png")}
 	if p := os.Getenv(screenshotEnv); p != "" {
 		if !filepath.IsAbs(p) {
-			p = filepath.Join("..", p) // tests run in status/, the repository root is its parent
+			p = filepath.Join("..", "..", p) // tests run in status/browsertest/, two levels below the root
 		}
 		paths = append(paths, p)
 	}

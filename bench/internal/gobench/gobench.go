@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -100,14 +101,22 @@ type Binary struct {
 }
 
 // Build compiles the tests of pkg (a package path relative to repo, such
-// as "./compress") into out with `go test -c`, run in repo.
+// as "./compress") into out with `go test -c`, run in the package's own
+// directory: pkg may belong to the root module or to a nested one (bench/
+// is a module of its own), and the go command finds the right go.mod from
+// there, with or without the repository's go.work.
 func Build(ctx context.Context, repo, pkg, out string, procs int) (*Binary, error) {
-	cmd := exec.CommandContext(ctx, "go", "test", "-c", "-o", out, pkg)
-	cmd.Dir = repo
+	out, err := filepath.Abs(out)
+	if err != nil {
+		return nil, fmt.Errorf("gobench: %w", err)
+	}
+	dir := filepath.Join(repo, pkg)
+	cmd := exec.CommandContext(ctx, "go", "test", "-c", "-o", out, ".")
+	cmd.Dir = dir
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("gobench: go test -c %s: %w: %s", pkg, err, bytes.TrimSpace(b))
 	}
-	return &Binary{Path: out, Dir: repo + "/" + strings.TrimPrefix(pkg, "./"), Procs: procs}, nil
+	return &Binary{Path: out, Dir: dir, Procs: procs}, nil
 }
 
 // Command returns the go test command line equivalent to running the
