@@ -22,6 +22,8 @@
 # Everything runs on loopback and stops by itself. Exit status: 0 when every
 # step passed.
 set -uo pipefail
+# A missing redis-server fails the run instead of skipping (internal/testenv).
+export LIFELINE_REQUIRE=${LIFELINE_REQUIRE-all}
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
 mode=${1:-full}

@@ -15,7 +15,18 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline/conformance/phpfpm"
+	"github.com/lifeline-go/lifeline/internal/testenv"
 )
+
+// mustBeInstalled ends t as package testenv decides when [phpfpm.Start]
+// found no php-fpm or nginx: a skip under a bare go test, a failure under
+// make test (LIFELINE_REQUIRE=all).
+func mustBeInstalled(t *testing.T, err error) {
+	t.Helper()
+	if errors.Is(err, phpfpm.ErrNotInstalled) {
+		testenv.Missing(t, testenv.PHP, "%v", err)
+	}
+}
 
 // docRoot returns the absolute path of the test scripts.
 func docRoot(t *testing.T) string {
@@ -56,6 +67,7 @@ func TestStart(t *testing.T) {
 		phpfpm.WithLocation("/gz/", "gzip on", "gzip_types text/plain", "gzip_min_length 1"),
 		phpfpm.WithWorkers(2),
 	)
+	mustBeInstalled(t, err)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,6 +147,7 @@ func TestStartFailure(t *testing.T) {
 	dir := t.TempDir()
 	_, err := phpfpm.Start(ctx, phpfpm.WithDir(dir), phpfpm.WithDocRoot(docRoot(t)),
 		phpfpm.WithDirectives("no_such_directive on"))
+	mustBeInstalled(t, err)
 	if !errors.Is(err, phpfpm.ErrStart) {
 		t.Fatalf("Start with a bad directive = %v, want ErrStart", err)
 	}

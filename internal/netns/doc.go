@@ -19,6 +19,7 @@
 // (or by scripts/netns-cleanup.sh).
 //
 // The package works on Linux only and needs root, iproute2 (`ip`) and
-// iptables. When one is missing the test fails with a message saying that
-// `make test` installs them; it never skips.
+// iptables. When one is missing, [New] skips the test with one line naming
+// it, or fails it under `make test`, which installs them (LIFELINE_REQUIRE=all,
+// package internal/testenv).
 package netns

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifeline-go/lifeline/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -49,14 +50,15 @@ type Pair struct {
 	tb testing.TB
 }
 
-// New creates a namespace and its veth link for the duration of tb. It fails
-// tb (never skips) when the test does not run as root or when `ip` or
-// `iptables` is missing. Everything it creates is removed in tb's Cleanup,
+// New creates a namespace and its veth link for the duration of tb. When the
+// test does not run as root or `ip` or `iptables` is missing, it skips tb,
+// or fails it under `make test` (LIFELINE_REQUIRE=all, package
+// internal/testenv). Everything it creates is removed in tb's Cleanup,
 // even when the test fails.
 func New(tb testing.TB) *Pair {
 	tb.Helper()
 	if err := checkTools(); err != nil {
-		tb.Fatal(err)
+		testenv.Missing(tb, testenv.Netns, "%v", err)
 	}
 	unlock, err := lockAllocation()
 	if err != nil {
@@ -93,11 +95,11 @@ func (p *Pair) Exec(name string, args ...string) ([]byte, error) {
 // checkTools reports what the tests need and do not have.
 func checkTools() error {
 	if os.Geteuid() != 0 {
-		return fmt.Errorf("netns: network-namespace tests need root (euid %d); run them as root with `make test`", os.Geteuid())
+		return fmt.Errorf("network-namespace tests need root (euid %d); run them as root", os.Geteuid())
 	}
 	for _, tool := range []string{"ip", "iptables", "iptables-restore"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Errorf("netns: %s not found (%w); run `make test`, which installs iproute2 and iptables, or `apt-get install -y iproute2 iptables`", tool, err)
+			return fmt.Errorf("%s not found (%w); install it with `apt-get install -y iproute2 iptables`", tool, err)
 		}
 	}
 	return nil

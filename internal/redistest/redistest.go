@@ -4,9 +4,9 @@
 // 127.0.0.1 port with its data in the test's temporary directory, and stops it
 // when the test ends (and, on Linux, when the test binary dies). By default
 // Redis keeps nothing on disk; [WithAppendOnly] makes a [Server.Kill] lose
-// nothing it acknowledged. When redis-server is not installed the test fails
-// with a message saying how to install it (`make test` installs it): it never
-// skips.
+// nothing it acknowledged. When redis-server is not installed the test skips
+// with one line saying how to install it, or fails under `make test`
+// (LIFELINE_REQUIRE=all, package internal/testenv).
 package redistest
 
 import (
@@ -22,11 +22,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lifeline-go/lifeline/internal/testenv"
 )
 
 // Server is one redis-server process started by [Start].
 type Server struct {
 	tb   testing.TB
+	bin  string // redis-server's path
 	dir  string
 	port int
 	aof  bool
@@ -50,11 +53,8 @@ func WithDir(dir string) Option { return func(s *Server) { s.dir = dir } }
 // Start runs redis-server on a free loopback port for the duration of tb.
 func Start(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
-	_, err := exec.LookPath("redis-server")
-	if err != nil {
-		tb.Fatalf("redistest: redis-server not found (%v); run `make test`, which installs it, or `apt-get install -y redis-server`", err)
-	}
-	s := &Server{tb: tb, port: freePort(tb)}
+	bin := testenv.MustHaveExec(tb, testenv.Redis, "apt-get install -y redis-server", "redis-server")
+	s := &Server{tb: tb, bin: bin, port: freePort(tb)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -111,7 +111,7 @@ func (s *Server) start() error {
 		"--logfile", logPath,
 		"--protected-mode", "yes",
 	}, appendOnly...)
-	cmd := exec.Command("redis-server", args...)
+	cmd := exec.Command(s.bin, args...)
 	cmd.SysProcAttr = dieWithParent()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("redistest: start redis-server: %w", err)

@@ -18,11 +18,13 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/internal/testenv"
 	"github.com/lifeline-go/lifeline/status"
 )
 
-// chromiumPath is Debian's chromium, which `make test` installs
-// (scripts/deps.sh).
+// chromiumPath is Debian's chromium, which `make deps` installs
+// (scripts/deps.sh). Without it the test skips, or fails under `make test`
+// (LIFELINE_REQUIRE=all, package internal/testenv).
 const chromiumPath = "/usr/bin/chromium"
 
 // screenshotEnv names the file where TestBrowser also saves its screenshot,
@@ -35,10 +37,7 @@ const screenshotEnv = "LIFELINE_SCREENSHOT"
 // and waited for, before the directory is removed.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("the browser test needs Chromium at %s (%v): run `make test`, which installs it "+
-			"(scripts/deps.sh; by hand: apt-get install chromium)", chromiumPath, err)
-	}
+	testenv.MustHaveExec(t, testenv.Chromium, "apt-get install -y chromium", chromiumPath)
 	profile := t.TempDir()
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromiumPath),

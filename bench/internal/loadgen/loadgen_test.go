@@ -7,10 +7,11 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lifeline-go/lifeline/internal/testenv"
 )
 
 const wrkOut = `Running 3s test @ http://127.0.0.1:40000/
@@ -77,11 +78,8 @@ func TestArgs(t *testing.T) {
 
 // TestTools runs both tools for a second against a real server.
 func TestTools(t *testing.T) {
-	for _, tool := range []string{"wrk", "h2load"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not found: install it with `apt-get install -y wrk nghttp2-client` (make deps)", tool)
-		}
-	}
+	testenv.MustHaveExec(t, testenv.Wrk, "apt-get install -y wrk", "wrk")
+	testenv.MustHaveExec(t, testenv.H2load, "apt-get install -y nghttp2-client", "h2load")
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	}))
