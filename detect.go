@@ -70,6 +70,11 @@ func (p *Pool) ConfigureServerWith(srv *http.Server, c ServerConfig) {
 	}
 	prevCS := srv.ConnState
 	srv.ConnState = func(conn net.Conn, st http.ConnState) {
+		if st != http.StateNew {
+			if cw := p.det.lookup(conn); cw != nil {
+				cw.connState(st)
+			}
+		}
 		if st == http.StateClosed || st == http.StateHijacked {
 			p.det.unwatch(conn)
 		}
@@ -101,9 +106,85 @@ type connWatch struct {
 	// by the detector's goroutine.
 	pending time.Time
 
-	mu    sync.Mutex // guards runs and fired
-	runs  []*Run
-	fired Cause
+	// acked is the peer's acknowledged byte count at the last look, -1
+	// before the first (see delivery).
+	acked atomic.Int64
+
+	mu         sync.Mutex // guards runs, fired and delivering
+	runs       []*Run
+	fired      Cause
+	delivering *delivery // an early-finished HTTP/1 response waiting for net/http's flush
+	pins       int         // undecided deliveries (see pinLocked)
+	undecided  []*delivery // deliveries with a target, not yet decided
+}
+
+// firedCause returns the cause the connection failed with, if it did.
+func (cw *connWatch) firedCause() Cause {
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	return cw.fired
+}
+
+// awaitFlush hands d the connection's position once net/http has written
+// the response (the connection goes idle), or gives up when it closes.
+func (cw *connWatch) awaitFlush(d *delivery) {
+	cw.mu.Lock()
+	cw.delivering = d
+	cw.pinLocked()
+	cw.mu.Unlock()
+}
+
+// pinLocked keeps the connection among those the detector checks for
+// silence while a delivery is undecided, though no run is attached any
+// more; cw.mu must be held.
+func (cw *connWatch) pinLocked() {
+	cw.pins++
+	if cw.pins == 1 && len(cw.runs) == 0 && cw.fired == CauseNone {
+		cw.det.activate(cw)
+	}
+}
+
+// unpin releases the pin of d, decided or given up.
+func (cw *connWatch) unpin(d *delivery) {
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	for i, u := range cw.undecided {
+		if u == d {
+			cw.undecided = append(cw.undecided[:i], cw.undecided[i+1:]...)
+			break
+		}
+	}
+	if cw.pins == 0 {
+		return
+	}
+	cw.pins--
+	if cw.pins == 0 && len(cw.runs) == 0 {
+		cw.det.deactivate(cw)
+	}
+}
+
+// connState takes the position for the response waiting for its flush.
+func (cw *connWatch) connState(st http.ConnState) {
+	cw.mu.Lock()
+	d := cw.delivering
+	cw.delivering = nil
+	cw.mu.Unlock()
+	if d == nil {
+		return
+	}
+	if st == http.StateIdle || st == http.StateActive {
+		// Active: a pipelined request was read right after; the previous
+		// response was flushed before it.
+		pos, ok := cw.position()
+		if ok {
+			cw.mu.Lock()
+			cw.undecided = append(cw.undecided, d)
+			cw.mu.Unlock()
+		}
+		d.flushed(pos, ok)
+		return
+	}
+	d.flushed(0, false) // closed or hijacked: no socket to ask any more
 }
 
 func connWatchFrom(ctx context.Context) *connWatch {
@@ -150,6 +231,16 @@ func (cw *connWatch) fire(c Cause) {
 	if cw.fired == CauseNone {
 		cw.fired = c
 	}
+	if d := cw.delivering; d != nil {
+		d.fail()
+	}
+	for _, d := range cw.undecided {
+		d.fail()
+	}
+	if cw.pins > 0 && len(cw.runs) == 0 {
+		cw.det.deactivate(cw)
+	}
+	cw.pins, cw.undecided = 0, nil
 	for _, rn := range cw.runs {
 		rn.abort(c)
 	}

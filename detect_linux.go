@@ -102,6 +102,7 @@ func (d *detector) watch(c net.Conn, log *slog.Logger, timeout time.Duration) *c
 	}
 	d.next++
 	cw := &connWatch{token: d.next, conn: c, rc: rc, det: d, timeout: timeout}
+	cw.acked.Store(-1)
 	ev := syscall.EpollEvent{Events: syscall.EPOLLRDHUP}
 	ev.Fd, ev.Pad = int32(uint32(cw.token)), int32(uint32(cw.token>>32))
 	var ctlErr error
@@ -113,6 +114,13 @@ func (d *detector) watch(c net.Conn, log *slog.Logger, timeout time.Duration) *c
 	d.byToken[cw.token] = cw
 	d.byConn[c] = cw
 	return cw
+}
+
+// lookup returns c's watch, or nil.
+func (d *detector) lookup(c net.Conn) *connWatch {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.byConn[c]
 }
 
 // unwatch forgets c (closed or hijacked).
@@ -223,6 +231,7 @@ func (d *detector) loop() {
 			cause := CauseClosed
 			if err := cw.rc.Control(func(fd uintptr) {
 				cause = classifyFD(int(fd))
+				cw.noteAcked(int(fd)) // the last count before net/http closes it
 				// Level-triggered: stop watching once it fired.
 				_ = syscall.EpollCtl(d.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
 			}); err != nil {

@@ -20,6 +20,7 @@ type Record struct {
 	Start           time.Time
 	Duration        time.Duration
 	Finished        bool          // the run called Finish
+	Delivery        Delivery      // whether the response reached the client, as known when the run ended
 	FinishedAfter   time.Duration // time from start to Finish
 	ShutdownFuncs   int           // shutdown functions that ran
 	Runaway         bool
@@ -66,6 +67,7 @@ type Stats struct {
 }
 
 func (rn *Run) record() Record {
+	dlv := rn.Delivery()
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
 	rec := Record{
@@ -73,7 +75,7 @@ func (rn *Run) record() Record {
 		Status: rn.Status(), Cause: rn.cause, Code: int(rn.code.Load()), BytesSent: rn.bytes.Load(),
 		Start: rn.start, Duration: time.Since(rn.start), Finished: !rn.finishedAt.IsZero(),
 		ShutdownFuncs: rn.ranShutdown, Runaway: rn.runaway, Panicked: rn.panicked,
-		IgnoreUserAbort: rn.ignore.Load(),
+		IgnoreUserAbort: rn.ignore.Load(), Delivery: dlv,
 	}
 	if rec.URI == "" && rn.req.URL != nil {
 		rec.URI = rn.req.URL.RequestURI()

@@ -42,8 +42,9 @@ type Run struct {
 	hijacked    atomic.Bool // the handler hijacked the connection
 	stallNeeded atomic.Bool // the stall bound can matter for this run (see timer.go)
 
-	w  runWriter  // the handler's ResponseWriter; part of the Run so it is never reused
-	cw *connWatch // the detector's watch of the client connection, or nil
+	w   runWriter  // the handler's ResponseWriter; part of the Run so it is never reused
+	cw  *connWatch // the detector's watch of the client connection, or nil
+	dlv delivery   // delivery tracking, armed by Finish (see delivery.go)
 
 	mu          sync.Mutex      // guards the fields below
 	cause       Cause           // first cause recorded
@@ -331,10 +332,16 @@ func (rn *Run) Finish() error {
 	rn.mu.Unlock()
 	rn.phase.Store(uint32(PhaseFinished))
 	rn.pool.stats.finished.Add(1)
+	if rn.cw != nil && rn.req.ProtoMajor == 1 {
+		rn.dlv.arm(rn.cw) // the run goes on without the client: code may ask
+	}
 	ex.sink.final = true
 	err := ex.stack.EndAll()
 	ex.sink.finishResponse()
 	ex.sink.final = false
+	if rn.Aborted() {
+		rn.dlv.decide(Undelivered) // the client left before it had the whole answer
+	}
 	rn.finished.Store(true)
 	ex.take()
 	ex.post(msgRelease, outcomeNormal)

@@ -69,6 +69,9 @@ func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, c
 			case msgRelease:
 				// The run side took w back itself (Finish) and goes on
 				// with the exchange: it is not ours to touch any more.
+				if cw != nil && rn.dlv.isPending() {
+					cw.awaitFlush(&rn.dlv) // net/http flushes after we return
+				}
 				return false
 			case msgDone:
 				// The run side has gone: the exchange and the run are ours.
