@@ -113,7 +113,7 @@ type connWatch struct {
 	mu         sync.Mutex // guards runs, fired and delivering
 	runs       []*Run
 	fired      Cause
-	delivering *delivery // an early-finished HTTP/1 response waiting for net/http's flush
+	delivering *delivery   // an early-finished HTTP/1 response waiting for net/http's flush
 	pins       int         // undecided deliveries (see pinLocked)
 	undecided  []*delivery // deliveries with a target, not yet decided
 }
