@@ -49,9 +49,14 @@ func parseOrder(q url.Values) (orderParams, error) {
 // The run ignores user aborts and writes the order, labelled R, in one bbolt
 // transaction that registers its items over D with the run context: a client
 // that leaves does not cancel it, the time limit does (and then nothing is
-// written). A shutdown function marks the order confirmed, or unconfirmed if
-// the client left (status Aborted), or failed if the transaction was rolled
-// back. GET /demo/orders lists the orders. A ref already taken gets 409.
+// written). The 201 goes out with Finish, and a shutdown function waits,
+// bounded, for its delivery: the order is confirmed only when the client's
+// TCP stack acknowledged the whole answer, unconfirmed (with the reason) when
+// it did not (the client left, reset, went silent, or did not acknowledge in
+// time), and failed if the transaction was rolled back. Where delivery
+// cannot be known (HTTP/2, a connection that closed after the answer), it
+// falls back to PHP's connection_aborted(). GET /demo/orders lists the
+// orders. A ref already taken gets 409.
 // Behind package idempotency, requests with one Idempotency-Key collapse into
 // one order: a retry gets the first answer again.
 func (a *app) order(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
@@ -74,7 +79,7 @@ func (a *app) order(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
 		placed, taken bool
 		why           string
 	)
-	rn.RegisterShutdown(func(_ context.Context, rn *lifeline.Run) {
+	rn.RegisterShutdown(func(ctx context.Context, rn *lifeline.Run) {
 		if taken {
 			return // another run's order: not ours to settle
 		}
@@ -82,8 +87,10 @@ func (a *app) order(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
 		switch {
 		case !placed:
 			state = stateFailed
-		case rn.Aborted(): // connection_aborted()
-			state = stateUnconfirmed
+		default:
+			if st, why2 := a.delivered(ctx, rn); st != stateConfirmed {
+				state, why = st, why2
+			}
 		}
 		if err := a.orders.settle(ord, state, rn.Status().String(), why); err != nil {
 			a.log.Error("order: settle", "ref", ord.Ref, "state", state, "err", err)
@@ -110,6 +117,32 @@ func (a *app) order(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
 		"message": fmt.Sprintf("order %s placed", ord.Ref),
 		"order":   ord,
 	})
+	_ = rn.Finish() // the answer goes out now; the shutdown function waits for its delivery
+}
+
+// deliveryWait bounds the wait for an order's answer to be acknowledged: a
+// silent client is found by the dead-peer timeout (4 s by default).
+const deliveryWait = 10 * time.Second
+
+// delivered decides an order's state from its answer's delivery: confirmed
+// when the client had it, unconfirmed (and why) when not; where the socket
+// cannot tell, from connection_aborted() as PHP does.
+func (a *app) delivered(ctx context.Context, rn *lifeline.Run) (state, why string) {
+	ctx, cancel := context.WithTimeout(ctx, deliveryWait)
+	defer cancel()
+	d, err := rn.AwaitDelivery(ctx)
+	rn.Annotate("delivery", d.String())
+	switch {
+	case d == lifeline.Delivered:
+		return stateConfirmed, ""
+	case d == lifeline.Undelivered:
+		return stateUnconfirmed, "answer not delivered"
+	case d == lifeline.DeliveryPending:
+		return stateUnconfirmed, fmt.Sprintf("answer not acknowledged within %v: %v", deliveryWait, err)
+	case rn.Aborted(): // DeliveryUnknown: connection_aborted()
+		return stateUnconfirmed, "client aborted"
+	}
+	return stateConfirmed, ""
 }
 
 // formType is the only body POST /demo/order reads: an HTML form's.
