@@ -42,6 +42,7 @@ type config struct {
 	stallTimeout    time.Duration
 
 	// pool only
+	onEnd        func(Record)
 	maxActive    int
 	queueTimeout time.Duration
 	recentRuns   int
@@ -163,6 +164,15 @@ func WithStallTimeout(d time.Duration) Option {
 // WithRoute names the route, for records, logs and metrics.
 func WithRoute(name string) Option {
 	return optionFunc(func(c *config) { c.route = name })
+}
+
+// WithRunEnded sets a function that gets the final [Record] of every run
+// when it ends, exactly once per run, for logs, metrics and tracing that must
+// miss none (the ring of [Pool.Recent] is bounded and polled). It is called
+// on the goroutine that ends the run, after the run left [Pool.Active]; it
+// must not block, and a panic in it is recovered and logged. Pool only.
+func WithRunEnded(f func(Record)) Option {
+	return poolOption{"WithRunEnded", func(c *config) { c.onEnd = f }}
 }
 
 // WithMaxActive caps the number of runs in the pool at once, including runs

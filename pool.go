@@ -219,6 +219,9 @@ func (p *Pool) endRun(rn *Run) {
 	if p.slots != nil {
 		<-p.slots
 	}
+	if f := p.cfg.onEnd; f != nil {
+		rn.safeCall("WithRunEnded hook", func() { f(rec) })
+	}
 	ex.cur.Store(nil)
 	rn.mu.Lock()
 	rn.ex = nil // a *Run kept past its run must not reach a reused exchange

@@ -37,6 +37,7 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if cw != nil {
 		cw.detach(rn)
 	}
+	rn.fillOutcome(r, abortStream)
 	if abortStream {
 		// Cut the response short so that a partial body can never look
 		// complete: net/http closes the HTTP/1 connection or resets the
