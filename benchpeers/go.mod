@@ -8,3 +8,5 @@ require (
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/lifeline-go/lifeline v0.0.0-00010101000000-000000000000
 )
+
+require golang.org/x/sys v0.47.0 // indirect

@@ -9,4 +9,5 @@ require github.com/lifeline-go/lifeline v0.0.0-00010101000000-000000000000
 require (
 	github.com/andybalholm/brotli v1.2.8 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
+	golang.org/x/sys v0.47.0 // indirect
 )
