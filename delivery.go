@@ -17,8 +17,10 @@ type Delivery uint8
 const (
 	// DeliveryUnknown: Lifeline has no view of the socket (not Linux, a
 	// server not configured with [Pool.ConfigureServer], HTTP/2, a response
-	// that closed its connection, an httptest.ResponseRecorder), or the
-	// run did not track it (see [Run.AwaitDelivery]).
+	// that closed its connection, an httptest.ResponseRecorder), the
+	// connection was closed before its last acknowledgement was seen (a
+	// client that reads its answer and closes at once acknowledges with its
+	// FIN), or the run did not track it (see [Run.AwaitDelivery]).
 	DeliveryUnknown Delivery = iota
 	// DeliveryPending: the response is complete but not yet acknowledged.
 	DeliveryPending
@@ -96,16 +98,29 @@ func (d *delivery) flushed(pos int64, ok bool) {
 	}
 }
 
-// fail makes the delivery Undelivered, unless it was already decided.
-// cw.mu may be held: it takes only d.mu.
-func (d *delivery) fail() {
+// failUnlessAcked decides the delivery when the connection was reset or
+// its peer went silent: Delivered if acked covers it, Undelivered otherwise.
+// It reports whether it decided. cw.mu is held by the caller (fire), which
+// releases the pin: it takes only d.mu.
+func (d *delivery) failUnlessAcked(acked int64) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.state == DeliveryPending {
-		d.state = Undelivered
-		d.wakeLocked()
-		d.unpinned = true // the caller (fire) unpins
+	if d.state != DeliveryPending || d.target < 0 {
+		return false
 	}
+	d.state = Undelivered
+	if acked >= d.target {
+		d.state = Delivered
+	}
+	d.wakeLocked()
+	d.unpinned = true
+	if d.cw.pins > 0 {
+		d.cw.pins--
+		if d.cw.pins == 0 && len(d.cw.runs) == 0 {
+			d.cw.det.deactivate(d.cw)
+		}
+	}
+	return true
 }
 
 // decide sets a final state found by a check, unless one was set meanwhile.
@@ -128,6 +143,15 @@ func (d *delivery) wakeLocked() {
 		d.known = nil
 	}
 }
+
+// sockState is what became of a watched socket (see connWatch.ackedBytes).
+type sockState uint8
+
+const (
+	sockOpen  sockState = iota
+	sockReset           // reset, or given up after unanswered retransmissions
+	sockGone            // closed by net/http
+)
 
 // Delivery reports the state of the run's response now, without waiting:
 // see [Run.AwaitDelivery].
@@ -161,11 +185,20 @@ func (rn *Run) deliveryNow() (Delivery, <-chan struct{}) {
 	d.mu.Unlock()
 	// The socket is asked without d.mu: the watch's lock is taken first
 	// elsewhere (fire → fail).
-	switch acked, ok := cw.ackedBytes(); {
+	switch acked, st := cw.ackedBytes(); {
 	case acked >= target:
 		d.decide(Delivered)
-	case !ok, cw.firedCause() != CauseNone:
-		d.decide(Undelivered) // the socket is gone, or the peer went silent, first
+	case st == sockReset:
+		d.decide(Undelivered) // what was not acknowledged by now never will be
+	case st == sockGone:
+		// net/http closed the socket before a last acknowledgement was
+		// seen: a client that read everything and closed at once sends
+		// its last ACK with its FIN. Not knowing is not a failure.
+		d.decide(DeliveryUnknown)
+	default:
+		if c := cw.firedCause(); c == CauseReset || c == CauseSilentPeer {
+			d.decide(Undelivered)
+		}
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()

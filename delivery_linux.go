@@ -9,26 +9,26 @@ import (
 const tcpClose = 7 // TCP_CLOSE in include/net/tcp_states.h
 
 // ackedBytes returns the number of bytes the peer has acknowledged on the
-// connection (TCP_INFO's tcpi_bytes_acked). ok is false when the socket is
-// gone; n is then the last count seen, or -1.
-func (cw *connWatch) ackedBytes() (n int64, ok bool) {
+// connection (TCP_INFO's tcpi_bytes_acked), and what became of the socket:
+// sockOpen, sockReset (reset, or given up after unanswered retransmissions:
+// what was not acknowledged by then never will be), or sockGone (closed by
+// net/http: n is then the last count seen, or -1).
+func (cw *connWatch) ackedBytes() (n int64, st sockState) {
 	var acked int64 = -1
-	err := cw.rc.Control(func(fd uintptr) {
+	st = sockGone
+	_ = cw.rc.Control(func(fd uintptr) {
 		if ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
-			acked = int64(ti.Bytes_acked)
+			acked, st = int64(ti.Bytes_acked), sockOpen
 			if ti.State == tcpClose {
-				// Reset, or given up after unanswered retransmissions:
-				// what was not acknowledged by now never will be.
-				cw.acked.Store(acked)
-				acked = -1
+				st = sockReset
 			}
 		}
 	})
-	if err != nil || acked < 0 {
-		return cw.acked.Load(), false
+	if st == sockGone {
+		return cw.acked.Load(), sockGone
 	}
 	cw.acked.Store(acked)
-	return acked, true
+	return acked, st
 }
 
 // position returns the connection's byte position after everything written

@@ -2,5 +2,5 @@
 
 package lifeline
 
-func (cw *connWatch) ackedBytes() (int64, bool) { return -1, false }
+func (cw *connWatch) ackedBytes() (int64, sockState) { return -1, sockGone }
 func (cw *connWatch) position() (int64, bool)   { return 0, false }

@@ -231,16 +231,21 @@ func (cw *connWatch) fire(c Cause) {
 	if cw.fired == CauseNone {
 		cw.fired = c
 	}
-	if d := cw.delivering; d != nil {
-		d.fail()
+	// A FIN says nothing about what the peer received: a client that read
+	// its answer and closed, or half-closed after its request and reads on,
+	// decides its deliveries by its acknowledgements. A reset or a silent
+	// peer ends what it has not acknowledged yet. A response not yet
+	// flushed (delivering) is decided when the connection's state changes.
+	if c == CauseReset || c == CauseSilentPeer {
+		acked := cw.acked.Load()
+		kept := cw.undecided[:0]
+		for _, d := range cw.undecided {
+			if !d.failUnlessAcked(acked) {
+				kept = append(kept, d)
+			}
+		}
+		cw.undecided = kept
 	}
-	for _, d := range cw.undecided {
-		d.fail()
-	}
-	if cw.pins > 0 && len(cw.runs) == 0 {
-		cw.det.deactivate(cw)
-	}
-	cw.pins, cw.undecided = 0, nil
 	for _, rn := range cw.runs {
 		rn.abort(c)
 	}
