@@ -228,6 +228,13 @@ func (s *Stack) writeAt(i int, p []byte) error {
 		return s.toSink(p, false)
 	}
 	lv := &s.levels[i]
+	if lv.h == nil && len(lv.buf) == 0 && lv.chunk > 0 && len(p) >= lv.chunk {
+		// The default handler passes its buffer down unchanged, and this
+		// write alone fills it: pass the write down without copying it in
+		// and out (a streamed body of large writes is not copied once more).
+		lv.started = true
+		return s.writeAt(i-1, p)
+	}
 	lv.buf = append(lv.buf, p...)
 	return s.overflow(i)
 }
