@@ -70,9 +70,9 @@ func (p *Pool) ConfigureServerWith(srv *http.Server, c ServerConfig) {
 	}
 	prevCS := srv.ConnState
 	srv.ConnState = func(conn net.Conn, st http.ConnState) {
-		if st != http.StateNew {
-			if cw := p.det.lookup(conn); cw != nil {
-				cw.connState(st)
+		if st != http.StateNew && p.flushWaits.Load() > 0 {
+			if cw := p.det.lookup(conn); cw != nil && cw.connState(st) {
+				p.flushWaits.Add(-1)
 			}
 		}
 		if st == http.StateClosed || st == http.StateHijacked {
@@ -163,14 +163,15 @@ func (cw *connWatch) unpin(d *delivery) {
 	}
 }
 
-// connState takes the position for the response waiting for its flush.
-func (cw *connWatch) connState(st http.ConnState) {
+// connState takes the position for the response waiting for its flush. It
+// reports whether there was one.
+func (cw *connWatch) connState(st http.ConnState) bool {
 	cw.mu.Lock()
 	d := cw.delivering
 	cw.delivering = nil
 	cw.mu.Unlock()
 	if d == nil {
-		return
+		return false
 	}
 	if st == http.StateIdle || st == http.StateActive {
 		// Active: a pipelined request was read right after; the previous
@@ -182,9 +183,10 @@ func (cw *connWatch) connState(st http.ConnState) {
 			cw.mu.Unlock()
 		}
 		d.flushed(pos, ok)
-		return
+		return true
 	}
 	d.flushed(0, false) // closed or hijacked: no socket to ask any more
+	return true
 }
 
 func connWatchFrom(ctx context.Context) *connWatch {

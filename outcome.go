@@ -25,20 +25,25 @@ type outcomeKey struct{}
 // in by the pool when the request's response ends, and that Outcome. Use it
 // in middleware placed outside the pool:
 //
-//	r, out := lifeline.WithOutcome(r)
+//	r, out := pool.WithOutcome(r)
 //	next.ServeHTTP(w, r)
 //	log.Printf("%d %dB %v %v", out.Code, out.BytesSent, out.Status, out.Cause)
 //
 // The Outcome is complete when next.ServeHTTP returns (or panics with
 // [http.ErrAbortHandler] for a cut response), not before. For a run that goes
-// on after Finish, the run's final [Record] comes later ([WithRunEnded]).
-func WithOutcome(r *http.Request) (*http.Request, *Outcome) {
+// on after Finish, the run's final [Record] comes later ([WithRunEnded]). A
+// pool on which WithOutcome was never called does not look for one.
+func (p *Pool) WithOutcome(r *http.Request) (*http.Request, *Outcome) {
+	p.outcomes.Store(true)
 	o := new(Outcome)
 	return r.WithContext(context.WithValue(r.Context(), outcomeKey{}, o)), o
 }
 
 // fillOutcome writes the outcome of rn's response for an outer WithOutcome.
 func (rn *Run) fillOutcome(r *http.Request, cut bool) {
+	if !rn.pool.outcomes.Load() {
+		return
+	}
 	o, ok := r.Context().Value(outcomeKey{}).(*Outcome)
 	if !ok {
 		return

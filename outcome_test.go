@@ -45,7 +45,7 @@ func TestWithOutcome(t *testing.T) {
 			var got *lifeline.Outcome
 			h := p.Handler(tt.h)
 			logger := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				r, out := lifeline.WithOutcome(r)
+				r, out := p.WithOutcome(r)
 				defer func() { got = out }()
 				h.ServeHTTP(w, r)
 			})

@@ -28,6 +28,9 @@ type Pool struct {
 	work  chan *Run     // idle run goroutines wait here (see worker.go)
 	quit  chan struct{} // closed by Shutdown: idle run goroutines exit
 
+	outcomes   atomic.Bool  // WithOutcome was called: responses look for an Outcome
+	flushWaits atomic.Int32 // early answers waiting for net/http's flush (delivery)
+
 	mu       sync.Mutex // guards the fields below
 	live     map[*Run]struct{}
 	closing  bool

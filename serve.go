@@ -71,6 +71,7 @@ func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, c
 				// The run side took w back itself (Finish) and goes on
 				// with the exchange: it is not ours to touch any more.
 				if cw != nil && rn.dlv.isPending() {
+					rn.pool.flushWaits.Add(1)
 					cw.awaitFlush(&rn.dlv) // net/http flushes after we return
 				}
 				return false
