@@ -21,6 +21,15 @@ const answerGrace = 3 * time.Second
 func (s *Server) drain() error {
 	start := time.Now()
 	deadline := start.Add(s.opts.drainTimeout)
+	// Stop accepting before saying so: a client that connects once the log
+	// says "draining" must be refused, not served (Shutdown closes the
+	// listener again, harmlessly).
+	s.mu.Lock()
+	ln := s.serving
+	s.mu.Unlock()
+	if ln != nil {
+		_ = ln.Close()
+	}
 	s.log.Info("server: draining", "timeout", s.opts.drainTimeout, "runs", len(s.pool.Active()))
 
 	// First the connections: Shutdown stops accepting at once, closes idle

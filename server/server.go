@@ -29,8 +29,23 @@ type Server struct {
 
 	served atomic.Bool
 
-	mu  sync.Mutex                // guards own
-	own map[net.Listener]struct{} // listeners made by Listen, already tuned
+	mu      sync.Mutex                // guards own and serving
+	own     map[net.Listener]struct{} // listeners made by Listen, already tuned
+	serving *onceCloseListener        // the listener Serve accepts on
+}
+
+// onceCloseListener lets drain close the listener before it says so, and
+// http.Server.Shutdown close it again without an error.
+type onceCloseListener struct {
+	net.Listener
+	once sync.Once
+	err  error
+}
+
+// Close closes the listener the first time and returns that result after.
+func (l *onceCloseListener) Close() error {
+	l.once.Do(func() { l.err = l.Listener.Close() })
+	return l.err
 }
 
 // Run serves h until ctx is done, then drains: it is [New] followed by
@@ -177,6 +192,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if !own {
 		ln = &tuningListener{Listener: ln, dp: s.dp, log: s.log}
 	}
+	once := &onceCloseListener{Listener: ln}
+	ln = once
+	s.mu.Lock()
+	s.serving = once
+	s.mu.Unlock()
 	s.log.Info("server: serving", "addr", ln.Addr().String(), "tls", s.tls != nil, "h2c", s.opts.h2c,
 		"dead_peer_timeout", s.opts.deadPeerTimeout)
 	served := make(chan error, 1)
