@@ -248,22 +248,7 @@ func TestStallBound(t *testing.T) {
 		defer resp.Body.Close()
 		// About 2.5 MB/s: the whole write takes several stall periods,
 		// but the client never stops taking bytes.
-		n, buf := 0, make([]byte, 64<<10)
-		for {
-			k, err := io.ReadFull(resp.Body, buf)
-			n += k
-			if err != nil {
-				break
-			}
-			time.Sleep(25 * time.Millisecond)
-		}
-		if n != size {
-			t.Errorf("got %d bytes, want %d", n, size)
-		}
-		waitIdle(t, p, 5*time.Second)
-		if rec := p.Recent()[0]; rec.Status != lifeline.Normal {
-			t.Errorf("Record = %+v, want Normal", rec)
-		}
+		readSlowly(t, p, resp.Body, size, 64<<10, 25*time.Millisecond)
 	})
 	t.Run("slow reader", func(t *testing.T) {
 		const size = 1 << 20
@@ -287,23 +272,31 @@ func TestStallBound(t *testing.T) {
 		}
 		// 16 KiB every 40 ms: about 400 KB/s, each pause well inside the
 		// stall bound, the whole answer several times longer than it.
-		n, buf := 0, make([]byte, 16<<10)
-		for {
-			k, err := io.ReadFull(resp.Body, buf)
-			n += k
-			if err != nil {
-				break
-			}
-			time.Sleep(40 * time.Millisecond)
-		}
-		if n != size {
-			t.Errorf("slow reader got %d bytes, want %d", n, size)
-		}
-		waitIdle(t, p, 5*time.Second)
-		if rec := p.Recent()[0]; rec.Status != lifeline.Normal {
-			t.Errorf("Record = %+v, want Normal", rec)
-		}
+		readSlowly(t, p, resp.Body, size, 16<<10, 40*time.Millisecond)
 	})
+}
+
+// readSlowly reads body in chunks with a pause after each, then checks that
+// all size bytes arrived and that the run ended Normal: the client was slow,
+// never gone.
+func readSlowly(t *testing.T, p *lifeline.Pool, body io.Reader, size, chunk int, pause time.Duration) {
+	t.Helper()
+	n, buf := 0, make([]byte, chunk)
+	for {
+		k, err := io.ReadFull(body, buf)
+		n += k
+		if err != nil {
+			break
+		}
+		time.Sleep(pause)
+	}
+	if n != size {
+		t.Errorf("slow reader got %d bytes, want %d", n, size)
+	}
+	waitIdle(t, p, 5*time.Second)
+	if rec := p.Recent()[0]; rec.Status != lifeline.Normal {
+		t.Errorf("Record = %+v, want Normal", rec)
+	}
 }
 
 // TestAfterRunEnded: a handler (or a framework's error handler) that keeps
