@@ -69,15 +69,7 @@ func TestH2ZeroWindowEndsAtTimeLimit(t *testing.T) {
 	const conns, streams = 2, 250
 	var cs []*h2raw.Conn
 	for range conns {
-		c, err := net.Dial("tcp", ts.Listener.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		hc, err := h2raw.Dial(c, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { hc.Close() })
+		hc := dialZeroWindow(t, ts.Listener.Addr().String())
 		cs = append(cs, hc)
 		for range streams {
 			if err := hc.Get(ts.Listener.Addr().String(), "/"); err != nil {
@@ -112,6 +104,22 @@ func TestH2ZeroWindowEndsAtTimeLimit(t *testing.T) {
 			t.Errorf("conn %d: client saw %+v, want no DATA and no END_STREAM", i, c)
 		}
 	}
+}
+
+// dialZeroWindow opens an h2c connection whose streams get no flow-control
+// window, ever; it is closed when the test ends.
+func dialZeroWindow(t *testing.T, addr string) *h2raw.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, err := h2raw.Dial(c, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hc.Close() })
+	return hc
 }
 
 // dialNoRead opens a connection with a small receive buffer that sends one
@@ -209,15 +217,7 @@ func TestStallBound(t *testing.T) {
 	t.Run("h2 zero window", func(t *testing.T) {
 		p := newPool(t, lifeline.WithTimeLimit(0), lifeline.WithStallTimeout(stall))
 		ts := startH2C(t, p, p.Handler(streamForever))
-		c, err := net.Dial("tcp", ts.Listener.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		hc, err := h2raw.Dial(c, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer hc.Close()
+		hc := dialZeroWindow(t, ts.Listener.Addr().String())
 		for range 10 {
 			hc.Get("x", "/")
 		}

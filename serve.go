@@ -78,7 +78,7 @@ func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, c
 			case msgDone:
 				// The run side has gone: the exchange and the run are ours.
 				ex.take()
-				abort := rn.answer(w, r, m.outcome, ex.wroteHeader, false)
+				abort := rn.answer(w, r, m.outcome, ex.wroteHeader, ex.overtime.Load())
 				rn.pool.endRun(rn)
 				return abort
 			}
@@ -146,7 +146,7 @@ func (rn *Run) answerRunaway(w http.ResponseWriter, r *http.Request, ex *exchang
 		w.Header().Set("Connection", "close")
 		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 	}
-	return rn.answer(w, r, outcomeTimeout, ex.wroteHeader, woke)
+	return rn.answer(w, r, outcomeTimeout, ex.wroteHeader, woke || ex.overtime.Load())
 }
 
 // cutter returns what cuts the client's connection when a stuck write must
@@ -159,8 +159,6 @@ func (rn *Run) cutter(r *http.Request) func() {
 	return rn.cw.cut
 }
 
-func overtimeSet(rn *Run) bool { return rn.ex != nil && rn.ex.overtime.Load() }
-
 // isRunaway reports whether the grace period after the time limit expired.
 func (rn *Run) isRunaway() bool {
 	rn.mu.Lock()
@@ -169,8 +167,11 @@ func (rn *Run) isRunaway() bool {
 }
 
 // answer finishes the response on the connection side for how the run ended.
-// woke says that a write deadline in the past was set to take w back.
-func (rn *Run) answer(w http.ResponseWriter, r *http.Request, out outcome, wroteHeader, woke bool) (abortStream bool) {
+// deadlineSet says that the connection side set a write deadline (to take
+// w back, or past the time limit). It gets the exchange's state from its
+// caller, not through rn.ex: after a runaway the run side may end the run,
+// and clear rn.ex, at the same time.
+func (rn *Run) answer(w http.ResponseWriter, r *http.Request, out outcome, wroteHeader, deadlineSet bool) (abortStream bool) {
 	if rn.Aborted() && !rn.finished.Load() {
 		// The client left before the response was complete. What it may
 		// still read (a half-closed connection) must not look complete:
@@ -182,7 +183,7 @@ func (rn *Run) answer(w http.ResponseWriter, r *http.Request, out outcome, wrote
 		if wroteHeader {
 			return true
 		}
-		if woke || overtimeSet(rn) {
+		if deadlineSet {
 			// Nothing was written: the deadline was set for a write
 			// that did not happen.
 			_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
@@ -208,9 +209,9 @@ func (rn *Run) answer(w http.ResponseWriter, r *http.Request, out outcome, wrote
 	return false
 }
 
-// copyHeader replaces dst's fields with src's. The run side's map is read
-// only while the run side waits for the hand-off, or after it handed the
-// ended run over for good, so no copy of the map is kept.
+// copyHeader replaces dst's fields with src's. It runs on the run side,
+// under the exchange's lock, as the header goes out; the run side's map is
+// not touched by anyone else meanwhile, so no copy of it is kept.
 func copyHeader(dst, src http.Header) {
 	for k, v := range src {
 		dst[k] = v
