@@ -113,7 +113,7 @@ func TestRunSaveStoreDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, err := m.Start(w, r)
 		if err != nil {
 			t.Errorf("Start = %v", err)
