@@ -57,7 +57,6 @@ type exchange struct {
 
 	stallArmed bool // run side: the stall timer runs for this run
 	released   bool // run side: the connection side has returned (Finish or done)
-	closed     bool // gone was closed: the exchange is not reused
 }
 
 type msgKind uint8

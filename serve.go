@@ -98,7 +98,6 @@ func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, c
 // answerRunaway answers for a run that ignored its time limit and grace
 // period, and lets it go on alone, counted as runaway.
 func (rn *Run) answerRunaway(w http.ResponseWriter, r *http.Request, ex *exchange) (abortStream bool) {
-	ex.closed = true
 	close(ex.gone)
 	woke := ex.revoke(w, rn.cutter(r))
 	if r.ContentLength != 0 {
@@ -126,7 +125,7 @@ func (rn *Run) cutter(r *http.Request) func() {
 func (rn *Run) isRunaway() bool {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
-	return rn.runaway
+	return rn.timerMode == timerExpired
 }
 
 // answer finishes the response on the connection side for how the run ended.

@@ -100,7 +100,6 @@ func (rn *Run) onTimer() {
 		}
 	case timerGrace:
 		rn.timerMode = timerExpired
-		rn.runaway = true
 		rn.mu.Unlock()
 		rn.pool.stats.runaway.Add(1)
 		rn.conf().log().Error("lifeline: runaway run: still running after its time limit and grace period",
