@@ -104,7 +104,8 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request) {
 		cw.attach(rn)
 	}
 	p.startRun(rn)
-	abortStream := rn.serveConn(w, r, ex, cw)
+	c := connSide{rn: rn, ex: ex, w: w, r: r, cw: cw}
+	abortStream := c.loop()
 	if cw != nil {
 		cw.detach(rn)
 	}
