@@ -5,7 +5,12 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+
+	"github.com/lifeline-go/lifeline/output"
 )
+
+// Headers-sent locations name the code that wrote, not this package.
+func init() { output.SkipPackage("github.com/lifeline-go/lifeline") }
 
 // copyHeader replaces dst's fields with src's. It runs on the run side,
 // under the exchange's lock, as the header goes out; the run side's map is

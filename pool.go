@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/lifeline-go/lifeline/output"
 )
 
 // Pool holds the defaults every run starts with (like a PHP-FPM pool and its
@@ -120,7 +118,7 @@ func (p *Pool) newRun(rt *route, r *http.Request, w http.ResponseWriter) (*Run, 
 	rn.req = r.WithContext(&rn.ctx)
 	ex.reset(rn, w)
 	if rt.cfg.outputBuffering > 0 {
-		_ = ex.stack.Start(nil, rt.cfg.outputBuffering, output.StdFlags)
+		_ = ex.stack.StartBase(rt.cfg.outputBuffering)
 	}
 	if rt.cfg.timeLimit > 0 {
 		rn.mu.Lock()
