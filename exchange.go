@@ -94,8 +94,7 @@ func newExchange() *exchange {
 		alarm: make(chan struct{}, 1),
 		stack: output.NewStack(nil),
 	}
-	ex.timer = time.AfterFunc(time.Hour, ex.onTimer)
-	ex.timer.Stop()
+	ex.timer = ex.newLimitTimer()
 	ex.sink.ex = ex
 	return ex
 }
