@@ -14,6 +14,9 @@ import (
 	"github.com/lifeline-go/lifeline/output"
 )
 
+// Headers-sent locations name the code that wrote, not this package.
+func init() { output.SkipPackage("github.com/lifeline-go/lifeline/session") }
+
 // Manager starts sessions on one [Store] with one configuration. It is safe
 // for concurrent use; create one per application with [New].
 type Manager struct {
