@@ -48,12 +48,12 @@ func (l *onceCloseListener) Close() error {
 	return l.err
 }
 
-// Run serves h until ctx is done, then drains: it is [New] followed by
-// [Server.Listen] and [Server.Serve]. ctx is typically from
-// [signal.NotifyContext] for SIGINT and SIGTERM. Run returns nil after a
+// ListenAndServe serves h until ctx is done, then drains: it is [New]
+// followed by [Server.Listen] and [Server.Serve]. ctx is typically from
+// [signal.NotifyContext] for SIGINT and SIGTERM. It returns nil after a
 // clean drain, an error matching [ErrDrainIncomplete] when the drain deadline
 // cut runs or connections short, and any error from New or Listen at once.
-func Run(ctx context.Context, pool *lifeline.Pool, h http.Handler, opts ...Option) error {
+func ListenAndServe(ctx context.Context, pool *lifeline.Pool, h http.Handler, opts ...Option) error {
 	s, err := New(pool, h, opts...)
 	if err != nil {
 		return err
@@ -68,7 +68,7 @@ func Run(ctx context.Context, pool *lifeline.Pool, h http.Handler, opts ...Optio
 // New returns a Server that serves h, whose runs belong to pool. h is served
 // as given: wrap the routes that should become runs with [lifeline.Pool.Handler]
 // (a status page, for instance, need not be one). New validates the options
-// once, loads the TLS certificate if [WithTLS] asks for one, and calls
+// once (a nil option is an error wrapping [ErrInvalidOption]), loads the TLS certificate if [WithTLS] asks for one, and calls
 // [lifeline.Pool.ConfigureServerWith] with the dead-peer timeout, so that the
 // pool watches every connection's socket for FIN, RST and silent peers.
 func New(pool *lifeline.Pool, h http.Handler, opts ...Option) (*Server, error) {
@@ -79,10 +79,11 @@ func New(pool *lifeline.Pool, h http.Handler, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("%w: nil handler", ErrInvalidOption)
 	}
 	o := defaultOptions()
-	for _, opt := range opts {
-		if opt != nil {
-			opt.apply(&o)
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("%w: option %d is nil", ErrInvalidOption, i+1)
 		}
+		opt.apply(&o)
 	}
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -139,7 +140,7 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 		Handler:           h,
 		TLSConfig:         s.tls,
 		ReadHeaderTimeout: s.opts.readHeaderTimeout,
-		IdleTimeout:       s.opts.idleTimeout,
+		IdleTimeout:       s.opts.keepAliveTimeout,
 		MaxHeaderBytes:    s.opts.maxHeaderBytes,
 		Protocols:         &protos,
 		HTTP2: &http.HTTP2Config{

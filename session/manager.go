@@ -34,10 +34,11 @@ func New(store Store, opts ...Option) (*Manager, error) {
 		return nil, fmt.Errorf("%w: nil store", ErrInvalidOption)
 	}
 	o := defaultOptions()
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("%w: option %d is nil", ErrInvalidOption, i+1)
 		}
+		opt.apply(&o)
 	}
 	if err := o.validate(); err != nil {
 		return nil, err

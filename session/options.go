@@ -10,7 +10,13 @@ import (
 
 // Option configures a [Manager]; pass options to [New], which validates
 // them once.
-type Option func(*options)
+type Option interface {
+	apply(*options)
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
 
 type options struct {
 	cookieName     string
@@ -84,51 +90,56 @@ func (o *options) validate() error {
 
 // WithCookieName sets the session cookie's name; default "lifeline_session"
 // (PHP's session.name, PHPSESSID).
-func WithCookieName(name string) Option { return func(o *options) { o.cookieName = name } }
+func WithCookieName(name string) Option { return optionFunc(func(o *options) { o.cookieName = name }) }
 
 // WithCookiePath sets the cookie's Path; default "/".
-func WithCookiePath(path string) Option { return func(o *options) { o.cookiePath = path } }
+func WithCookiePath(path string) Option { return optionFunc(func(o *options) { o.cookiePath = path }) }
 
 // WithCookieDomain sets the cookie's Domain; default none (host-only).
-func WithCookieDomain(domain string) Option { return func(o *options) { o.cookieDomain = domain } }
+func WithCookieDomain(domain string) Option {
+	return optionFunc(func(o *options) { o.cookieDomain = domain })
+}
 
 // WithSameSite sets the cookie's SameSite attribute; default
 // [http.SameSiteLaxMode]. SameSite=None requires WithSecure(true).
-func WithSameSite(s http.SameSite) Option { return func(o *options) { o.sameSite = s } }
+func WithSameSite(s http.SameSite) Option { return optionFunc(func(o *options) { o.sameSite = s }) }
 
 // WithSecure(true) marks the cookie Secure on every request, for servers
 // behind a TLS-terminating proxy. Default false: Secure when r.TLS != nil.
 // The cookie is always HttpOnly.
-func WithSecure(always bool) Option { return func(o *options) { o.secure = always } }
+func WithSecure(always bool) Option { return optionFunc(func(o *options) { o.secure = always }) }
 
 // WithPersistentCookie(true) gives the cookie an expiry at the end of the
 // session's lifetime, so it survives a browser restart. Default false: a
 // browser-session cookie (PHP's session.cookie_lifetime = 0).
 func WithPersistentCookie(persistent bool) Option {
-	return func(o *options) { o.persistent = persistent }
+	return optionFunc(func(o *options) { o.persistent = persistent })
 }
 
 // WithLifetime sets the absolute lifetime of a session, counted from its
 // creation and kept across [Session.Regenerate]; default 24h.
-func WithLifetime(d time.Duration) Option { return func(o *options) { o.lifetime = d } }
+func WithLifetime(d time.Duration) Option { return optionFunc(func(o *options) { o.lifetime = d }) }
 
 // WithIdleTimeout sets how long a session lives without being used; default
 // 24 minutes (PHP's session.gc_maxlifetime, 1440 s). Every closed session
 // moves its store expiry to this far ahead (or to the lifetime's end, if
-// sooner).
-func WithIdleTimeout(d time.Duration) Option { return func(o *options) { o.idleTimeout = d } }
+// sooner). It is not a connection's keep-alive timeout
+// (server.WithKeepAliveTimeout).
+func WithIdleTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.idleTimeout = d })
+}
 
 // WithLockWait bounds how long [Manager.Start] waits for a session's lock
 // before it returns [ErrLockTimeout]; default 10s. 0 waits as long as the
 // request context allows, as PHP waits forever (a Lifeline run's time limit
 // still ends the wait).
-func WithLockWait(d time.Duration) Option { return func(o *options) { o.lockWait = d } }
+func WithLockWait(d time.Duration) Option { return optionFunc(func(o *options) { o.lockWait = d }) }
 
 // WithLockTTL sets the TTL of a session lock in the store; default 30s,
 // minimum 30ms. The Manager refreshes held locks every third of it, so the
 // TTL only matters when the holder's process dies: then the lock frees
 // itself after at most this long.
-func WithLockTTL(d time.Duration) Option { return func(o *options) { o.lockTTL = d } }
+func WithLockTTL(d time.Duration) Option { return optionFunc(func(o *options) { o.lockTTL = d }) }
 
 // WithMaxLockHold bounds how long the Manager keeps refreshing one session's
 // lock; default 5 minutes. A session still held after that (a stuck handler,
@@ -136,27 +147,33 @@ func WithLockTTL(d time.Duration) Option { return func(o *options) { o.lockTTL =
 // later, and its write is refused with [ErrLockLost]: a session never stays
 // locked forever. Raise it for runs that keep their session through long
 // work after Finish.
-func WithMaxLockHold(d time.Duration) Option { return func(o *options) { o.maxLockHold = d } }
+func WithMaxLockHold(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.maxLockHold = d })
+}
 
 // WithStoreTimeout bounds the store calls the Manager makes on its own
 // context: writing the session at the end of a run, releasing locks after a
 // failed write, refreshing locks; default 5s.
-func WithStoreTimeout(d time.Duration) Option { return func(o *options) { o.storeTimeout = d } }
+func WithStoreTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.storeTimeout = d })
+}
 
 // WithLazyWrite sets PHP's session.lazy_write; default true: a session
 // whose data did not change is not rewritten, only its expiry is moved
 // ([Store.Touch]). With false every close rewrites the data.
-func WithLazyWrite(lazy bool) Option { return func(o *options) { o.lazyWrite = lazy } }
+func WithLazyWrite(lazy bool) Option { return optionFunc(func(o *options) { o.lazyWrite = lazy }) }
 
 // WithKeepAfterFinish(true) makes every session of a Lifeline run stay
 // locked past [lifeline.Run.Finish] until the end of the run, as PHP-FPM
 // does; see [Session.KeepAfterFinish]. Default false: Finish writes and
 // unlocks the session before the client gets the response.
-func WithKeepAfterFinish(keep bool) Option { return func(o *options) { o.keepAfterFinal = keep } }
+func WithKeepAfterFinish(keep bool) Option {
+	return optionFunc(func(o *options) { o.keepAfterFinal = keep })
+}
 
 // WithLogger sets the logger for errors nobody can return (a failed write at
 // the end of a run, a lost lock); default [slog.Default].
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+func WithLogger(l *slog.Logger) Option { return optionFunc(func(o *options) { o.logger = l }) }
 
 // WithErrorHandler sets what [Manager.Handler] answers when the session
 // cannot be started. The default answers a short message and an id the
@@ -166,5 +183,5 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // unavailable"), 500 otherwise. A handler given here should not show err
 // to the client either: a store's error names its address or its file.
 func WithErrorHandler(h func(w http.ResponseWriter, r *http.Request, err error)) Option {
-	return func(o *options) { o.errorHandler, o.nilHandler = h, h == nil }
+	return optionFunc(func(o *options) { o.errorHandler, o.nilHandler = h, h == nil })
 }
