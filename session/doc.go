@@ -3,8 +3,9 @@
 //
 // PHP locks a session from session_start() until session_write_close() or
 // the end of the script, so two requests of one client never write the
-// session at the same time; the price is the seed's complaint: "the new
-// page cannot load until the original processing has finished". Go's
+// session at the same time; the price is what a user note in PHP's manual
+// complains of: "the new page cannot load until the original processing has
+// finished". Go's
 // session libraries have the opposite problem: no lock, so concurrent
 // requests lose each other's updates. This package has both: the lock, and
 // WriteClose, read-only starts, and release at Finish.
@@ -49,13 +50,18 @@
 // The lock is taken by Start and held until WriteClose, Abort or Destroy.
 // Inside a Lifeline run ([lifeline.FromContext]) the run releases it for
 // you, with [lifeline.Run.BeforeRelease]:
-//   - at [lifeline.Run.Finish], after the final output flush and before the
-//     response is handed to the client, so the client's next request never
+//   - at [lifeline.Run.Finish], just before the final output flush, while
+//     the response is still in the buffers: the client's next request never
 //     waits for the work that follows Finish (PHP-FPM keeps the lock through
-//     fastcgi_finish_request; ask for that with [Session.KeepAfterFinish]);
-//   - otherwise at the end of the run, after the shutdown functions and the
-//     final flush, PHP's RSHUTDOWN position: changes made in shutdown
-//     functions are saved.
+//     fastcgi_finish_request; ask for that with [Session.KeepAfterFinish]),
+//     and a session that cannot be saved can still turn the answer into a
+//     503;
+//   - otherwise at the end of the run, after the shutdown functions and
+//     just before the final flush: changes made in shutdown functions are
+//     saved, as in PHP's RSHUTDOWN, but PHP writes the session after its
+//     final flush and Lifeline before it, so a client never holds the
+//     complete response while the lock its next request asks for is still
+//     held.
 //
 // The run is annotated "session" = "waiting #a1b2c3", "locked #a1b2c3" or
 // "released #a1b2c3" (a short hash of the id, never the id), so the status

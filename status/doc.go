@@ -3,7 +3,7 @@
 // long, which runs have called Finish and still work, which are stuck past
 // their time limit, how many clients left, and how the recent runs ended.
 //
-// The package is called status, as the issue asked, next to the root's
+// The package is called status, next to the root's
 // [lifeline.Status] bit field; status.Handler reads well and the two never
 // meet in one expression.
 //
