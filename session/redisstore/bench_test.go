@@ -2,10 +2,10 @@ package redisstore_test
 
 import (
 	"context"
-	"github.com/lifeline-go/lifeline/internal/handoff"
 	"testing"
 	"time"
 
+	"github.com/lifeline-go/lifeline/internal/handoff"
 	"github.com/lifeline-go/lifeline/internal/redistest"
 	"github.com/lifeline-go/lifeline/session"
 	"github.com/lifeline-go/lifeline/session/redisstore"

@@ -2,13 +2,13 @@ package probes
 
 import (
 	"context"
-	"github.com/lifeline-go/lifeline/internal/handoff"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lifeline-go/lifeline/bench/internal/stats"
+	"github.com/lifeline-go/lifeline/internal/handoff"
 	"github.com/lifeline-go/lifeline/internal/redistest"
 	"github.com/lifeline-go/lifeline/session"
 	"github.com/lifeline-go/lifeline/session/memstore"
