@@ -51,6 +51,7 @@ type options struct {
 	poolName    string
 	namespace   string
 	buckets     []float64
+	feed        *Feed   // WithFeed; nil = poll the ring
 	errs        []error // option errors found while applying, reported by validate
 }
 
