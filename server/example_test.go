@@ -17,6 +17,7 @@ import (
 
 	"github.com/lifeline-go/lifeline"
 	"github.com/lifeline-go/lifeline/server"
+	"github.com/lifeline-go/lifeline/status"
 )
 
 // quiet is a logger for the examples that print nothing.
@@ -279,4 +280,32 @@ func ExampleWithAddr() {
 		server.WithDrainTimeout(server.DefaultDrainTimeout),
 		server.WithLogger(slog.Default()),
 	)
+}
+
+// The status page and the metrics on an admin listener of their own, on
+// loopback, so that they stay reachable while the server drains.
+// Compile-only: it serves until SIGTERM.
+func ExampleWithAdmin() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	pool, err := lifeline.NewPool()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	st, err := status.New(pool) // loopback clients only
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	admin := http.NewServeMux()
+	admin.Handle("/status", st)
+	admin.Handle("/metrics", st.Metrics())
+	app := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "hello")
+	}))
+	err = server.ListenAndServe(ctx, pool, app, server.WithAdmin(server.DefaultAdminAddr, admin))
+	if err != nil {
+		fmt.Println(err)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 )
 
@@ -32,6 +33,9 @@ type options struct {
 	h2PingSet         bool // WithHTTP2PingTimeout was given
 	drainTimeout      time.Duration
 	logger            *slog.Logger
+	adminAddr         string       // WithAdmin
+	admin             http.Handler // WithAdmin; nil: no admin listener
+	adminSet          bool         // WithAdmin was given, perhaps with a nil handler
 }
 
 // The defaults, each explained on the option that changes it.
@@ -90,6 +94,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("%w: WithDeadPeerTimeout(%v): want 0 (off) or at least %v", ErrInvalidOption, o.deadPeerTimeout, MinDeadPeerTimeout)
 	case o.h2PingTimeout < 0, o.h2PingSet && o.h2PingTimeout > 0 && o.h2PingTimeout < 10*time.Millisecond:
 		return fmt.Errorf("%w: WithHTTP2PingTimeout(%v): want 0 (off) or at least 10ms", ErrInvalidOption, o.h2PingTimeout)
+	case o.adminSet && o.admin == nil:
+		return fmt.Errorf("%w: WithAdmin(%q, nil): nil handler", ErrInvalidOption, o.adminAddr)
 	case o.drainTimeout < 0:
 		return fmt.Errorf("%w: WithDrainTimeout(%v): negative", ErrInvalidOption, o.drainTimeout)
 	}

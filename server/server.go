@@ -29,9 +29,10 @@ type Server struct {
 
 	served atomic.Bool
 
-	mu      sync.Mutex                // guards own and serving
+	mu      sync.Mutex                // guards own, serving and adminLn
 	own     map[net.Listener]struct{} // listeners made by Listen, already tuned
 	serving *onceCloseListener        // the listener Serve accepts on
+	adminLn net.Listener              // made by ListenAdmin, served by Serve
 }
 
 // onceCloseListener lets drain close the listener before it says so, and
@@ -179,6 +180,10 @@ func (s *Server) Listen(ctx context.Context) (net.Listener, error) {
 // when accepted. With [WithTLS] or [WithTLSConfig], Serve speaks TLS on ln.
 // Serve closes ln.
 //
+// With [WithAdmin], Serve also serves the admin listener (its own, or the
+// one [Server.ListenAdmin] made) from the start until the drain is over,
+// and closes it before it returns.
+//
 // Serve returns nil after a clean drain, an error matching
 // [ErrDrainIncomplete] when the deadline cut anything short, the listener's
 // error (joined with the drain's) when ln failed, and [ErrServed] when called
@@ -187,6 +192,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if !s.served.CompareAndSwap(false, true) {
 		return ErrServed
 	}
+	stopAdmin, err := s.startAdmin(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopAdmin() // after the drain: operators watch it there
 	s.mu.Lock()
 	_, own := s.own[ln]
 	s.mu.Unlock()
@@ -215,7 +226,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return errors.Join(fmt.Errorf("server: serve: %w", err), s.drain())
 	case <-ctx.Done():
 	}
-	err := s.drain()
+	err = s.drain()
 	<-served // returns http.ErrServerClosed as soon as Shutdown begins
 	return err
 }

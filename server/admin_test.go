@@ -1,0 +1,128 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/server"
+	"github.com/lifeline-go/lifeline/status"
+)
+
+// adminGet GETs url on a fresh connection and returns the code and body.
+func adminGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// TestAdminDuringDrain: while the server drains a run that is still working,
+// the main listener refuses connections and the admin listener still serves
+// the status page and the metrics, which show the run; once the drain is
+// over, the admin listener is closed too.
+func TestAdminDuringDrain(t *testing.T) {
+	log, logs := testLogger(t)
+	pool := newPool(t, log)
+	st, err := status.New(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := http.NewServeMux()
+	admin.Handle("/status", st)
+	admin.Handle("/metrics", st.Metrics())
+
+	started, release := make(chan struct{}), make(chan struct{})
+	work := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rn, _ := lifeline.FromContext(r.Context())
+		_, _ = io.WriteString(w, "accepted\n")
+		_ = rn.Finish()
+		close(started)
+		<-release // work after Finish, which the drain waits for
+	}), lifeline.WithRoute("work"))
+
+	s, err := server.New(pool, work, server.WithAddr("127.0.0.1:0"), server.WithAdmin("127.0.0.1:0", admin),
+		server.WithDrainTimeout(30*time.Second), server.WithLogger(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := s.Listen(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm, err := s.ListenAdmin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminURL := "http://" + adm.Addr().String()
+	r := serveOn(t, s, ln)
+	if got := <-get("http://" + r.addr + "/work"); !strings.HasPrefix(got, "200 OK") {
+		t.Fatalf("GET /work: %s", got)
+	}
+	<-started
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.stop() }() // the signal: the drain begins
+	waitLog(t, logs, "server: draining")
+
+	if c, err := net.DialTimeout("tcp", r.addr, 5*time.Second); err == nil {
+		c.Close()
+		t.Error("the main listener still accepts during the drain")
+	}
+	code, body := adminGet(t, adminURL+"/status?json")
+	var snap struct {
+		ActiveRuns int `json:"active_runs"`
+	}
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &snap) != nil || snap.ActiveRuns != 1 {
+		t.Errorf("admin /status?json during the drain: %d %q; want 200 with active_runs 1", code, body)
+	}
+	code, body = adminGet(t, adminURL+"/metrics")
+	if code != http.StatusOK || !strings.Contains(body, "lifeline_runs_after_finish 1") {
+		t.Errorf("admin /metrics during the drain: %d; want 200 with lifeline_runs_after_finish 1:\n%s", code, body)
+	}
+	select {
+	case err := <-stopped:
+		t.Fatalf("Serve returned %v before the run ended", err)
+	default:
+	}
+
+	close(release)
+	if err := <-stopped; err != nil {
+		t.Errorf("Serve = %v, want nil after a clean drain", err)
+	}
+	if c, err := net.DialTimeout("tcp", adm.Addr().String(), 5*time.Second); err == nil {
+		c.Close()
+		t.Error("the admin listener still accepts after Serve returned")
+	}
+}
+
+func TestAdminOptions(t *testing.T) {
+	log, _ := testLogger(t)
+	pool := newPool(t, log)
+	h := http.NotFoundHandler()
+	if _, err := server.New(pool, h, server.WithAdmin("", nil)); !errors.Is(err, server.ErrInvalidOption) {
+		t.Errorf("New(WithAdmin(nil handler)) = %v, want ErrInvalidOption", err)
+	}
+	s, err := server.New(pool, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ListenAdmin(context.Background()); !errors.Is(err, server.ErrInvalidOption) {
+		t.Errorf("ListenAdmin without WithAdmin = %v, want ErrInvalidOption", err)
+	}
+}
