@@ -41,7 +41,7 @@
 //	| session.save_handler (files, redis...)     | Store: memstore, boltstore, redisstore                         |
 //	| session.name, cookie_*, gc_maxlifetime     | WithCookieName, WithSameSite, ..., WithIdleTimeout             |
 //	| session.lazy_write = 1                     | WithLazyWrite (default true)                                   |
-//	| session.use_strict_mode = 1                | always on                                                      |
+//	| session.use_strict_mode = 1                | always on; WithMigration for an existing system's ids          |
 //	| session.sid_length, sid_bits_per_character | 192 random bits, 32 base64url characters                       |
 //	| flock(LOCK_EX): waits forever              | WithLockWait (default 10s, then ErrLockTimeout)                |
 //
@@ -87,7 +87,10 @@
 //
 // Ids are 192 bits from crypto/rand, base64url (32 characters). Strict mode
 // is always on: an id the store does not know is never adopted, a new one
-// is issued (no session fixation); call [Session.Regenerate] at login. A
+// is issued (no session fixation); call [Session.Regenerate] at login.
+// [WithMigration] opts in to the ids of an existing system, such as a PHP
+// application's, still only for sessions that the store or that system
+// knows. A
 // cookie value that is not a well-formed id ([ParseID]) never reaches the
 // store. The cookie is HttpOnly, Secure on TLS requests (or always, with
 // [WithSecure]), SameSite=Lax by default, and set on w.Header() at Start

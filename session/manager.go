@@ -134,7 +134,7 @@ func (m *Manager) StartReadOnly(r *http.Request) (*Session, error) {
 // cannot replace the visitor's valid session (issue 19; PHP takes the
 // first). With none live, or one cookie, it returns the first.
 func (m *Manager) requestID(ctx context.Context, r *http.Request) string {
-	ids := idsFromRequest(r, m.opts.cookieName)
+	ids := idsFromRequest(r, m.opts.cookieName, m.opts.acceptID)
 	switch len(ids) {
 	case 0:
 		return ""

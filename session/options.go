@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,6 +37,9 @@ type options struct {
 	logger         *slog.Logger
 	errorHandler   func(http.ResponseWriter, *http.Request, error) // nil: Manager.handleError
 	nilHandler     bool                                            // WithErrorHandler(nil) was given
+	acceptID       func(id string) bool                            // WithMigration; nil: Lifeline ids only
+	importSession  ImportFunc                                      // WithMigration; may be nil
+	migrationSet   bool                                            // WithMigration was given
 }
 
 func defaultOptions() options {
@@ -78,6 +82,9 @@ func (o *options) validate() error {
 	}
 	if o.sameSite == http.SameSiteNoneMode && !o.secure {
 		errs = append(errs, errors.New("SameSite=None needs WithSecure(true): browsers reject it otherwise"))
+	}
+	if o.migrationSet && o.acceptID == nil {
+		errs = append(errs, errors.New("WithMigration: nil accept function"))
 	}
 	if o.nilHandler {
 		errs = append(errs, errors.New("nil error handler"))
@@ -184,4 +191,37 @@ func WithLogger(l *slog.Logger) Option { return optionFunc(func(o *options) { o.
 // to the client either: a store's error names its address or its file.
 func WithErrorHandler(h func(w http.ResponseWriter, r *http.Request, err error)) Option {
 	return optionFunc(func(o *options) { o.errorHandler, o.nilHandler = h, h == nil })
+}
+
+// ImportFunc loads the session id of an existing system for [WithMigration]:
+// its values, as Go values that encoding/json can encode, or nil values and
+// a nil error when that system does not know id (or its session expired).
+// An error makes [Manager.Start] fail with it; wrap [ErrStoreUnavailable]
+// for a system that cannot be reached, so that the default error handler
+// answers 503. It is called on the request's goroutine, with the request's
+// context, while the session's lock is held.
+type ImportFunc func(ctx context.Context, id string) (values map[string]any, err error)
+
+// WithMigration makes the Manager accept the session ids of an existing
+// system, for users moving an application, such as a PHP one, whose
+// visitors hold its session cookies (give its cookie name too:
+// WithCookieName("PHPSESSID")). Default none: only ids of the form the
+// Manager issues ([ParseID]) are read from cookies.
+//
+// A cookie value that is not a Lifeline id is used when accept reports true
+// for it, and it is 1 to 256 characters of A-Z a-z 0-9 , - _ . (what any
+// store can key safely; [PHPSessionID] accepts PHP's ids). Strict mode
+// stays: such an id is used only when the store already holds a live
+// session under it (imported beforehand), or when load, if not nil, returns
+// its values from the old system: the session is then started under that
+// id with those values and saved in the store at its close, and load is not
+// asked again. Any other id gets a new session with a fresh Lifeline id, as
+// always. New sessions always get Lifeline ids, and [Session.Regenerate]
+// (at login, for instance) moves a migrated visitor to one.
+// [Manager.StartReadOnly] reads only what the store holds; it never calls
+// load.
+func WithMigration(accept func(id string) bool, load ImportFunc) Option {
+	return optionFunc(func(o *options) {
+		o.acceptID, o.importSession, o.migrationSet = accept, load, true
+	})
 }
