@@ -17,7 +17,6 @@ import (
 
 	"github.com/lifeline-go/lifeline"
 	"github.com/lifeline-go/lifeline/server"
-	"github.com/lifeline-go/lifeline/status"
 )
 
 // quiet is a logger for the examples that print nothing.
@@ -293,14 +292,12 @@ func ExampleWithAdmin() {
 		fmt.Println(err)
 		return
 	}
-	st, err := status.New(pool) // loopback clients only
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	// With package status: st, err := status.New(pool); then
+	// admin.Handle("/status", st) and admin.Handle("/metrics", st.Metrics()).
 	admin := http.NewServeMux()
-	admin.Handle("/status", st)
-	admin.Handle("/metrics", st.Metrics())
+	admin.HandleFunc("/active", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, len(pool.Active()), "runs")
+	})
 	app := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "hello")
 	}))

@@ -1,13 +1,15 @@
-package server_test
+package status_test
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,13 +34,14 @@ func adminGet(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// TestAdminDuringDrain: while the server drains a run that is still working,
-// the main listener refuses connections and the admin listener still serves
-// the status page and the metrics, which show the run; once the drain is
-// over, the admin listener is closed too.
+// TestAdminDuringDrain: served on package server's admin listener, the
+// status page and the metrics stay reachable while the server drains a run
+// that is still working, and show it, although the main listener refuses
+// connections; once the drain is over, the admin listener is closed too.
 func TestAdminDuringDrain(t *testing.T) {
-	log, logs := testLogger(t)
-	pool := newPool(t, log)
+	draining := make(chan struct{})
+	log := slog.New(&signalHandler{msg: "server: draining", c: draining})
+	pool := newPool(t, lifeline.WithLogger(log))
 	st, err := status.New(pool)
 	if err != nil {
 		t.Fatal(err)
@@ -70,17 +73,19 @@ func TestAdminDuringDrain(t *testing.T) {
 		t.Fatal(err)
 	}
 	adminURL := "http://" + adm.Addr().String()
-	r := serveOn(t, s, ln)
-	if got := <-get("http://" + r.addr + "/work"); !strings.HasPrefix(got, "200 OK") {
-		t.Fatalf("GET /work: %s", got)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.Serve(ctx, ln) }()
+	if code, body := adminGet(t, "http://"+ln.Addr().String()+"/work"); code != http.StatusOK {
+		t.Fatalf("GET /work: %d %q", code, body)
 	}
 	<-started
 
-	stopped := make(chan error, 1)
-	go func() { stopped <- r.stop() }() // the signal: the drain begins
-	waitLog(t, logs, "server: draining")
+	cancel() // the signal: the drain begins
+	<-draining
 
-	if c, err := net.DialTimeout("tcp", r.addr, 5*time.Second); err == nil {
+	if c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second); err == nil {
 		c.Close()
 		t.Error("the main listener still accepts during the drain")
 	}
@@ -112,8 +117,7 @@ func TestAdminDuringDrain(t *testing.T) {
 }
 
 func TestAdminOptions(t *testing.T) {
-	log, _ := testLogger(t)
-	pool := newPool(t, log)
+	pool := newPool(t)
 	h := http.NotFoundHandler()
 	if _, err := server.New(pool, h, server.WithAdmin("", nil)); !errors.Is(err, server.ErrInvalidOption) {
 		t.Errorf("New(WithAdmin(nil handler)) = %v, want ErrInvalidOption", err)
@@ -124,5 +128,34 @@ func TestAdminOptions(t *testing.T) {
 	}
 	if _, err := s.ListenAdmin(context.Background()); !errors.Is(err, server.ErrInvalidOption) {
 		t.Errorf("ListenAdmin without WithAdmin = %v, want ErrInvalidOption", err)
+	}
+}
+
+// signalHandler is a slog.Handler that closes c at the first record with
+// message msg, and discards everything.
+type signalHandler struct {
+	msg string
+	c   chan struct{}
+}
+
+func (h *signalHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *signalHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.onceDo(func() { close(h.c) })
+	}
+	return nil
+}
+func (h *signalHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *signalHandler) WithGroup(string) slog.Handler      { return h }
+
+var signalOnce sync.Mutex
+
+func (h *signalHandler) onceDo(f func()) {
+	signalOnce.Lock()
+	defer signalOnce.Unlock()
+	select {
+	case <-h.c:
+	default:
+		f()
 	}
 }
