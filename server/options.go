@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// Option configures a [Server] ([New], [ListenAndServe]). Options are validated once, in
-// New.
+// Option configures a [Server] ([New], [ListenAndServe]). Options are
+// validated once, in New; a nil Option is an error wrapping
+// [ErrInvalidOption].
 type Option interface {
 	apply(*options)
 }

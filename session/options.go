@@ -10,7 +10,7 @@ import (
 )
 
 // Option configures a [Manager]; pass options to [New], which validates
-// them once.
+// them once. A nil Option is an error wrapping [ErrInvalidOption].
 type Option interface {
 	apply(*options)
 }

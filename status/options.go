@@ -32,7 +32,7 @@ func DefaultBuckets() []float64 {
 // Option configures a [Handler], a [Metrics] handler or [LogRecords]. Each
 // applies where it makes sense and is ignored elsewhere: WithBuckets means
 // nothing to the HTML page. Options are applied in order and validated once,
-// by the constructor.
+// by the constructor; a nil Option is an error wrapping [ErrInvalidOption].
 type Option interface {
 	apply(*options)
 }

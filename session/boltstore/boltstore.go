@@ -50,7 +50,8 @@ type Store struct {
 	sweepNext  chan time.Time // cap 1: the next sweep time, taken by the writer that sweeps
 }
 
-// Option configures a [Store].
+// Option configures a [Store]; pass options to [New], which validates them
+// once. A nil Option is an error wrapping [session.ErrInvalidOption].
 type Option interface {
 	apply(*options)
 }

@@ -37,7 +37,8 @@ type item struct {
 	expires time.Time
 }
 
-// Option configures a [Store].
+// Option configures a [Store]; pass options to [New], which validates them
+// once. A nil Option is an error wrapping [session.ErrInvalidOption].
 type Option interface {
 	apply(*options)
 }

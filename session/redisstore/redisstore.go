@@ -65,7 +65,8 @@ type gateHold struct {
 	tok  session.LockToken
 }
 
-// Option configures a [Store].
+// Option configures a [Store]; pass options to [New], which validates them
+// once. A nil Option is an error wrapping [session.ErrInvalidOption].
 type Option interface {
 	apply(*options)
 }
