@@ -300,9 +300,9 @@ func ExampleFeed() {
 		fmt.Println(err)
 		return
 	}
-	hello := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	hello := pool.Middleware(lifeline.WithRoute("hello"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "hello")
-	}), lifeline.WithRoute("hello"))
+	}))
 	for range 3 {
 		serve(hello, "/hello")
 		<-ended
