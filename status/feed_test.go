@@ -44,11 +44,11 @@ func TestFeed(t *testing.T) {
 		scrape(t, fed)
 		scrape(t, polled)
 
-		ok := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ok := pool.Middleware(lifeline.WithRoute("ok"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rn, _ := lifeline.FromContext(r.Context())
 			time.Sleep(time.Millisecond)
 			_ = rn.Finish()
-		}), lifeline.WithRoute("ok"))
+		}))
 		for range runs {
 			get(ok, "/ok")
 		}
