@@ -197,7 +197,7 @@ func (c *h2conn) wrote(p []byte) {
 		switch {
 		case f.typ == frameRSTStream:
 			if c.cw.h2waits.Load() > 0 {
-				c.cw.h2Cut(f.stream)
+				c.cw.h2Cut(f.stream, false)
 			}
 		case f.typ == frameHeaders && f.flags&flagEndStream != 0 && f.flags&flagEndHeaders == 0:
 			c.ending = f.stream
@@ -222,8 +222,8 @@ func (c *h2conn) Read(p []byte) (int, error) {
 			done bool
 		)
 		rest, f, done = c.in.next(rest)
-		if done && f.typ == frameRSTStream && f.stream != 0 && c.cw.h2waits.Load() > 0 {
-			c.cw.h2Cut(f.stream)
+		if done && f.typ == frameRSTStream && f.stream != 0 && c.cw.h2dl.Load() > 0 {
+			c.cw.h2Cut(f.stream, true)
 		}
 	}
 	return n, err

@@ -183,43 +183,59 @@ func TestDeliveryManyStreams(t *testing.T) {
 
 // TestDeliveryNotReadThenReset: an answer the client does not read stays
 // pending (the wait ends with its context); when the client then resets
-// the connection it is undelivered. Over HTTP/1 and HTTP/2 (TLS and h2c),
-// with a client whose socket reads nothing after the response's header.
+// the connection, or over HTTP/2 the stream (RST_STREAM), it is
+// undelivered. Over HTTP/1 and HTTP/2 (TLS and h2c), with a client whose
+// socket reads nothing after the response's header.
 func TestDeliveryNotReadThenReset(t *testing.T) {
 	skipUnlessLinux(t)
 	cstest.Run(t, func(t *testing.T, m cstest.Mode) {
-		p := newPool(t)
-		first, second := make(chan lifeline.Delivery, 1), make(chan lifeline.Delivery, 1)
-		reset := make(chan struct{})
-		ts := cstest.Start(t, m, p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			rn, _ := lifeline.FromContext(r.Context())
-			rn.IgnoreUserAbort(true)
-			w.WriteHeader(200)
-			http.NewResponseController(w).Flush()
-			io.WriteString(w, strings.Repeat("n", 48<<10)) // more than the client's buffer, less than its window
-			rn.Finish()
-			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-			d, err := rn.AwaitDelivery(ctx)
-			cancel()
-			if err == nil {
-				t.Errorf("AwaitDelivery returned %v before its context ended", d)
-			}
-			first <- d
-			<-reset
-			ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
-			d, _ = rn.AwaitDelivery(ctx)
-			cancel()
-			second <- d
-		})), watched(p))
-		c := dialStalled(t, ts, m)
-		if d := <-first; d != lifeline.DeliveryPending {
-			t.Errorf("AwaitDelivery while the client reads nothing = %v, want pending", d)
+		resets := []string{"connection"}
+		if m != cstest.H1 {
+			resets = append(resets, "stream")
 		}
-		c.SetLinger(0)
-		c.Close() // RST
-		close(reset)
-		if d := <-second; d != lifeline.Undelivered {
-			t.Errorf("AwaitDelivery after a reset = %v, want undelivered", d)
+		for _, reset := range resets {
+			t.Run(reset, func(t *testing.T) {
+				p := newPool(t)
+				first, second := make(chan lifeline.Delivery, 1), make(chan lifeline.Delivery, 1)
+				resetDone := make(chan struct{})
+				ts := cstest.Start(t, m, p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					rn, _ := lifeline.FromContext(r.Context())
+					rn.IgnoreUserAbort(true)
+					w.WriteHeader(200)
+					http.NewResponseController(w).Flush()
+					io.WriteString(w, strings.Repeat("n", 48<<10)) // more than the client's buffer, less than its window
+					rn.Finish()
+					ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+					d, err := rn.AwaitDelivery(ctx)
+					cancel()
+					if err == nil {
+						t.Errorf("AwaitDelivery returned %v before its context ended", d)
+					}
+					first <- d
+					<-resetDone
+					ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+					d, _ = rn.AwaitDelivery(ctx)
+					cancel()
+					second <- d
+				})), watched(p))
+				c, tcp := dialStalled(t, ts, m)
+				if d := <-first; d != lifeline.DeliveryPending {
+					t.Errorf("AwaitDelivery while the client reads nothing = %v, want pending", d)
+				}
+				if reset == "stream" {
+					// RST_STREAM(CANCEL) on stream 1.
+					if _, err := c.Write(appendFrame(nil, 0x3, 0, 1, []byte{0, 0, 0, 8})); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					tcp.SetLinger(0)
+					tcp.Close() // RST
+				}
+				close(resetDone)
+				if d := <-second; d != lifeline.Undelivered {
+					t.Errorf("AwaitDelivery after the reset = %v, want undelivered", d)
+				}
+			})
 		}
 	})
 }
@@ -227,8 +243,9 @@ func TestDeliveryNotReadThenReset(t *testing.T) {
 // dialStalled connects to ts with a 4 KB receive buffer, asks GET / in
 // mode m, waits until the response's header arrived (HTTP/1: the status
 // line; HTTP/2: the first bytes after the server's SETTINGS), and then
-// reads nothing more. It returns the TCP connection, for a reset.
-func dialStalled(t *testing.T, ts *cstest.Server, m cstest.Mode) *net.TCPConn {
+// reads nothing more. It returns the connection to write frames on and
+// the TCP connection, for a reset.
+func dialStalled(t *testing.T, ts *cstest.Server, m cstest.Mode) (net.Conn, *net.TCPConn) {
 	t.Helper()
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		return rc.Control(func(fd uintptr) {
@@ -254,7 +271,7 @@ func dialStalled(t *testing.T, ts *cstest.Server, m cstest.Mode) *net.TCPConn {
 		if _, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil {
 			t.Fatal(err)
 		}
-		return tcp
+		return c, tcp
 	}
 	// HTTP/2 by hand: the preface, empty SETTINGS, and one GET whose HPACK
 	// block uses the static table (:method GET, :scheme, :path /) and a
@@ -282,7 +299,7 @@ func dialStalled(t *testing.T, ts *cstest.Server, m cstest.Mode) *net.TCPConn {
 			t.Fatal(err)
 		}
 		if h[3] == 0x1 && binary.BigEndian.Uint32(h[5:]) == 1 {
-			return tcp
+			return c, tcp
 		}
 	}
 }

@@ -119,10 +119,11 @@ type connWatch struct {
 	acked atomic.Int64
 
 	// h2 follows the connection's HTTP/2 frames, if net/http serves
-	// HTTP/2 on it (see h2conn); h2waits counts the deliveries in dl that
-	// wait for their stream's end, so that the frame follower takes no lock
-	// while there are none.
+	// HTTP/2 on it (see h2conn); h2dl counts the HTTP/2 deliveries in dl,
+	// and h2waits those of them that wait for their stream's end, so that
+	// the frame follower takes no lock while there are none.
 	h2      atomic.Pointer[h2conn]
+	h2dl    atomic.Int32
 	h2waits atomic.Int32
 
 	fdMu     sync.Mutex // guards dup and closedAt
@@ -165,6 +166,7 @@ func (cw *connWatch) track(d *delivery) {
 	}
 	cw.dl = append(cw.dl, d)
 	if d.stream != 0 {
+		cw.h2dl.Add(1)
 		cw.h2waits.Add(1)
 	}
 	cw.checkedLocked()
@@ -176,6 +178,9 @@ func (cw *connWatch) track(d *delivery) {
 func (cw *connWatch) untrackLocked(d *delivery) {
 	for i, u := range cw.dl {
 		if u == d {
+			if d.stream != 0 {
+				cw.h2dl.Add(-1)
+			}
 			last := len(cw.dl) - 1
 			cw.dl[i] = cw.dl[last]
 			cw.dl[last] = nil
@@ -347,13 +352,32 @@ func (cw *connWatch) h2Ended(stream uint32, pos *int64, ok *bool, asked *bool) {
 	}
 }
 
-// h2Cut decides the HTTP/2 delivery waiting for the end of stream
-// undelivered: the stream was reset (by the client, or by the server when
-// the response was cut) before its end was written.
-func (cw *connWatch) h2Cut(stream uint32) {
+// h2Cut decides the HTTP/2 delivery of stream undelivered when the stream
+// was reset before its end was written: by the server, when the response
+// was cut, or by the client. A client's reset read after the end was
+// written decides it too, unless the acknowledged count already covers the
+// end: the client gave up before its TCP stack had the whole answer. (The
+// server's own RST_STREAM after END_STREAM, sent when the request body was
+// not read, says nothing.)
+func (cw *connWatch) h2Cut(stream uint32, byClient bool) {
 	cw.mu.Lock()
-	defer cw.mu.Unlock()
 	cw.decideAllLocked(Undelivered, func(d *delivery) bool { return d.stream == stream })
+	var d *delivery
+	if byClient {
+		for _, u := range cw.dl {
+			if u.stream == stream {
+				d = u
+			}
+		}
+	}
+	cw.mu.Unlock()
+	if d == nil {
+		return
+	}
+	acked, _ := cw.ackedBytes() // the count the reset's own segment carried, or later
+	if d.judge(acked, Undelivered) != DeliveryPending {
+		cw.untrack(d)
+	}
 }
 
 // closed is called when net/http has closed the connection (or handed it
