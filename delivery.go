@@ -249,7 +249,7 @@ func (rn *Run) AwaitDelivery(ctx context.Context) (Delivery, error) {
 			t.Stop()
 		}
 	}()
-	wait := time.Millisecond
+	wait := 200 * time.Microsecond // about a loopback or LAN round trip
 	for {
 		st, known := rn.deliveryNow()
 		if st != DeliveryPending {

@@ -14,8 +14,8 @@ const tcpClose = 7 // TCP_CLOSE in include/net/tcp_states.h
 // is open (inside RawConn.Control, which keeps it from being closed
 // meanwhile), else the watch's duplicate, if one is held. It reports whether
 // f ran.
-func (cw *connWatch) control(f func(fd int)) bool {
-	if err := cw.rc.Control(func(fd uintptr) { f(int(fd)) }); err == nil {
+func (cw *connWatch) control(f func(fd uintptr)) bool {
+	if err := cw.rc.Control(f); err == nil {
 		return true
 	}
 	cw.fdMu.Lock()
@@ -23,7 +23,7 @@ func (cw *connWatch) control(f func(fd int)) bool {
 	if cw.dup < 0 {
 		return false
 	}
-	f(cw.dup)
+	f(uintptr(cw.dup))
 	return true
 }
 
@@ -102,8 +102,8 @@ func (cw *connWatch) giveUp(now time.Time) bool {
 func (cw *connWatch) ackedBytes() (n int64, st sockState) {
 	var acked int64 = -1
 	st = sockGone
-	cw.control(func(fd int) {
-		if ti, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
+	cw.control(func(fd uintptr) {
+		if ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
 			acked, st = int64(ti.Bytes_acked), sockOpen
 			if ti.State == tcpClose {
 				st = sockReset
@@ -123,17 +123,17 @@ func (cw *connWatch) ackedBytes() (n int64, st sockState) {
 // so the read is repeated until the acknowledged count did not move across
 // it.
 func (cw *connWatch) position() (pos int64, ok bool) {
-	cw.control(func(fd int) {
+	cw.control(func(fd uintptr) {
 		for range 8 {
-			a1, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+			a1, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
 			if err != nil {
 				return
 			}
-			outq, err := unix.IoctlGetInt(fd, unix.SIOCOUTQ)
+			outq, err := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ)
 			if err != nil {
 				return
 			}
-			a2, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+			a2, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
 			if err != nil {
 				return
 			}

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -504,6 +505,54 @@ func TestDeliveryPipelined(t *testing.T) {
 				if got[path] != w {
 					t.Errorf("%s: %v, want %v", path, got[path], w)
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkDeliveryCost measures a request over a real HTTP/1 keep-alive
+// connection on a watched server (Linux): a run that does not Finish, one
+// that Finishes and never asks for its delivery, and one that waits for it.
+// allocs/op counts the whole request (client, net/http, Lifeline, and the
+// detector's goroutine); the differences between the cases are the
+// delivery's cost.
+func BenchmarkDeliveryCost(b *testing.B) {
+	for _, c := range []struct {
+		name          string
+		finish, await bool
+	}{{"no-finish", false, false}, {"finish-never-asks", true, false}, {"finish-awaits", true, true}} {
+		b.Run(c.name, func(b *testing.B) {
+			p, _ := lifeline.NewPool(lifeline.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+			defer p.Shutdown(context.Background())
+			ts := httptest.NewUnstartedServer(p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, "hello")
+				if !c.finish {
+					return
+				}
+				rn, _ := lifeline.FromContext(r.Context())
+				rn.Finish()
+				if c.await {
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					rn.AwaitDelivery(ctx)
+					cancel()
+				}
+			})))
+			p.ConfigureServerWith(ts.Config, lifeline.ServerConfig{DeadPeerTimeout: 4 * time.Second})
+			ts.Start()
+			defer ts.Close()
+			client := ts.Client()
+			get := func() {
+				resp, err := client.Get(ts.URL)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			get() // the connection
+			b.ReportAllocs()
+			for b.Loop() {
+				get()
 			}
 		})
 	}

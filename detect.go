@@ -186,7 +186,6 @@ func (cw *connWatch) untrackLocked(d *delivery) {
 			cw.dl[last] = nil
 			cw.dl = cw.dl[:last]
 			if len(cw.dl) == 0 {
-				cw.dl = nil
 				if cw.releaseFD() {
 					cw.det.forget(cw)
 					return

@@ -249,9 +249,9 @@ func (d *detector) loop() {
 				continue
 			}
 			cause := CauseClosed
-			if !cw.control(func(fd int) {
-				cause = classifyFD(fd)
-				cw.noteAcked(fd) // the last count before net/http closes it
+			if !cw.control(func(fd uintptr) {
+				cause = classifyFD(int(fd))
+				cw.noteAcked(int(fd)) // the last count before net/http closes it
 			}) {
 				// net/http closed the socket first: it met the error itself
 				// and reports it, with its errno, through the failed write
@@ -321,7 +321,7 @@ func (cw *connWatch) silent(now time.Time) bool {
 		ti    syscall.TCPInfo
 		tiErr error
 	)
-	if !cw.control(func(fd int) { ti, tiErr = tcpInfo(fd) }) || tiErr != nil {
+	if !cw.control(func(fd uintptr) { ti, tiErr = tcpInfo(int(fd)) }) || tiErr != nil {
 		return false // closed: net/http or the epoll events report it
 	}
 	return cw.judge(ti.Unacked > 0 || ti.Probes > 0, time.Duration(ti.Last_ack_recv)*time.Millisecond, now)

@@ -24,6 +24,6 @@ func (cw *connWatch) classify() Cause { return CauseClosed }
 
 func (cw *connWatch) cut() {}
 
-func (cw *connWatch) control(func(fd int)) bool { return false }
+func (cw *connWatch) control(func(fd uintptr)) bool { return false }
 
 func (d *detector) lookup(net.Conn) *connWatch { return nil }
