@@ -273,7 +273,7 @@ func (rn *Run) AwaitDelivery(ctx context.Context) (Delivery, error) {
 		case <-ctx.Done():
 			return st, ctx.Err()
 		}
-		wait = min(2*wait, 20*time.Millisecond)
+		wait = min(2*wait, 10*time.Millisecond)
 	}
 }
 
