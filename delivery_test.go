@@ -428,9 +428,15 @@ func TestDeliveryPipelined(t *testing.T) {
 				got = map[string]lifeline.Delivery{}
 				wg  sync.WaitGroup
 			)
-			wg.Add(3)
+			if readAll {
+				wg.Add(3)
+			} else {
+				wg.Add(2) // the third may be served or not, as the server's buffers go
+			}
 			h := p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				defer wg.Done()
+				if readAll || r.URL.Path != "/3" {
+					defer wg.Done()
+				}
 				rn, _ := lifeline.FromContext(r.Context())
 				rn.IgnoreUserAbort(true)
 				size := 1 << 10
@@ -481,8 +487,6 @@ func TestDeliveryPipelined(t *testing.T) {
 				io.Copy(io.Discard, resp.Body)
 			}
 			if !readAll {
-				// The third request waits behind the second, which the
-				// client does not read: it is never served.
 				if !waitFor(5*time.Second, func() bool {
 					mu.Lock()
 					defer mu.Unlock()
@@ -492,7 +496,6 @@ func TestDeliveryPipelined(t *testing.T) {
 				}
 				c.SetLinger(0)
 				c.Close()
-				wg.Done() // the third never runs
 			}
 			wg.Wait()
 			mu.Lock()

@@ -64,10 +64,10 @@ func (p *Pool) ConfigureServerWith(srv *http.Server, c ServerConfig) {
 		if prevCC != nil {
 			ctx = prevCC(ctx, conn)
 		}
+		// net/http has set up its HTTP/2 server by the first connection,
+		// and reads TLSNextProto for a connection only after this returns.
+		h2once.Do(func() { followHTTP2(srv) })
 		if cw := p.det.watch(conn, p.cfg.logger, timeout); cw != nil {
-			// net/http has set up its HTTP/2 server by the first
-			// connection, and reads TLSNextProto only after this returns.
-			h2once.Do(func() { followHTTP2(srv) })
 			ctx = context.WithValue(ctx, connKey{}, cw)
 		}
 		return ctx
