@@ -47,10 +47,7 @@ func (c *connSide) loop() (abortStream bool) {
 			case msgRelease:
 				// The run side took w back itself (Finish) and goes on
 				// with the exchange: it is not ours to touch any more.
-				if cw != nil && rn.dlv.isPending() {
-					rn.pool.flushWaits.Add(1)
-					cw.awaitFlush(&rn.dlv) // net/http flushes after we return
-				}
+				rn.releaseDelivery(cw) // delivery.go
 				return false
 			case msgDone:
 				// The run side has gone: the exchange and the run are ours.

@@ -3,6 +3,8 @@ package lifeline
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"reflect"
 	"sync"
 	"time"
 )
@@ -16,11 +18,15 @@ type Delivery uint8
 // The delivery states.
 const (
 	// DeliveryUnknown: Lifeline has no view of the socket (not Linux, a
-	// server not configured with [Pool.ConfigureServer], HTTP/2, a response
-	// that closed its connection, an httptest.ResponseRecorder), the
-	// connection was closed before its last acknowledgement was seen (a
-	// client that reads its answer and closes at once acknowledges with its
-	// FIN), or the run did not track it (see [Run.AwaitDelivery]).
+	// server not configured with [Pool.ConfigureServer], an
+	// httptest.ResponseRecorder, a HEAD request over HTTP/2, an HTTP/2
+	// server other than net/http's own, or a Go release whose HTTP/2
+	// response writer Lifeline does not recognise), the run did not track
+	// it (see [Run.AwaitDelivery]), or net/http closed the connection
+	// before the answer was acknowledged and the socket could not be
+	// followed past the close: without a dead-peer timeout
+	// ([ServerConfig]), or when the peer, alive, still had not
+	// acknowledged it a dead-peer timeout after the close.
 	DeliveryUnknown Delivery = iota
 	// DeliveryPending: the response is complete but not yet acknowledged.
 	DeliveryPending
@@ -28,8 +34,9 @@ const (
 	// response's last byte.
 	Delivered
 	// Undelivered: the connection ended, was cut, or its peer went silent
-	// before the response's last byte was acknowledged, or the client left
-	// before the response was complete.
+	// before the response's last byte was acknowledged, the client reset
+	// the HTTP/2 stream first, or the client left before the response was
+	// complete.
 	Undelivered
 )
 
@@ -48,25 +55,29 @@ func (d Delivery) String() string {
 	return fmt.Sprintf("delivery(%d)", uint8(d))
 }
 
-// delivery is a run's delivery tracking. It is armed by Finish on an HTTP/1
-// connection the pool watches (the run goes on after its response, so code
-// may ask), and its target is taken when net/http has flushed the response
-// (the connection goes idle), so runs that never finish early pay nothing.
+// delivery is a run's delivery tracking. Finish arms it on a connection the
+// pool watches (the run goes on after its response, so code may ask); it
+// gets its target, the connection's byte position after the response's
+// last byte, when net/http has flushed the response: over HTTP/1 when the
+// connection goes idle (see connWatch.connState), over HTTP/2 when the frame
+// that ends the stream was written to the socket (see h2conn). It is then
+// decided from the socket: Delivered once the acknowledged byte count
+// passes the target. Runs that never Finish pay nothing.
 type delivery struct {
 	mu     sync.Mutex // guards the fields below
 	armed  bool
-	state  Delivery // final once Delivered or Undelivered
+	state  Delivery // final once not DeliveryPending
 	target int64    // the connection's byte position after the response; -1 until known
+	stream uint32   // the HTTP/2 stream; 0 over HTTP/1
 	cw     *connWatch
 	known  chan struct{} // closed when target or a final state is known; nil until asked
-
-	unpinned bool // the watch's pin was released by fire
 }
 
-// arm starts tracking for a response on cw. Run side, at Finish.
-func (d *delivery) arm(cw *connWatch) {
+// arm starts tracking a response on cw (stream 0: HTTP/1). Run side, at
+// Finish.
+func (d *delivery) arm(cw *connWatch, stream uint32) {
 	d.mu.Lock()
-	d.armed, d.state, d.target, d.cw = true, DeliveryPending, -1, cw
+	d.armed, d.state, d.target, d.stream, d.cw = true, DeliveryPending, -1, stream, cw
 	d.mu.Unlock()
 }
 
@@ -77,13 +88,14 @@ func (d *delivery) isPending() bool {
 	return d.armed && d.state == DeliveryPending
 }
 
-// flushed records that net/http has written the whole response: the
-// connection's position now is the response's last byte.
-func (d *delivery) flushed(pos int64, ok bool) {
+// setTarget records the connection's position after the response's last
+// byte (ok), or that it cannot be known (DeliveryUnknown). It reports
+// whether the delivery was still undecided.
+func (d *delivery) setTarget(pos int64, ok bool) bool {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.state != DeliveryPending {
-		d.mu.Unlock()
-		return
+		return false
 	}
 	if ok {
 		d.target = pos
@@ -91,50 +103,39 @@ func (d *delivery) flushed(pos int64, ok bool) {
 		d.state = DeliveryUnknown
 	}
 	d.wakeLocked()
-	final := d.state != DeliveryPending
-	d.mu.Unlock()
-	if final {
-		d.cw.unpin(d)
-	}
-}
-
-// failUnlessAcked decides the delivery when the connection was reset or
-// its peer went silent: Delivered if acked covers it, Undelivered otherwise.
-// It reports whether it decided. cw.mu is held by the caller (fire), which
-// releases the pin: it takes only d.mu.
-func (d *delivery) failUnlessAcked(acked int64) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.state != DeliveryPending || d.target < 0 {
-		return false
-	}
-	d.state = Undelivered
-	if acked >= d.target {
-		d.state = Delivered
-	}
-	d.wakeLocked()
-	d.unpinned = true
-	if d.cw.pins > 0 {
-		d.cw.pins--
-		if d.cw.pins == 0 && len(d.cw.runs) == 0 {
-			d.cw.det.deactivate(d.cw)
-		}
-	}
 	return true
 }
 
-// decide sets a final state found by a check, unless one was set meanwhile.
-func (d *delivery) decide(st Delivery) {
+// judge decides the delivery from the acknowledged count, if it has a
+// target: Delivered when acked covers it, else st, which may be
+// DeliveryPending (no decision). It returns the state after.
+func (d *delivery) judge(acked int64, st Delivery) Delivery {
 	d.mu.Lock()
-	changed := d.state == DeliveryPending && !d.unpinned
-	if d.state == DeliveryPending {
+	defer d.mu.Unlock()
+	if d.state != DeliveryPending || d.target < 0 {
+		return d.state
+	}
+	if acked >= d.target {
+		st = Delivered
+	}
+	if st != DeliveryPending {
 		d.state = st
 		d.wakeLocked()
 	}
-	d.mu.Unlock()
-	if changed && d.cw != nil {
-		d.cw.unpin(d)
+	return d.state
+}
+
+// decide sets a final state, unless one was set before. It reports whether
+// it did.
+func (d *delivery) decide(st Delivery) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.state != DeliveryPending {
+		return false
 	}
+	d.state = st
+	d.wakeLocked()
+	return true
 }
 
 func (d *delivery) wakeLocked() {
@@ -150,8 +151,44 @@ type sockState uint8
 const (
 	sockOpen  sockState = iota
 	sockReset           // reset, or given up after unanswered retransmissions
-	sockGone            // closed by net/http
+	sockGone            // closed, and no duplicate descriptor kept
 )
+
+// armDelivery arms the run's delivery tracking at Finish, when its
+// connection is watched: over HTTP/1 always, over HTTP/2 when the
+// connection's frames are followed (see h2conn) and the response's stream
+// is known. Run side.
+func (rn *Run) armDelivery(ex *exchange) {
+	cw := rn.cw
+	if cw == nil {
+		return
+	}
+	switch {
+	case rn.req.ProtoMajor == 1:
+		rn.dlv.arm(cw, 0)
+	case rn.req.ProtoMajor == 2 && rn.req.Method != http.MethodHead && cw.h2.Load() != nil:
+		// A HEAD response may have ended its stream already, with its
+		// header: its end was not followed.
+		ex.mu.Lock()
+		w := ex.w
+		ex.mu.Unlock()
+		if id, ok := h2StreamID(w); ok {
+			rn.dlv.arm(cw, id)
+			cw.track(&rn.dlv)
+		}
+	}
+}
+
+// releaseDelivery hands an armed HTTP/1 delivery to the connection's watch,
+// which takes its target when net/http has flushed the response.
+// Connection side, at the release of Finish.
+func (rn *Run) releaseDelivery(cw *connWatch) {
+	if cw == nil || rn.dlv.stream != 0 || !rn.dlv.isPending() {
+		return
+	}
+	rn.pool.flushWaits.Add(1)
+	cw.track(&rn.dlv) // net/http flushes after we return
+}
 
 // Delivery reports the state of the run's response now, without waiting:
 // see [Run.AwaitDelivery].
@@ -181,28 +218,11 @@ func (rn *Run) deliveryNow() (Delivery, <-chan struct{}) {
 		d.mu.Unlock()
 		return DeliveryPending, known
 	}
-	target, cw := d.target, d.cw
+	cw := d.cw
 	d.mu.Unlock()
 	// The socket is asked without d.mu: the watch's lock is taken first
-	// elsewhere (fire → fail).
-	switch acked, st := cw.ackedBytes(); {
-	case acked >= target:
-		d.decide(Delivered)
-	case st == sockReset:
-		d.decide(Undelivered) // what was not acknowledged by now never will be
-	case st == sockGone:
-		// net/http closed the socket before a last acknowledgement was
-		// seen: a client that read everything and closed at once sends
-		// its last ACK with its FIN. Not knowing is not a failure.
-		d.decide(DeliveryUnknown)
-	default:
-		if c := cw.firedCause(); c == CauseReset || c == CauseSilentPeer {
-			d.decide(Undelivered)
-		}
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.state, nil
+	// elsewhere (fire → judge).
+	return cw.check(d), nil
 }
 
 // AwaitDelivery waits until the run's response is known to have reached the
@@ -215,12 +235,13 @@ func (rn *Run) deliveryNow() (Delivery, <-chan struct{}) {
 // found by the dead-peer timeout ([ServerConfig]), so a few seconds more than
 // that is a good bound.
 //
-// Delivery is tracked for responses sent by Finish over HTTP/1 on a
-// connection the pool watches ([Pool.ConfigureServer], Linux); a run that
-// never calls Finish, or an HTTP/2 stream, returns [DeliveryUnknown] at once
-// (HTTP/2 streams share their connection's byte count and are not tracked
-// yet). It costs nothing for runs that never ask but one socket query per
-// early-finished HTTP/1 response.
+// Delivery is tracked for responses sent by Finish on a connection the
+// pool watches ([Pool.ConfigureServer], Linux), over HTTP/1 and HTTP/2 (with
+// net/http's own HTTP/2 server, over TLS and h2c), and decided from the
+// connection's acknowledged byte count. A run that never calls Finish, a
+// HEAD request over HTTP/2, or a connection the pool does not watch returns
+// [DeliveryUnknown] at once. It costs nothing for runs that never call
+// Finish; an early-finished response costs a few socket queries.
 func (rn *Run) AwaitDelivery(ctx context.Context) (Delivery, error) {
 	var t *time.Timer
 	defer func() {
@@ -228,7 +249,7 @@ func (rn *Run) AwaitDelivery(ctx context.Context) (Delivery, error) {
 			t.Stop()
 		}
 	}()
-	wait := time.Millisecond
+	wait := 200 * time.Microsecond // about a loopback or LAN round trip
 	for {
 		st, known := rn.deliveryNow()
 		if st != DeliveryPending {
@@ -252,6 +273,53 @@ func (rn *Run) AwaitDelivery(ctx context.Context) (Delivery, error) {
 		case <-ctx.Done():
 			return st, ctx.Err()
 		}
-		wait = min(2*wait, 50*time.Millisecond)
+		wait = min(2*wait, 10*time.Millisecond)
 	}
+}
+
+// h2StreamID returns the HTTP/2 stream that w, or the writer it wraps
+// (Unwrap, as [http.ResponseController] follows), answers on, if w is
+// net/http's own HTTP/2 response writer. net/http does not expose the
+// stream, so it is read from the writer's unexported fields (rws.stream.id):
+// if a Go release changes them, ok is false and delivery stays unknown.
+// Call it while the handler runs (the writer's state is released after).
+func h2StreamID(w http.ResponseWriter) (id uint32, ok bool) {
+	for w != nil {
+		v := reflect.ValueOf(w)
+		if t := v.Type(); t.Kind() == reflect.Pointer && t.Elem().PkgPath() == "net/http" && t.Elem().Name() == "http2responseWriter" {
+			return h2StreamField(v)
+		}
+		u, isWrapper := w.(interface{ Unwrap() http.ResponseWriter })
+		if !isWrapper {
+			return 0, false
+		}
+		w = u.Unwrap()
+	}
+	return 0, false
+}
+
+// h2StreamField follows rws.stream.id from net/http's HTTP/2 response
+// writer v, checking each step.
+func h2StreamField(v reflect.Value) (uint32, bool) {
+	for _, name := range []string{"rws", "stream"} {
+		if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+			return 0, false
+		}
+		v = v.Elem().FieldByName(name)
+		if !v.IsValid() {
+			return 0, false
+		}
+	}
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return 0, false
+	}
+	id := v.Elem().FieldByName("id")
+	if !id.IsValid() || id.Kind() != reflect.Uint32 {
+		return 0, false
+	}
+	// Client-initiated streams are odd (RFC 9113 §5.1.1).
+	if n := uint32(id.Uint()); n%2 == 1 {
+		return n, true
+	}
+	return 0, false
 }

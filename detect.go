@@ -59,10 +59,14 @@ func (p *Pool) ConfigureServerWith(srv *http.Server, c ServerConfig) {
 	timeout := max(c.DeadPeerTimeout, 0)
 	p.det.configure(timeout)
 	prevCC := srv.ConnContext
+	var h2once sync.Once
 	srv.ConnContext = func(ctx context.Context, conn net.Conn) context.Context {
 		if prevCC != nil {
 			ctx = prevCC(ctx, conn)
 		}
+		// net/http has set up its HTTP/2 server by the first connection,
+		// and reads TLSNextProto for a connection only after this returns.
+		h2once.Do(func() { followHTTP2(srv) })
 		if cw := p.det.watch(conn, p.cfg.logger, timeout); cw != nil {
 			ctx = context.WithValue(ctx, connKey{}, cw)
 		}
@@ -70,13 +74,16 @@ func (p *Pool) ConfigureServerWith(srv *http.Server, c ServerConfig) {
 	}
 	prevCS := srv.ConnState
 	srv.ConnState = func(conn net.Conn, st http.ConnState) {
+		if hc, ok := conn.(h2wrapped); ok {
+			conn = hc.wrapped() // hooks see the connection net/http gave HTTP/2
+		}
 		if st != http.StateNew && p.flushWaits.Load() > 0 {
 			if cw := p.det.lookup(conn); cw != nil && cw.connState(st) {
 				p.flushWaits.Add(-1)
 			}
 		}
 		if st == http.StateClosed || st == http.StateHijacked {
-			p.det.unwatch(conn)
+			p.det.unwatch(conn, st == http.StateHijacked)
 		}
 		if prevCS != nil {
 			prevCS(conn, st)
@@ -107,15 +114,26 @@ type connWatch struct {
 	pending time.Time
 
 	// acked is the peer's acknowledged byte count at the last look, -1
-	// before the first (see delivery).
+	// before the first: what a delivery is judged by once no descriptor
+	// of the socket is left.
 	acked atomic.Int64
 
-	mu         sync.Mutex // guards runs, fired and delivering
-	runs       []*Run
-	fired      Cause
-	delivering *delivery   // an early-finished HTTP/1 response waiting for net/http's flush
-	pins       int         // undecided deliveries (see pinLocked)
-	undecided  []*delivery // deliveries with a target, not yet decided
+	// h2 follows the connection's HTTP/2 frames, if net/http serves
+	// HTTP/2 on it (see h2conn); h2dl counts the HTTP/2 deliveries in dl,
+	// and h2waits those of them that wait for their stream's end, so that
+	// the frame follower takes no lock while there are none.
+	h2      atomic.Pointer[h2conn]
+	h2dl    atomic.Int32
+	h2waits atomic.Int32
+
+	fdMu     sync.Mutex // guards dup and closedAt
+	dup      int        // a duplicate of the socket's descriptor, held while dl is not empty; -1 without
+	closedAt time.Time  // when net/http closed the connection while dup was held
+
+	mu    sync.Mutex // guards runs, fired and dl
+	runs  []*Run
+	fired Cause
+	dl    []*delivery // the connection's undecided deliveries (see track)
 }
 
 // firedCause returns the cause the connection failed with, if it did.
@@ -125,67 +143,267 @@ func (cw *connWatch) firedCause() Cause {
 	return cw.fired
 }
 
-// awaitFlush hands d the connection's position once net/http has written
-// the response (the connection goes idle), or gives up when it closes.
-func (cw *connWatch) awaitFlush(d *delivery) {
-	cw.mu.Lock()
-	cw.delivering = d
-	cw.pinLocked()
-	cw.mu.Unlock()
-}
-
-// pinLocked keeps the connection among those the detector checks for
-// silence while a delivery is undecided, though no run is attached any
-// more; cw.mu must be held.
-func (cw *connWatch) pinLocked() {
-	cw.pins++
-	if cw.pins == 1 && len(cw.runs) == 0 && cw.fired == CauseNone {
+// checkedLocked puts the connection among those the detector checks for
+// silence while runs are attached to it or deliveries on it are undecided,
+// and takes it off otherwise; cw.mu must be held.
+func (cw *connWatch) checkedLocked() {
+	if (len(cw.runs) > 0 || len(cw.dl) > 0) && cw.fired != CauseSilentPeer {
 		cw.det.activate(cw)
-	}
-}
-
-// unpin releases the pin of d, decided or given up.
-func (cw *connWatch) unpin(d *delivery) {
-	cw.mu.Lock()
-	defer cw.mu.Unlock()
-	for i, u := range cw.undecided {
-		if u == d {
-			cw.undecided = append(cw.undecided[:i], cw.undecided[i+1:]...)
-			break
-		}
-	}
-	if cw.pins == 0 {
-		return
-	}
-	cw.pins--
-	if cw.pins == 0 && len(cw.runs) == 0 {
+	} else {
 		cw.det.deactivate(cw)
 	}
 }
 
-// connState takes the position for the response waiting for its flush. It
-// reports whether there was one.
+// track adds d, armed on this connection, to its undecided deliveries. The
+// first one takes a duplicate of the socket's descriptor, so that the
+// kernel's view of the connection (its acknowledged byte count) survives
+// net/http closing it, until the last one is decided.
+func (cw *connWatch) track(d *delivery) {
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	if len(cw.dl) == 0 {
+		cw.holdFD()
+	}
+	cw.dl = append(cw.dl, d)
+	if d.stream != 0 {
+		cw.h2dl.Add(1)
+		cw.h2waits.Add(1)
+	}
+	cw.checkedLocked()
+}
+
+// untrackLocked removes d, decided; cw.mu must be held. The last one
+// releases the duplicate descriptor; if net/http had closed the connection,
+// that closes the socket, and the detector forgets the connection.
+func (cw *connWatch) untrackLocked(d *delivery) {
+	for i, u := range cw.dl {
+		if u == d {
+			if d.stream != 0 {
+				cw.h2dl.Add(-1)
+			}
+			last := len(cw.dl) - 1
+			cw.dl[i] = cw.dl[last]
+			cw.dl[last] = nil
+			cw.dl = cw.dl[:last]
+			if len(cw.dl) == 0 {
+				if cw.releaseFD() {
+					cw.det.forget(cw)
+					return
+				}
+			}
+			break
+		}
+	}
+	cw.checkedLocked()
+}
+
+// untrack is untrackLocked for callers without cw.mu.
+func (cw *connWatch) untrack(d *delivery) {
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	cw.untrackLocked(d)
+}
+
+// check decides d, which has a target, from the socket if it can, and
+// returns its state.
+func (cw *connWatch) check(d *delivery) Delivery {
+	acked, sock := cw.ackedBytes()
+	st := DeliveryPending
+	switch sock {
+	case sockReset:
+		st = Undelivered // what was not acknowledged by now never will be
+	case sockGone:
+		st = DeliveryUnknown // no descriptor left to ask
+	default:
+		if c := cw.firedCause(); c == CauseReset || c == CauseSilentPeer {
+			st = Undelivered
+		}
+	}
+	if st = d.judge(acked, st); st != DeliveryPending {
+		cw.untrack(d)
+	}
+	return st
+}
+
+// judgeAllLocked decides every delivery with a target from acked, with st
+// for those it does not cover (DeliveryPending: no decision); cw.mu must be
+// held.
+func (cw *connWatch) judgeAllLocked(acked int64, st Delivery) {
+	for i := 0; i < len(cw.dl); {
+		d := cw.dl[i]
+		if d.judge(acked, st) != DeliveryPending {
+			cw.untrackLocked(d) // moves the last one to i
+			continue
+		}
+		i++
+	}
+}
+
+// decideAllLocked decides every delivery that has no target yet and
+// satisfies match with st; cw.mu must be held.
+func (cw *connWatch) decideAllLocked(st Delivery, match func(*delivery) bool) {
+	for i := 0; i < len(cw.dl); {
+		d := cw.dl[i]
+		d.mu.Lock()
+		waiting := d.target < 0 && match(d)
+		d.mu.Unlock()
+		if waiting && d.decide(st) {
+			if d.stream != 0 {
+				cw.h2waits.Add(-1)
+			}
+			cw.untrackLocked(d)
+			continue
+		}
+		i++
+	}
+}
+
+// settle decides the deliveries the acknowledged count now covers. The
+// detector's goroutine calls it at each check, so that a delivery nobody
+// asks about is decided (and its descriptor released) all the same.
+func (cw *connWatch) settle() {
+	cw.mu.Lock()
+	n := len(cw.dl)
+	cw.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	acked, sock := cw.ackedBytes()
+	st := DeliveryPending
+	switch sock {
+	case sockGone:
+		return // decided at net/http's close
+	case sockReset:
+		st = Undelivered
+	}
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	cw.judgeAllLocked(acked, st)
+}
+
+// abandon decides every delivery left on the connection as st, unless the
+// last acknowledged count covers it, and releases the duplicate descriptor.
+func (cw *connWatch) abandon(st Delivery) {
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	cw.decideAllLocked(st, func(*delivery) bool { return true })
+	cw.judgeAllLocked(cw.acked.Load(), st)
+}
+
+// connState takes the position for the HTTP/1 response waiting for its
+// flush, when net/http's connection changes state. It reports whether there
+// was one.
 func (cw *connWatch) connState(st http.ConnState) bool {
 	cw.mu.Lock()
-	d := cw.delivering
-	cw.delivering = nil
-	cw.mu.Unlock()
+	defer cw.mu.Unlock()
+	var d *delivery
+	for _, u := range cw.dl {
+		u.mu.Lock()
+		if u.stream == 0 && u.target < 0 {
+			d = u
+		}
+		u.mu.Unlock()
+	}
 	if d == nil {
 		return false
 	}
-	if st == http.StateIdle || st == http.StateActive {
+	var (
+		pos int64
+		ok  bool
+	)
+	switch st {
+	case http.StateIdle, http.StateActive, http.StateClosed:
 		// Active: a pipelined request was read right after; the previous
-		// response was flushed before it.
-		pos, ok := cw.position()
-		if ok {
-			cw.mu.Lock()
-			cw.undecided = append(cw.undecided, d)
-			cw.mu.Unlock()
-		}
-		d.flushed(pos, ok)
-		return true
+		// response was flushed before it. Closed: net/http wrote the
+		// response and closed the connection (Connection: close); the
+		// duplicate descriptor, if held, still sees the socket.
+		pos, ok = cw.position()
 	}
-	d.flushed(0, false) // closed or hijacked: no socket to ask any more
+	if !d.setTarget(pos, ok) || !ok {
+		cw.untrackLocked(d) // decided meanwhile, or unknown
+	}
+	return true
+}
+
+// h2Ended gives the HTTP/2 deliveries waiting for the end of stream their
+// target: the connection's position now, just after the frame that ends
+// the stream was written to the socket. pos is taken once per write by the
+// caller and shared (see h2conn.Write).
+func (cw *connWatch) h2Ended(stream uint32, pos *int64, ok *bool, asked *bool) {
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	for _, d := range cw.dl {
+		d.mu.Lock()
+		match := d.stream == stream && d.target < 0
+		d.mu.Unlock()
+		if !match {
+			continue
+		}
+		if !*asked {
+			*pos, *ok = cw.position()
+			*asked = true
+		}
+		cw.h2waits.Add(-1)
+		if !d.setTarget(*pos, *ok) || !*ok {
+			cw.untrackLocked(d)
+		}
+		return
+	}
+}
+
+// h2Cut decides the HTTP/2 delivery of stream undelivered when the stream
+// was reset before its end was written: by the server, when the response
+// was cut, or by the client. A client's reset read after the end was
+// written decides it too, unless the acknowledged count already covers the
+// end: the client gave up before its TCP stack had the whole answer. (The
+// server's own RST_STREAM after END_STREAM, sent when the request body was
+// not read, says nothing.)
+func (cw *connWatch) h2Cut(stream uint32, byClient bool) {
+	cw.mu.Lock()
+	cw.decideAllLocked(Undelivered, func(d *delivery) bool { return d.stream == stream })
+	var d *delivery
+	if byClient {
+		for _, u := range cw.dl {
+			if u.stream == stream {
+				d = u
+			}
+		}
+	}
+	cw.mu.Unlock()
+	if d == nil {
+		return
+	}
+	acked, _ := cw.ackedBytes() // the count the reset's own segment carried, or later
+	if d.judge(acked, Undelivered) != DeliveryPending {
+		cw.untrack(d)
+	}
+}
+
+// closed is called when net/http has closed the connection (or handed it
+// over, hijacked). A delivery still waiting for its HTTP/2 stream's end
+// never got it written: undelivered. Deliveries with a target go on being
+// judged through the duplicate descriptor, if one is held: it reports
+// whether the watch must be kept for them.
+func (cw *connWatch) closed(hijacked bool) (keep bool) {
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	if len(cw.dl) == 0 {
+		return false
+	}
+	if hijacked {
+		cw.decideAllLocked(DeliveryUnknown, func(*delivery) bool { return true })
+		cw.judgeAllLocked(-1, DeliveryUnknown)
+		return false
+	}
+	cw.decideAllLocked(Undelivered, func(d *delivery) bool { return d.stream != 0 })
+	if len(cw.dl) == 0 {
+		return false
+	}
+	if !cw.keepClosed() {
+		acked := cw.acked.Load()
+		cw.judgeAllLocked(acked, DeliveryUnknown)
+		return false
+	}
 	return true
 }
 
@@ -198,10 +416,10 @@ func connWatchFrom(ctx context.Context) *connWatch {
 func (cw *connWatch) attach(rn *Run) {
 	cw.mu.Lock()
 	cw.runs = append(cw.runs, rn)
-	if len(cw.runs) == 1 && cw.fired == CauseNone {
-		cw.det.activate(cw)
-	}
 	fired := cw.fired
+	if fired == CauseNone {
+		cw.checkedLocked()
+	}
 	cw.mu.Unlock()
 	if fired != CauseNone {
 		rn.abort(fired)
@@ -218,9 +436,7 @@ func (cw *connWatch) detach(rn *Run) {
 			cw.runs[i] = cw.runs[last]
 			cw.runs[last] = nil
 			cw.runs = cw.runs[:last]
-			if last == 0 {
-				cw.det.deactivate(cw)
-			}
+			cw.checkedLocked()
 			return
 		}
 	}
@@ -236,20 +452,17 @@ func (cw *connWatch) fire(c Cause) {
 	// A FIN says nothing about what the peer received: a client that read
 	// its answer and closed, or half-closed after its request and reads on,
 	// decides its deliveries by its acknowledgements. A reset or a silent
-	// peer ends what it has not acknowledged yet. A response not yet
-	// flushed (delivering) is decided when the connection's state changes.
+	// peer ends what it has not acknowledged yet. A response without its
+	// target yet is decided when it gets one (the flush, or the end of its
+	// HTTP/2 stream) or when net/http closes the connection.
 	if c == CauseReset || c == CauseSilentPeer {
-		acked := cw.acked.Load()
-		kept := cw.undecided[:0]
-		for _, d := range cw.undecided {
-			if !d.failUnlessAcked(acked) {
-				kept = append(kept, d)
-			}
-		}
-		cw.undecided = kept
+		cw.judgeAllLocked(cw.acked.Load(), Undelivered)
 	}
 	for _, rn := range cw.runs {
 		rn.abort(c)
+	}
+	if c == CauseSilentPeer {
+		cw.checkedLocked()
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // detector watches client sockets for EPOLLRDHUP (FIN), EPOLLHUP and
@@ -101,9 +103,13 @@ func (d *detector) watch(c net.Conn, log *slog.Logger, timeout time.Duration) *c
 		return nil
 	}
 	d.next++
-	cw := &connWatch{token: d.next, conn: c, rc: rc, det: d, timeout: timeout}
+	cw := &connWatch{token: d.next, conn: c, rc: rc, det: d, timeout: timeout, dup: -1}
 	cw.acked.Store(-1)
-	ev := syscall.EpollEvent{Events: syscall.EPOLLRDHUP}
+	// One shot: the loop needs the first event only. A registration cannot
+	// be removed once net/http closed its descriptor while the watch holds
+	// a duplicate (see connWatch.track), and would otherwise report a
+	// pending FIN for ever.
+	ev := syscall.EpollEvent{Events: syscall.EPOLLRDHUP | unix.EPOLLONESHOT}
 	ev.Fd, ev.Pad = int32(uint32(cw.token)), int32(uint32(cw.token>>32))
 	var ctlErr error
 	if err := rc.Control(func(fd uintptr) {
@@ -123,15 +129,26 @@ func (d *detector) lookup(c net.Conn) *connWatch {
 	return d.byConn[c]
 }
 
-// unwatch forgets c (closed or hijacked).
-func (d *detector) unwatch(c net.Conn) {
+// unwatch forgets c, closed or hijacked, once no delivery on it is left
+// undecided (see connWatch.closed).
+func (d *detector) unwatch(c net.Conn, hijacked bool) {
 	d.mu.Lock()
 	cw := d.byConn[c]
-	if cw == nil {
+	delete(d.byConn, c)
+	d.mu.Unlock()
+	if cw == nil || cw.closed(hijacked) {
+		return
+	}
+	d.forget(cw)
+}
+
+// forget drops cw. It may be called with cw.mu held.
+func (d *detector) forget(cw *connWatch) {
+	d.mu.Lock()
+	if d.byToken[cw.token] != cw {
 		d.mu.Unlock()
 		return
 	}
-	delete(d.byConn, c)
 	delete(d.byToken, cw.token)
 	delete(d.active, cw)
 	epfd, stopped := d.epfd, d.stopped
@@ -155,6 +172,9 @@ func (d *detector) activate(cw *connWatch) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.stopped || d.byToken[cw.token] != cw {
+		return
+	}
+	if _, ok := d.active[cw]; ok {
 		return
 	}
 	d.active[cw] = struct{}{}
@@ -229,12 +249,10 @@ func (d *detector) loop() {
 				continue
 			}
 			cause := CauseClosed
-			if err := cw.rc.Control(func(fd uintptr) {
+			if !cw.control(func(fd uintptr) {
 				cause = classifyFD(int(fd))
 				cw.noteAcked(int(fd)) // the last count before net/http closes it
-				// Level-triggered: stop watching once it fired.
-				_ = syscall.EpollCtl(d.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
-			}); err != nil {
+			}) {
 				// net/http closed the socket first: it met the error itself
 				// and reports it, with its errno, through the failed write
 				// or the request context. Guessing here would hide it.
@@ -262,7 +280,11 @@ func (d *detector) check(now time.Time, buf []*connWatch) []*connWatch {
 	d.mu.Unlock()
 	for i, cw := range buf {
 		buf[i] = nil
+		if cw.giveUp(now) {
+			continue
+		}
 		if !cw.silent(now) {
+			cw.settle()
 			continue
 		}
 		d.deactivate(cw)
@@ -299,7 +321,7 @@ func (cw *connWatch) silent(now time.Time) bool {
 		ti    syscall.TCPInfo
 		tiErr error
 	)
-	if err := cw.rc.Control(func(fd uintptr) { ti, tiErr = tcpInfo(int(fd)) }); err != nil || tiErr != nil {
+	if !cw.control(func(fd uintptr) { ti, tiErr = tcpInfo(int(fd)) }) || tiErr != nil {
 		return false // closed: net/http or the epoll events report it
 	}
 	return cw.judge(ti.Unacked > 0 || ti.Probes > 0, time.Duration(ti.Last_ack_recv)*time.Millisecond, now)
@@ -338,6 +360,16 @@ func (d *detector) stop() {
 	d.mu.Unlock()
 	_, _ = syscall.Write(d.wake[1], []byte{1})
 	<-d.done
+	// Deliveries still undecided will not be: release their descriptors.
+	d.mu.Lock()
+	left := make([]*connWatch, 0, len(d.byToken))
+	for _, cw := range d.byToken {
+		left = append(left, cw)
+	}
+	d.mu.Unlock()
+	for _, cw := range left {
+		cw.abandon(DeliveryUnknown)
+	}
 	syscall.Close(d.epfd)
 	syscall.Close(d.wake[0])
 	syscall.Close(d.wake[1])

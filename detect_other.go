@@ -14,7 +14,8 @@ type detector struct{}
 
 func (d *detector) configure(time.Duration)                                {}
 func (d *detector) watch(net.Conn, *slog.Logger, time.Duration) *connWatch { return nil }
-func (d *detector) unwatch(net.Conn)                                       {}
+func (d *detector) unwatch(net.Conn, bool)                                 {}
+func (d *detector) forget(*connWatch)                                      {}
 func (d *detector) activate(*connWatch)                                    {}
 func (d *detector) deactivate(*connWatch)                                  {}
 func (d *detector) stop()                                                  {}
@@ -22,5 +23,7 @@ func (d *detector) stop()                                                  {}
 func (cw *connWatch) classify() Cause { return CauseClosed }
 
 func (cw *connWatch) cut() {}
+
+func (cw *connWatch) control(func(fd uintptr)) bool { return false }
 
 func (d *detector) lookup(net.Conn) *connWatch { return nil }

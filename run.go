@@ -333,9 +333,7 @@ func (rn *Run) Finish() error {
 	rn.mu.Unlock()
 	rn.phase.Store(uint32(PhaseFinished))
 	rn.pool.stats.finished.Add(1)
-	if rn.cw != nil && rn.req.ProtoMajor == 1 {
-		rn.dlv.arm(rn.cw) // the run goes on without the client: code may ask
-	}
+	rn.armDelivery(ex) // the run goes on without the client: code may ask (delivery.go)
 	ex.sink.final = true
 	err := ex.stack.EndAll()
 	ex.sink.finishResponse()
