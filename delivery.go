@@ -229,7 +229,7 @@ func (rn *Run) deliveryNow() (Delivery, <-chan struct{}) {
 // client ([Delivered]) or not ([Undelivered]), or until ctx is done, and
 // returns the state then; the error is ctx's when it ended the wait. It is
 // meant for the work after [Run.Finish], in the run or in its shutdown
-// functions: the seed recipe's "if the visitor lost his connection, set the
+// functions: PHP's recipe "if the visitor lost his connection, set the
 // order as not confirmed", decided from the socket instead of guessed from
 // [Run.Aborted] before the answer went out. Bound ctx: a silent peer is
 // found by the dead-peer timeout ([ServerConfig]), so a few seconds more than
