@@ -38,7 +38,8 @@ func routes(pool *lifeline.Pool) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /order", pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
-		rn.IgnoreUserAbort(true) // the order is stored even if the client leaves
+		rn.IgnoreUserAbort(true)          // the order is stored even if the client leaves
+		time.Sleep(50 * time.Millisecond) // charging the card
 		rn.Annotate("order", "A-17")
 		w.WriteHeader(http.StatusCreated)
 		rn.Finish()
@@ -108,7 +109,7 @@ func ExampleResult_Record() {
 	if res.Code != http.StatusCreated {
 		t.Fatalf("code %d, want 201", res.Code)
 	}
-	if rec := res.Record(); !rec.Finished || rec.Duration < 10*time.Millisecond {
+	if rec := res.Record(); !rec.Finished || rec.Duration < 60*time.Millisecond {
 		t.Errorf("record %+v, want the work after Finish done", rec)
 	}
 }
