@@ -2,7 +2,10 @@ module github.com/lifeline-go/lifeline/reliability
 
 go 1.25.0
 
-replace github.com/lifeline-go/lifeline => ../
+replace (
+	github.com/lifeline-go/lifeline => ../
+	github.com/lifeline-go/lifeline/cmd/lifeline => ../cmd/lifeline
+)
 
 // The reference server, built and run as a process by the scenarios.
 tool github.com/lifeline-go/lifeline/cmd/lifeline
@@ -18,6 +21,7 @@ require (
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/lifeline-go/lifeline/cmd/lifeline v0.0.0-00010101000000-000000000000 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/prometheus/client_golang v1.24.1 // indirect
 	github.com/prometheus/client_model v0.6.2 // indirect
