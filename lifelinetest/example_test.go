@@ -33,10 +33,11 @@ func TestExamples(t *testing.T) {
 	}
 }
 
-// routes stands for the application's router, wired to its pool.
+// routes stands for the application's router: one pool wraps it all, and
+// routes adjust their run.
 func routes(pool *lifeline.Pool) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("POST /order", pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("POST /order", pool.Middleware(lifeline.WithRoute("order"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		rn.IgnoreUserAbort(true)          // the order is stored even if the client leaves
 		time.Sleep(50 * time.Millisecond) // charging the card
@@ -44,15 +45,16 @@ func routes(pool *lifeline.Pool) http.Handler {
 		w.WriteHeader(http.StatusCreated)
 		rn.Finish()
 		time.Sleep(10 * time.Millisecond) // the confirmation e-mail, after the answer
-	}), lifeline.WithRoute("order")))
-	mux.Handle("GET /report", pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-time.After(time.Minute): // a query that takes too long
-		case <-r.Context().Done(): // the time limit cancels it
-		}
-		io.WriteString(w, "report")
-	}), lifeline.WithRoute("report"), lifeline.WithTimeLimit(30*time.Second)))
-	return mux
+	})))
+	mux.Handle("GET /report", pool.Middleware(lifeline.WithRoute("report"), lifeline.WithTimeLimit(30*time.Second))(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-time.After(time.Minute): // a query that takes too long
+			case <-r.Context().Done(): // the time limit cancels it
+			}
+			io.WriteString(w, "report")
+		})))
+	return pool.Middleware()(mux)
 }
 
 // A client that resets its connection before the answer: the order is still

@@ -30,7 +30,7 @@ func run(w http.ResponseWriter, r *http.Request) (*lifeline.Run, bool) {
 func TestDoTimeLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := lifelinetest.NewPool(t, lifeline.WithTimeLimit(30*time.Second))
-		h := p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := p.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			time.Sleep(time.Minute) // a slow query that ignores its context
 			io.WriteString(w, "too late")
 		}))
@@ -61,7 +61,7 @@ func TestDoTimeLimit(t *testing.T) {
 func TestDoCut(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := lifelinetest.NewPool(t, lifeline.WithTimeLimit(time.Second))
-		h := p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := p.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rn, ok := run(w, r)
 			if !ok {
 				return
@@ -88,7 +88,7 @@ func TestDoCut(t *testing.T) {
 func TestDoFinish(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := lifelinetest.NewPool(t)
-		h := p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := p.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rn, ok := run(w, r)
 			if !ok {
 				return
@@ -112,7 +112,7 @@ func TestDoFinish(t *testing.T) {
 // TestNextRecord: runs end in order, and NextRecord hands each out once.
 func TestNextRecord(t *testing.T) {
 	p := lifelinetest.NewPool(t)
-	h := p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	h := p.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	for _, path := range []string{"/a", "/b"} {
 		p.Do(h, httptest.NewRequest("GET", path, nil))
 	}
@@ -171,7 +171,7 @@ func TestLeave(t *testing.T) {
 			if tt.h2 {
 				opts = append(opts, lifelinetest.WithHTTP2())
 			}
-			srv := p.NewServer(p.Handler(waiter()), opts...)
+			srv := p.NewServer(waiter(), opts...)
 			res := srv.Leave(httptest.NewRequest("GET", "/wait", nil), tt.at, tt.how)
 			if res.Body != tt.body {
 				t.Errorf("read %q before leaving, want %q (err %v)", res.Body, tt.body, res.Err)
@@ -196,7 +196,7 @@ func TestLeave(t *testing.T) {
 func TestLeaveWhen(t *testing.T) {
 	p := lifelinetest.NewPool(t)
 	charged := make(chan struct{})
-	srv := p.NewServer(p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := p.NewServer(p.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, ok := run(w, r)
 		if !ok {
 			return
@@ -220,12 +220,12 @@ func TestLeaveWhen(t *testing.T) {
 // TestDoOverServer: a whole response, and its run's record, over loopback.
 func TestDoOverServer(t *testing.T) {
 	p := lifelinetest.NewPool(t)
-	srv := p.NewServer(p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := p.NewServer(p.Middleware(lifeline.WithRoute("hello"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Lifelinetest-Request") != "" {
 			t.Error("the kit's request header reached the handler")
 		}
 		io.WriteString(w, "hello")
-	}), lifeline.WithRoute("hello")))
+	})))
 	res := srv.Get("/hello")
 	if res.Err != nil || res.Code != 200 || res.Body != "hello" {
 		t.Fatalf("Get = %d %q, %v; want 200 hello", res.Code, res.Body, res.Err)
@@ -240,7 +240,7 @@ func TestDoOverServer(t *testing.T) {
 func TestInMemory(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := lifelinetest.NewPool(t, lifeline.WithTimeLimit(30*time.Second))
-		srv := p.NewServer(p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv := p.NewServer(p.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/wait" {
 				waiter().ServeHTTP(w, r)
 				return
@@ -267,7 +267,7 @@ func TestInMemory(t *testing.T) {
 // dead-peer timeout. It needs root and iptables (a network namespace).
 func TestLeaveSilent(t *testing.T) {
 	p := lifelinetest.NewPool(t)
-	srv := p.NewServer(p.Handler(waiter()), lifelinetest.WithSilentClients(),
+	srv := p.NewServer(waiter(), lifelinetest.WithSilentClients(),
 		lifelinetest.WithServerOptions(server.WithDeadPeerTimeout(2*time.Second)))
 	left := time.Now()
 	res := srv.Leave(httptest.NewRequest("GET", "/wait", nil), lifelinetest.AfterHeader(), lifelinetest.Silent)

@@ -209,8 +209,9 @@ func (r *Response) Record() lifeline.Record {
 // would serve it, and returns the response once h's ServeHTTP returned: for
 // a run that called [lifeline.Run.Finish], as soon as the early answer was
 // handed over, while the run goes on (use [Response.Record] to wait for its
-// end). h is the handler under test wired to p, as the application wires
-// it (p.Handler(x), or a router built on p).
+// end). h is served behind p.Middleware(): a plain handler becomes a run of
+// p, and an application's router already wired to p keeps its own runs
+// (nested, the pool's middleware adjusts the run that exists).
 //
 // When the pool cuts a response short (a run terminated or panicking after
 // part of its answer was sent), its ServeHTTP panics with
@@ -235,7 +236,7 @@ func (p *Pool) Do(h http.Handler, req *http.Request) (resp *Response) {
 			resp.Outcome.Cut = true
 		}
 	}()
-	h.ServeHTTP(resp.ResponseRecorder, req)
+	p.Middleware()(h).ServeHTTP(resp.ResponseRecorder, req)
 	return resp
 }
 

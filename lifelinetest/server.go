@@ -58,8 +58,9 @@ type tracked struct {
 }
 
 // NewServer serves h, with abort detection for p, until the test ends. h is
-// the handler under test wired to p as the application wires it
-// (p.Handler(x), or a router built on p); it is served as given. The
+// served behind p.Middleware(): a plain handler becomes a run of p, and an
+// application's router already wired to p keeps its own runs (nested, the
+// pool's middleware adjusts the run that exists). The
 // server is [server.New]'s, listening on 127.0.0.1 on a port of its own
 // (unless opts say otherwise), with the pool's log. A pool serves one
 // server, since the server shuts its pool down when it drains.
@@ -96,7 +97,7 @@ func (p *Pool) NewServer(h http.Handler, opts ...Option) *Server {
 		addr = net.JoinHostPort(s.silent.hostAddr, "0")
 	}
 	sopts := append([]server.Option{server.WithAddr(addr), server.WithLogger(log), server.WithH2C(o.h2c)}, o.serverOpts...)
-	srv, err := server.New(p.Pool, s.track(h), sopts...)
+	srv, err := server.New(p.Pool, s.track(p.Middleware()(h)), sopts...)
 	if err != nil {
 		p.tb.Fatalf("lifelinetest: NewServer: %v", err)
 	}
