@@ -1,5 +1,6 @@
 module github.com/lifeline-go/lifeline/otel
 
+// 1.26.0, not the root module's 1.25.0: go.opentelemetry.io/otel v1.47.0 requires it.
 go 1.26.0
 
 replace github.com/lifeline-go/lifeline => ../
