@@ -1,60 +1,19 @@
 package lifeline_test
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"net/http"
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/internal/pooltest"
 )
 
 // newPool returns a pool that is shut down, and checked for leaked
 // goroutines, when the test ends.
 func newPool(t testing.TB, opts ...lifeline.Option) *lifeline.Pool {
 	t.Helper()
-	opts = append([]lifeline.Option{lifeline.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}, opts...)
-	p, err := lifeline.NewPool(opts...)
-	if err != nil {
-		t.Fatalf("NewPool: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := p.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		checkNoLeaks(t)
-	})
-	return p
-}
-
-// checkNoLeaks fails the test if a goroutine of the run engine is still alive
-// a moment after the pool shut down (net/http's afterTest idea).
-func checkNoLeaks(t testing.TB) {
-	t.Helper()
-	var stacks string
-	for i := 0; i < 200; i++ {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		stacks = ""
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			if strings.Contains(g, "lifeline-go/lifeline.runSide.execute") ||
-				strings.Contains(g, "lifeline-go/lifeline.(*detector).loop") ||
-				strings.Contains(g, "lifeline-go/lifeline.(*route).ServeHTTP") {
-				stacks += g + "\n\n"
-			}
-		}
-		if stacks == "" {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Errorf("goroutines outlived their runs:\n%s", stacks)
+	return pooltest.New(t, opts...)
 }
 
 // waitFor polls cond every millisecond for up to d.
@@ -83,3 +42,12 @@ func mustRun(t testing.TB, r *http.Request) *lifeline.Run {
 }
 
 func timeNowPlusMinute() time.Time { return time.Now().Add(time.Minute) }
+
+// runOf returns r's run.
+func runOf(r *http.Request) *lifeline.Run {
+	rn, ok := lifeline.FromContext(r.Context())
+	if !ok {
+		panic("no run")
+	}
+	return rn
+}

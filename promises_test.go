@@ -18,6 +18,7 @@ import (
 	"github.com/lifeline-go/lifeline"
 	"github.com/lifeline-go/lifeline/internal/cstest"
 	"github.com/lifeline-go/lifeline/internal/h2raw"
+	"github.com/lifeline-go/lifeline/internal/pooltest"
 	"github.com/lifeline-go/lifeline/output"
 )
 
@@ -40,9 +41,7 @@ var streamForever = handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 // waitIdle waits until the pool has no live run, failing after d.
 func waitIdle(t *testing.T, p *lifeline.Pool, d time.Duration) {
 	t.Helper()
-	if !waitFor(d, func() bool { return len(p.Active()) == 0 }) {
-		t.Fatalf("after %v, %d runs still active: %+v", d, len(p.Active()), p.Active())
-	}
+	pooltest.WaitIdle(t, p, d)
 }
 
 // startH2C serves h over HTTP/1 and h2c with the pool's socket hooks.
@@ -456,20 +455,8 @@ func TestRecordCodeIsWhatWasSent(t *testing.T) {
 	}
 }
 
-// swallow is a recover middleware that swallows every panic and answers 500,
-// like gorilla's RecoveryHandler; the real frameworks' recoverers are tested
-// in the frameworks module.
-func swallow(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if recover() != nil {
-				w.WriteHeader(http.StatusInternalServerError)
-				io.WriteString(w, "recovered")
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
-}
+// swallow is a recover middleware that swallows every panic.
+var swallow = pooltest.Swallow
 
 // TestRecovererInsideRun: a recoverer inside the run that swallows the
 // termination cannot turn it into a complete-looking response (issue 13 §3).

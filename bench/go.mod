@@ -28,3 +28,15 @@ require (
 	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
 )
+
+replace github.com/lifeline-go/lifeline/compress => ../compress
+
+require github.com/lifeline-go/lifeline/compress v0.0.0-00010101000000-000000000000
+
+replace github.com/lifeline-go/lifeline/session/redisstore => ../session/redisstore
+
+require github.com/lifeline-go/lifeline/session/redisstore v0.0.0-00010101000000-000000000000
+
+replace github.com/lifeline-go/lifeline/status => ../status
+
+replace github.com/lifeline-go/lifeline/session/boltstore => ../session/boltstore

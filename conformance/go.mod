@@ -11,3 +11,7 @@ require (
 	github.com/klauspost/compress v1.20.3 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 )
+
+replace github.com/lifeline-go/lifeline/compress => ../compress
+
+require github.com/lifeline-go/lifeline/compress v0.0.0-00010101000000-000000000000

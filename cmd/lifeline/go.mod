@@ -24,3 +24,15 @@ require (
 	golang.org/x/sys v0.47.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+replace github.com/lifeline-go/lifeline/compress => ../../compress
+
+require github.com/lifeline-go/lifeline/compress v0.0.0-00010101000000-000000000000
+
+replace github.com/lifeline-go/lifeline/status => ../../status
+
+require github.com/lifeline-go/lifeline/status v0.0.0-00010101000000-000000000000
+
+replace github.com/lifeline-go/lifeline/session/boltstore => ../../session/boltstore
+
+require github.com/lifeline-go/lifeline/session/boltstore v0.0.0-00010101000000-000000000000

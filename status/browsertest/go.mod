@@ -22,3 +22,7 @@ require (
 	golang.org/x/sys v0.47.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+replace github.com/lifeline-go/lifeline/status => ../../status
+
+require github.com/lifeline-go/lifeline/status v0.0.0-00010101000000-000000000000

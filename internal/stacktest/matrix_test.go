@@ -1,4 +1,4 @@
-package lifeline_test
+package stacktest_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/lifeline-go/lifeline/idempotency"
 	idemstore "github.com/lifeline-go/lifeline/idempotency/memstore"
 	"github.com/lifeline-go/lifeline/internal/cstest"
+	"github.com/lifeline-go/lifeline/internal/pooltest"
 	"github.com/lifeline-go/lifeline/session"
 	sessstore "github.com/lifeline-go/lifeline/session/memstore"
 )
@@ -59,7 +60,7 @@ func TestEndsMatrix(t *testing.T) {
 			}
 			return im.Handler(h)
 		}},
-		{"recoverer", func(t *testing.T, h http.Handler) http.Handler { return swallow(h) }},
+		{"recoverer", func(t *testing.T, h http.Handler) http.Handler { return pooltest.Swallow(h) }},
 	}
 	type result struct {
 		code int
@@ -175,7 +176,7 @@ func TestEndsMatrix(t *testing.T) {
 				n++
 				key := fmt.Sprint("k", n)
 				t.Run(fmt.Sprintf("%s/%s/%s", m, wr.name, end.name), func(t *testing.T) {
-					p := newPool(t, lifeline.WithTimeLimit(limit), lifeline.WithGracePeriod(grace))
+					p := pooltest.New(t, lifeline.WithTimeLimit(limit), lifeline.WithGracePeriod(grace))
 					started := make(chan struct{})
 					h := p.Middleware()(wr.wrap(t, end.h(started)))
 					var res result
@@ -202,7 +203,7 @@ func TestEndsMatrix(t *testing.T) {
 							res = result{code: resp.StatusCode, body: string(b), err: err}
 						}
 					}
-					waitIdle(t, p, 5*time.Second)
+					pooltest.WaitIdle(t, p, 5*time.Second)
 					end.check(t, res, p.Recent()[0], wr.name)
 				})
 			}

@@ -1,4 +1,4 @@
-package lifeline_test
+package stacktest_test
 
 import (
 	"bufio"
@@ -7,11 +7,13 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lifeline-go/lifeline/compress"
 	"github.com/lifeline-go/lifeline/idempotency"
 	idemstore "github.com/lifeline-go/lifeline/idempotency/memstore"
 	"github.com/lifeline-go/lifeline/internal/cstest"
+	"github.com/lifeline-go/lifeline/internal/pooltest"
 	"github.com/lifeline-go/lifeline/session"
 	sessstore "github.com/lifeline-go/lifeline/session/memstore"
 )
@@ -25,7 +27,7 @@ import (
 // HTTP/2.
 func TestWrapperStacking(t *testing.T) {
 	cstest.Run(t, func(t *testing.T, m cstest.Mode) {
-		p := newPool(t)
+		p := pooltest.New(t)
 		c, err := compress.New()
 		if err != nil {
 			t.Fatal(err)
@@ -42,7 +44,7 @@ func TestWrapperStacking(t *testing.T) {
 		}
 		next := make(chan struct{})
 		hijackErr := make(chan error, 1)
-		final := handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		final := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rc := http.NewResponseController(w)
 			if r.URL.Path == "/hijack" {
 				conn, brw, err := rc.Hijack()
@@ -54,7 +56,7 @@ func TestWrapperStacking(t *testing.T) {
 				hijackErr <- err
 				return
 			}
-			if err := rc.SetWriteDeadline(timeNowPlusMinute()); err != nil {
+			if err := rc.SetWriteDeadline(time.Now().Add(time.Minute)); err != nil {
 				t.Errorf("SetWriteDeadline through the stack: %v", err)
 			}
 			w.Header().Set("Content-Type", "text/plain")
