@@ -9,6 +9,7 @@ require (
 	github.com/gin-gonic/gin v1.12.0
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/gorilla/handlers v1.5.2
+	github.com/gorilla/mux v1.8.1
 	github.com/labstack/echo/v4 v4.16.5
 	github.com/lifeline-go/lifeline v0.0.0-00010101000000-000000000000
 )

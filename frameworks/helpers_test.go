@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/lifelinetest"
 )
 
 // logBuffer collects what a framework's recoverer logs. Recoverers write
@@ -52,33 +52,20 @@ var protos = []proto{
 
 // fixture is one pool behind one test server.
 type fixture struct {
-	pool    *lifeline.Pool
-	ts      *httptest.Server
-	poolLog *logBuffer // lifeline's own log, for failure messages
+	pool *lifelinetest.Pool
+	ts   *httptest.Server
 }
 
 // newFixture serves h inside a new pool with opts over pr. The server is
 // closed, then the pool shut down, when the test ends.
 func newFixture(t *testing.T, pr proto, h http.Handler, opts ...lifeline.Option) *fixture {
 	t.Helper()
-	poolLog := new(logBuffer)
-	opts = append([]lifeline.Option{lifeline.WithLogger(slog.New(slog.NewTextHandler(poolLog, nil)))}, opts...)
-	pool, err := lifeline.NewPool(opts...)
-	if err != nil {
-		t.Fatalf("NewPool: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := pool.Shutdown(ctx); err != nil {
-			t.Errorf("Pool.Shutdown: %v; active: %+v", err, pool.Active())
-		}
-	})
+	pool := lifelinetest.NewPool(t, opts...)
 	ts := httptest.NewUnstartedServer(pool.Middleware()(h))
 	pool.ConfigureServer(ts.Config) // socket-level abort detection
 	pr.start(ts)
 	t.Cleanup(ts.Close) // runs before the pool's Shutdown
-	return &fixture{pool: pool, ts: ts, poolLog: poolLog}
+	return &fixture{pool: pool, ts: ts}
 }
 
 // result is what the client received.
@@ -118,35 +105,11 @@ func (f *fixture) get(t *testing.T, path string, abort <-chan struct{}) result {
 	return result{code: resp.StatusCode, body: string(body), proto: resp.ProtoMajor, err: err}
 }
 
-// record waits, bounded, until the pool has no live run and has recorded
-// one, and returns the newest record. A run still alive fails the test:
-// something leaked.
+// record waits for the run of the request to end and returns its final
+// record (the fixture serves one request per test).
 func (f *fixture) record(t *testing.T) lifeline.Record {
 	t.Helper()
-	var active []lifeline.RunInfo
-	var recent []lifeline.Record
-	ok := waitFor(10*time.Second, func() bool {
-		active, recent = f.pool.Active(), f.pool.Recent()
-		return len(active) == 0 && len(recent) > 0
-	})
-	if !ok {
-		t.Fatalf("after 10s: Active() = %+v, %d Recent() records, want no live run and one record\nlifeline log:\n%s",
-			active, len(recent), f.poolLog)
-	}
-	return recent[0]
-}
-
-// waitFor polls cond every millisecond for up to d and reports whether it
-// became true.
-func waitFor(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return true
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return cond()
+	return f.pool.NextRecord()
 }
 
 // mustRun returns r's run. Without one the handler cannot do what the case

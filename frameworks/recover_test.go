@@ -357,7 +357,7 @@ func TestRecoverers(t *testing.T) {
 						checkQuiet(t, fw, log.String())
 					}
 					if t.Failed() {
-						t.Logf("record: %+v\nrecoverer log:\n%s\nlifeline log:\n%s", rec, abbrev(log.String()), abbrev(f.poolLog.String()))
+						t.Logf("record: %+v\nrecoverer log:\n%s\nlifeline log:\n%s", rec, abbrev(log.String()), abbrev(f.pool.Log()))
 					}
 				})
 			}
