@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -42,7 +43,7 @@ type config struct {
 	stallTimeout    time.Duration
 
 	// pool only
-	onEnd        func(Record)
+	onEnd        []func(Record)
 	maxActive    int
 	queueTimeout time.Duration
 	recentRuns   int
@@ -110,6 +111,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: WithStallTimeout(%v): negative", ErrInvalidOption, c.stallTimeout)
 	case c.recentRuns < 0:
 		return fmt.Errorf("%w: WithRecentRuns(%d): negative", ErrInvalidOption, c.recentRuns)
+	case slices.ContainsFunc(c.onEnd, func(f func(Record)) bool { return f == nil }):
+		return fmt.Errorf("%w: WithRunEnded(nil)", ErrInvalidOption)
 	}
 	return nil
 }
@@ -190,13 +193,16 @@ func WithRoute(name string) Option {
 	return optionFunc(func(c *config) { c.route = name })
 }
 
-// WithRunEnded sets a function that gets the final [Record] of every run
+// WithRunEnded adds a function that gets the final [Record] of every run
 // when it ends, exactly once per run, for logs, metrics and tracing that must
-// miss none (the ring of [Pool.Recent] is bounded and polled). It is called
-// on the goroutine that ends the run, after the run left [Pool.Active]; it
-// must not block, and a panic in it is recovered and logged. Pool only.
+// miss none (the ring of [Pool.Recent] is bounded and polled). Each call adds
+// one more function; they are called in the order given, on the goroutine
+// that ends the run, after the run left [Pool.Active], and [Pool.Shutdown]
+// returns only after the last of them has returned. A function must not
+// block, and a panic in it is recovered and logged. A nil function is an
+// error from [NewPool]. Pool only.
 func WithRunEnded(f func(Record)) Option {
-	return poolOption{"WithRunEnded", func(c *config) { c.onEnd = f }}
+	return poolOption{"WithRunEnded", func(c *config) { c.onEnd = append(c.onEnd, f) }}
 }
 
 // WithMaxActive caps the number of runs in the pool at once, including runs

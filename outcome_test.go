@@ -1,12 +1,16 @@
 package lifeline_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/lifeline-go/lifeline"
@@ -100,5 +104,49 @@ func TestWithRunEnded(t *testing.T) {
 		if k != 1 {
 			t.Errorf("run %d seen %d times", id, k)
 		}
+	}
+}
+
+// TestWithRunEndedSeveral: every WithRunEnded function gets every record, in
+// the order given; Shutdown returns only after the last one has returned
+// (a tracer and a metrics feed on one pool, and neither may miss the last
+// run); a nil function is an error from NewPool.
+func TestWithRunEndedSeveral(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls []string // the hooks run one after the other
+		release := make(chan struct{})
+		hook := func(name string, block bool) func(lifeline.Record) {
+			return func(lifeline.Record) {
+				calls = append(calls, name)
+				if block {
+					<-release
+				}
+			}
+		}
+		p, err := lifeline.NewPool(lifeline.WithRunEnded(hook("first", false)), lifeline.WithRunEnded(hook("second", true)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := p.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "x") }))
+		go h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+		synctest.Wait() // the run ended; the second function holds
+		shut := make(chan error, 1)
+		go func() { shut <- p.Shutdown(context.Background()) }()
+		synctest.Wait()
+		select {
+		case err := <-shut:
+			t.Fatalf("Shutdown returned (%v) while a WithRunEnded function was still running", err)
+		default:
+		}
+		if got := strings.Join(calls, ","); got != "first,second" {
+			t.Errorf("calls = %s, want first,second", got)
+		}
+		close(release)
+		if err := <-shut; err != nil {
+			t.Fatalf("Shutdown = %v", err)
+		}
+	})
+	if _, err := lifeline.NewPool(lifeline.WithRunEnded(nil)); !errors.Is(err, lifeline.ErrInvalidOption) {
+		t.Errorf("NewPool(WithRunEnded(nil)) = %v, want ErrInvalidOption", err)
 	}
 }

@@ -28,8 +28,9 @@ type Pool struct {
 	outcomes   atomic.Bool  // WithOutcome was called: responses look for an Outcome
 	flushWaits atomic.Int32 // early answers waiting for net/http's flush (delivery)
 
-	live    liveSet     // the live runs (see live.go)
-	closing atomic.Bool // Shutdown has begun: new requests get 503
+	live    liveSet        // the live runs (see live.go)
+	closing atomic.Bool    // Shutdown has begun: new requests get 503
+	hooks   sync.WaitGroup // ended runs whose WithRunEnded functions are still running
 
 	mu       sync.Mutex    // the pool-wide lock, taken once per request (endRun); guards the fields below
 	idle     chan struct{} // closed when closing and no run is live
@@ -150,6 +151,10 @@ func (p *Pool) endRun(rn *Run) {
 	if rec.Finished {
 		p.stats.finished.Add(-1)
 	}
+	hooks := p.cfg.onEnd
+	if len(hooks) > 0 {
+		p.hooks.Add(1) // before the count goes down: Shutdown waits for it
+	}
 	left := p.live.remove(rn)
 	p.mu.Lock()
 	if len(p.recent) > 0 {
@@ -170,8 +175,11 @@ func (p *Pool) endRun(rn *Run) {
 	if p.slots != nil {
 		<-p.slots
 	}
-	if f := p.cfg.onEnd; f != nil {
-		rn.safeCall("WithRunEnded hook", func() { f(rec) })
+	if len(hooks) > 0 {
+		for _, f := range hooks {
+			rn.safeCall("WithRunEnded hook", func() { f(rec) })
+		}
+		p.hooks.Done()
 	}
 	ex.cur.Store(nil)
 	rn.mu.Lock()
@@ -190,8 +198,9 @@ func (p *Pool) endRun(rn *Run) {
 // Finish, like [http.Server.Shutdown] waits for connections. New requests get
 // 503 once it has begun. If ctx is done first, the remaining runs are
 // cancelled with [ErrServerShutdown] (see [Pool.Active] for who they are) and
-// Shutdown returns an error wrapping ctx.Err(). Call it after the
-// http.Server's Shutdown, so no new run starts.
+// Shutdown returns an error wrapping ctx.Err(). It returns only after the
+// [WithRunEnded] functions of every ended run have returned. Call it after
+// the http.Server's Shutdown, so no new run starts.
 func (p *Pool) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	if !p.closing.Swap(true) {
@@ -199,8 +208,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	}
 	if p.live.n.Load() == 0 {
 		p.mu.Unlock()
-		p.det.stop()
-		return nil
+		return p.awaitHooks(ctx)
 	}
 	if p.idle == nil {
 		p.idle = make(chan struct{})
@@ -209,8 +217,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	p.mu.Unlock()
 	select {
 	case <-idle:
-		p.det.stop()
-		return nil
+		return p.awaitHooks(ctx)
 	case <-ctx.Done():
 	}
 	runs := p.live.snapshot()
@@ -219,6 +226,26 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	}
 	p.det.stop()
 	return fmt.Errorf("lifeline: shutdown: %d runs still active: %w", len(runs), ctx.Err())
+}
+
+// awaitHooks waits, at the end of Shutdown, for the WithRunEnded functions
+// of the runs that ended last, then stops the detector.
+func (p *Pool) awaitHooks(ctx context.Context) error {
+	defer p.det.stop()
+	if len(p.cfg.onEnd) == 0 {
+		return nil
+	}
+	done := make(chan struct{})
+	go func() {
+		p.hooks.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("lifeline: shutdown: WithRunEnded functions still running: %w", ctx.Err())
+	}
 }
 
 // shutdown cancels the run because the pool is shutting down.

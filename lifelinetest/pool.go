@@ -54,15 +54,14 @@ type Pool struct {
 	next    int           // index in records of the record NextRecord returns next
 	changed chan struct{} // closed, and replaced, when records grows
 	served  bool          // NewServer was called
-	onEnd   []func(lifeline.Record)
 }
 
 // NewPool returns a Pool with opts, for the duration of tb. Its logger
 // collects what the pool logs (see [Pool.Log]) unless opts set one with
-// [lifeline.WithLogger]. It installs its own [lifeline.WithRunEnded]
-// function, which replaces one given in opts: give that function to
-// [Pool.OnRunEnded] instead. An invalid option fails tb at once, with the
-// error of [lifeline.NewPool].
+// [lifeline.WithLogger]. It adds its own [lifeline.WithRunEnded] function
+// after those in opts, so theirs see each record before the kit's waiters
+// do. An invalid option fails tb at once, with the error of
+// [lifeline.NewPool].
 //
 // When tb ends, NewPool's cleanup shuts the pool down, waiting up to
 // [Pool.Wait] for every run, including runs still working after
@@ -94,26 +93,9 @@ func NewPool(tb testing.TB, opts ...lifeline.Option) *Pool {
 	return p
 }
 
-// OnRunEnded adds f to the functions that get the final record of every
-// run when it ends, as [lifeline.WithRunEnded] does for a pool of its own
-// (the pool has one such hook, and NewPool takes it). f is called on the
-// goroutine that ends the run, before the record is handed to waiters; it
-// must not block. Call OnRunEnded before the test sends requests.
-func (p *Pool) OnRunEnded(f func(lifeline.Record)) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.onEnd = append(p.onEnd, f)
-}
-
-// ended is the pool's WithRunEnded function: it calls the OnRunEnded
-// functions, keeps rec and wakes every waiter.
+// ended is the pool's WithRunEnded function: it keeps rec and wakes every
+// waiter.
 func (p *Pool) ended(rec lifeline.Record) {
-	p.mu.Lock()
-	fs := p.onEnd
-	p.mu.Unlock()
-	for _, f := range fs {
-		f(rec)
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.records = append(p.records, rec)

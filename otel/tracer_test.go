@@ -32,8 +32,7 @@ func setup(t *testing.T, opts []lifelineotel.Option, poolOpts ...lifeline.Option
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := lifelinetest.NewPool(t, poolOpts...)
-	p.OnRunEnded(tr.RunEnded) // lifeline.WithRunEnded(tr.RunEnded) on a pool of one's own
+	p := lifelinetest.NewPool(t, append(poolOpts, lifeline.WithRunEnded(tr.RunEnded))...)
 	return tr, sr, tp, p
 }
 
