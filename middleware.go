@@ -16,12 +16,14 @@ import (
 //
 // Wrap the whole server once, and let routes adjust their run: a request
 // that already runs as a Run (an outer Middleware of this pool or of any
-// other started it) is not started again. The inner middleware applies its
-// opts to the run that exists, on the run's goroutine, before it calls the
-// next handler: [WithTimeLimit] restarts the run's limit counted from the
+// other started it) is not started again, whatever its phase: after
+// [Run.Finish], in a shutdown function, and even after the run ended, when
+// the next handler is called as it is. Like the ResponseWriter, a nested
+// Middleware belongs to the run's goroutine. It applies its opts to the run
+// that exists before it calls the next handler: [WithTimeLimit] restarts the run's limit counted from the
 // run's start, [WithIgnoreUserAbort] acts as [Run.IgnoreUserAbort],
 // [WithOutputBuffering] replaces the base buffer while nothing has been
-// written, [WithRoute] renames the run, and the other route options replace
+// written and the run has not finished, [WithRoute] renames the run, and the other route options replace
 // the run's setting. The pool's own defaults are not applied again: a nested
 // Middleware with no options changes nothing. The run stays in the pool that
 // started it.
@@ -76,10 +78,13 @@ type route struct {
 
 // ServeHTTP starts a run for r, or adjusts the run r already belongs to.
 func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if rn, ok := r.Context().Value(runKey{}).(*Run); ok && rn.Phase() == PhaseRunning {
-		// Nested: the request is already a run's, and this is its
-		// goroutine. One request, one run.
-		rn.adjust(rt.opts)
+	if rn, ok := r.Context().Value(runKey{}).(*Run); ok {
+		// Nested: the request is already a run's. One request, one run,
+		// in every phase: after Finish, in a shutdown function, and after
+		// the run ended (w then discards, as the run's writer does).
+		if rn.Phase() != PhaseDone {
+			rn.adjust(rt.opts)
+		}
 		rt.h.ServeHTTP(w, r)
 		return
 	}
@@ -145,7 +150,7 @@ func (rn *Run) adjust(opts []Option) {
 		}
 		rn.mu.Unlock()
 	}
-	if cfg.set&setOutputBuffering != 0 {
+	if cfg.set&setOutputBuffering != 0 && rn.Phase() == PhaseRunning {
 		rn.resizeBaseBuffer(cfg.outputBuffering)
 	}
 }
