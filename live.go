@@ -10,7 +10,7 @@ import (
 // lock, so that starting and ending runs on many goroutines do not all wait
 // for one lock; the pool-wide lock is left to the end of a run (its record).
 type liveSet struct {
-	n      atomic.Int64 // runs alive now
+	n      atomic.Int64 // runs alive now, counted from their admission
 	peak   atomic.Int64 // the most runs alive at once
 	shards [liveShards]liveShard
 }
@@ -23,7 +23,19 @@ type liveShard struct {
 	_    [40]byte // keep shards on separate cache lines
 }
 
-// add registers rn and updates the peak.
+// reserve counts a run about to start, before the pool's closing is looked
+// at again (see Pool.admit), and updates the peak.
+func (s *liveSet) reserve() {
+	n := s.n.Add(1)
+	for {
+		peak := s.peak.Load()
+		if n <= peak || s.peak.CompareAndSwap(peak, n) {
+			return
+		}
+	}
+}
+
+// add registers rn, reserved before.
 func (s *liveSet) add(rn *Run) {
 	sh := &s.shards[rn.id%liveShards]
 	sh.mu.Lock()
@@ -32,13 +44,6 @@ func (s *liveSet) add(rn *Run) {
 	}
 	sh.runs[rn] = struct{}{}
 	sh.mu.Unlock()
-	n := s.n.Add(1)
-	for {
-		peak := s.peak.Load()
-		if n <= peak || s.peak.CompareAndSwap(peak, n) {
-			return
-		}
-	}
 }
 
 // remove unregisters rn and returns how many runs are left.

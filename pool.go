@@ -73,11 +73,44 @@ func NewPool(opts ...Option) (*Pool, error) {
 
 func (c *config) log() *slog.Logger { return c.logger }
 
-// admit takes a slot when the pool is capped, waiting up to the queue timeout.
+// admit takes a slot when the pool is capped, waiting up to the queue
+// timeout, and counts the run among the live ones. A request admitted
+// while Shutdown begins is counted before closing is looked at again, and
+// Shutdown sets closing before it looks at the count: either Shutdown waits
+// for the run, or the request is refused.
 func (p *Pool) admit(ctx context.Context) error {
 	if p.closing.Load() {
 		return ErrPoolClosed
 	}
+	if err := p.takeSlot(ctx); err != nil {
+		return err
+	}
+	p.live.reserve()
+	if p.closing.Load() {
+		p.unreserve()
+		return ErrPoolClosed
+	}
+	return nil
+}
+
+// unreserve undoes admit's count and slot for a request refused after
+// them, and wakes Shutdown if it was the last.
+func (p *Pool) unreserve() {
+	left := p.live.n.Add(-1)
+	p.mu.Lock()
+	if left == 0 && p.closing.Load() && p.idle != nil {
+		close(p.idle)
+		p.idle = nil
+	}
+	p.mu.Unlock()
+	if p.slots != nil {
+		<-p.slots
+	}
+}
+
+// takeSlot takes a slot when the pool is capped, waiting up to the queue
+// timeout.
+func (p *Pool) takeSlot(ctx context.Context) error {
 	if p.slots == nil {
 		return nil
 	}
