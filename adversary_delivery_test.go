@@ -1,7 +1,9 @@
 package lifeline_test
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -187,4 +189,76 @@ func TestAdversaryDeliveryResponseShapes(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestAdversaryHijackDescriptors: hijacked HTTP/1 connections, on a server
+// whose pool watches its connections, leave the detector: after many, the
+// process holds no descriptor more than before, whether the handler or the
+// client closes first; Finish after Hijack fails and Hijack after Finish
+// fails.
+func TestAdversaryHijackDescriptors(t *testing.T) {
+	skipUnlessLinux(t)
+	const rounds, slack = 20, 3
+	p := newPool(t)
+	errs := make(chan error, 2*rounds)
+	h := p.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rn, _ := lifeline.FromContext(r.Context())
+		if r.URL.Path == "/finish" {
+			rn.Finish()
+			if _, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				errs <- fmt.Errorf("Hijack after Finish succeeded")
+			}
+			errs <- nil
+			return
+		}
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			errs <- err
+			return
+		}
+		defer c.Close()
+		if err := rn.Finish(); err == nil {
+			errs <- fmt.Errorf("Finish after Hijack succeeded")
+			return
+		}
+		brw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+		brw.Flush()
+		if r.URL.Path == "/client-closes" {
+			io.Copy(io.Discard, brw) // until the client closes
+		}
+		errs <- nil
+	}))
+	ts := cstest.Start(t, cstest.H1, h, watched(p))
+	before := openFDs(t)
+	for i := range rounds {
+		path := []string{"/server-closes", "/client-closes"}[i%2]
+		c, err := net.Dial("tcp", ts.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		c.Close()
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, err := ts.Client.Get(ts.URL + "/finish")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if err := <-errs; err != nil {
+		t.Error(err)
+	}
+	ts.Client.CloseIdleConnections()
+	waitIdle(t, p, 5*time.Second)
+	var now int
+	if !wait.Until(5*time.Second, func() bool { now = openFDs(t); return now <= before+slack }) {
+		t.Errorf("%d descriptors open after %d hijacked connections, %d before", now, rounds, before)
+	}
 }
