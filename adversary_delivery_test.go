@@ -262,3 +262,53 @@ func TestAdversaryHijackDescriptors(t *testing.T) {
 		t.Errorf("%d descriptors open after %d hijacked connections, %d before", now, rounds, before)
 	}
 }
+
+// TestAdversaryDeliveryIdleTimeoutClose: the server's idle timeout closes
+// the connection (HTTP/2: GOAWAY and close; HTTP/1: close) while the client
+// has not yet read the end of its answer; the client then reads it all. The
+// duplicate descriptor keeps the socket, so the answer is delivered, never
+// undelivered nor unknown.
+func TestAdversaryDeliveryIdleTimeoutClose(t *testing.T) {
+	skipUnlessLinux(t)
+	cstest.Run(t, func(t *testing.T, m cstest.Mode) {
+		p := newPool(t)
+		got := make(chan lifeline.Delivery, 1)
+		h := p.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rn, _ := lifeline.FromContext(r.Context())
+			rn.IgnoreUserAbort(true)
+			w.WriteHeader(200)
+			http.NewResponseController(w).Flush()
+			io.WriteString(w, strings.Repeat("i", 48<<10)) // more than the client's buffer, less than its window
+			rn.Finish()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			d, _ := rn.AwaitDelivery(ctx)
+			got <- d
+		}))
+		closed := make(chan struct{}, 1)
+		ts := cstest.Start(t, m, h, watched(p), func(s *http.Server) {
+			s.IdleTimeout = 50 * time.Millisecond
+			prev := s.ConnState
+			s.ConnState = func(c net.Conn, st http.ConnState) {
+				prev(c, st)
+				if st == http.StateClosed {
+					select {
+					case closed <- struct{}{}:
+					default:
+					}
+				}
+			}
+		})
+		c, _ := dialStalled(t, ts, m)
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the server did not close the idle connection")
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		io.Copy(io.Discard, c) // the rest of the answer, to the server's close
+		if d := <-got; d != lifeline.Delivered {
+			t.Errorf("read after the idle close: %v, want delivered", d)
+		}
+	})
+}
