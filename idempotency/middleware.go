@@ -56,7 +56,7 @@ func New(store Store, opts ...Option) (*Middleware, error) {
 //     [WithPrincipal];
 //   - if the key is free, next runs, and the response is recorded;
 //   - while that run is in progress, a request with the key gets 409
-//     Conflict (or waits, see [WithWait]);
+//     Conflict with "Retry-After: 1" (or waits, see [WithWait]);
 //   - after it, a request with the key gets the recorded response again,
 //     marked with the header "Idempotent-Replayed: true" ([WithReplayHeader]);
 //   - a request with the key and another fingerprint gets 422 Unprocessable
@@ -66,6 +66,14 @@ func New(store Store, opts ...Option) (*Middleware, error) {
 //
 // Error responses are RFC 9457 problem details (application/problem+json)
 // whose detail says what happened and what to do.
+//
+// # Leases
+//
+// While next runs, the middleware renews the key's lease ([WithLease]) from
+// a goroutine of its own, which ends before the key is completed or
+// released. next reaches the lease with [LeaseFromContext]: to record its
+// answer in its own transaction (sqlstore), or to learn from [Lease.Lost]
+// that the store lost it.
 //
 // # What is recorded
 //
@@ -187,6 +195,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case StateCompleted:
 		note(r, "replayed")
 		m.replay(w, r, res.Record)
+		if m.opts.onReplay != nil {
+			m.replayed(r, key, res.Record)
+		}
 	case StateMismatch:
 		note(r, "mismatch")
 		writeProblem(w, http.StatusUnprocessableEntity, fmt.Sprintf("idempotency: this %s was already used for a different request (method, path, query or body differ); send a new key with a new request", m.opts.header))

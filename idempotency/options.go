@@ -1,6 +1,7 @@
 package idempotency
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -32,6 +33,8 @@ type options struct {
 	ignoreUserAbort bool
 	storeTimeout    time.Duration
 	logger          *slog.Logger
+	onReplay        func(context.Context, *Replay)
+	deliveryTimeout time.Duration
 }
 
 func defaultOptions() options {
@@ -46,6 +49,7 @@ func defaultOptions() options {
 		ignoreUserAbort: true,
 		storeTimeout:    5 * time.Second,
 		logger:          slog.Default(),
+		deliveryTimeout: 10 * time.Second,
 	}
 }
 
@@ -69,6 +73,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("%w: WithWait(%v): must not be negative", ErrInvalidOption, o.wait)
 	case o.storeTimeout < 0:
 		return fmt.Errorf("%w: WithStoreTimeout(%v): must not be negative", ErrInvalidOption, o.storeTimeout)
+	case o.deliveryTimeout <= 0:
+		return fmt.Errorf("%w: WithDeliveryTimeout(%v): must be positive", ErrInvalidOption, o.deliveryTimeout)
 	case o.logger == nil:
 		return fmt.Errorf("%w: WithLogger(nil)", ErrInvalidOption)
 	}
@@ -161,8 +167,14 @@ func WithMaxResponseBody(n int64) Option {
 // WithWait makes a request whose key is in progress wait up to d for the
 // run to finish and then get its replay, instead of an immediate 409
 // Conflict; after d it gets the 409. If the run releases the key (it failed
-// with a 5xx or panicked) the waiting request runs itself. The default is 0,
-// no waiting, as the IETF draft describes.
+// with a 5xx or panicked, or its process died and its lease ran out) the
+// waiting request runs itself. Inside a Lifeline run the wait also ends one
+// second before the waiting run's own time limit, so that it answers 409
+// itself instead of being stopped by the limit; a run that waited and then
+// runs starts its time limit again (PHP counts CPU time, which waiting does
+// not use). Setting d to the pool's time limit thus waits as long as the run
+// in progress can last. The default is 0, no waiting, as the IETF draft
+// describes.
 func WithWait(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.wait = d })
 }
@@ -193,6 +205,34 @@ func WithStoreTimeout(d time.Duration) Option {
 // [slog.Default] at the time [New] is called.
 func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(o *options) { o.logger = l })
+}
+
+// WithOnReplay sets a function that is told about every replay, once the
+// replay has been written and, inside a Lifeline run, once its delivery is
+// known: Replay.Delivery says whether the recorded answer reached the
+// client this time. It is how an application learns that a client it
+// could not reach the first time (the order recorded "unconfirmed" because
+// its answer was undelivered) now has the answer, and can mark the order
+// confirmed; the key of the order is in the request or the record.
+//
+// Inside Lifeline the replay's run is finished ([lifeline.Run.Finish]) after
+// the replay is written, user aborts are ignored from then on, and fn runs
+// on the run's goroutine after [lifeline.Run.AwaitDelivery], bounded by
+// [WithDeliveryTimeout]; outside Lifeline fn runs on the handler's
+// goroutine with lifeline.DeliveryUnknown. ctx carries the request's values
+// and is not cancelled when the client leaves. The default is nil: no
+// function, no waiting, nothing finished early.
+func WithOnReplay(fn func(ctx context.Context, rp *Replay)) Option {
+	return optionFunc(func(o *options) { o.onReplay = fn })
+}
+
+// WithDeliveryTimeout bounds the wait for a replay's delivery before the
+// function of [WithOnReplay] is called; a replay whose delivery is not
+// known by then is reported lifeline.DeliveryPending. A silent peer is
+// found by the server's dead-peer timeout, so the bound should be a few
+// seconds longer than that. The default is 10 seconds.
+func WithDeliveryTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.deliveryTimeout = d })
 }
 
 // isToken reports whether s is an RFC 9110 token, the syntax of header
