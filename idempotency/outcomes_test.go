@@ -258,6 +258,7 @@ func TestNewValidates(t *testing.T) {
 		{"bad method", newMem(t), idempotency.WithMethods("PO ST")},
 		{"ttl", newMem(t), idempotency.WithTTL(0)},
 		{"lease", newMem(t), idempotency.WithLease(time.Millisecond)},
+		{"delivery timeout", newMem(t), idempotency.WithDeliveryTimeout(0)},
 		{"request body", newMem(t), idempotency.WithMaxRequestBody(0)},
 		{"response body", newMem(t), idempotency.WithMaxResponseBody(-1)},
 		{"wait", newMem(t), idempotency.WithWait(-time.Second)},

@@ -160,6 +160,8 @@ func (s *Store) Release(ctx context.Context, key, token string) error {
 // is kept for the key's TTL ([idempotency.WithTTL]). A recorded 5xx is
 // replayed like any answer: the side effects committed with it.
 //
+// Commit before calling lifeline.Run.Finish: at Finish the middleware
+// settles the key, releasing it if the answer is not committed by then.
 // CompleteTx may be called once per request, from the handler's goroutine.
 // It returns an error matching [idempotency.ErrReservationLost] if the key
 // is no longer this run's (its lease ran out and another run took it over,
