@@ -44,7 +44,7 @@ func (l *Lease) TTL() time.Duration { return l.g.m.opts.ttl }
 // unreachable for longer than [WithLease]) and another request may run with
 // the key. A run with side effects outside a transactional store should
 // stop. The channel is never closed for a run that keeps its reservation.
-func (l *Lease) Lost() <-chan struct{} { return l.g.lost }
+func (l *Lease) Lost() <-chan struct{} { return l.g.lostChan() }
 
 // Seal is the building block of transactional stores; handlers do not call
 // it. It returns the record to store in the handler's own transaction: rec,

@@ -20,7 +20,6 @@ func (m *Middleware) run(w http.ResponseWriter, r *http.Request, next http.Handl
 		token: token,
 		rec:   recorder{w: w, maxBody: m.opts.maxResponseBody, logger: m.opts.logger},
 		base:  context.WithoutCancel(r.Context()),
-		lost:  make(chan struct{}),
 	}
 	g.startRenewal()
 	ctx := r.Context()
@@ -79,61 +78,130 @@ type guard struct {
 	rec   recorder
 	base  context.Context // the request's values, without its cancellation
 	state atomic.Int32
-
-	stopRenewal context.CancelFunc
-	renewed     chan struct{} // closed when the renewal goroutine has returned
-
-	lostOnce sync.Once
-	lost     chan struct{} // closed when a renewal found the reservation lost
+	renew renewal
 }
 
-// startRenewal starts the goroutine that renews the lease every third of
-// its length until stopRenewal is called.
+// renewal renews a guard's lease from a timer every third of the lease:
+// no goroutine exists between renewals, so a run shorter than that costs a
+// timer and nothing else. A renewal that fails for a passing reason is
+// tried again at the next tick; one that finds the reservation lost stops
+// the renewals and closes the channel of [Lease.Lost].
+type renewal struct {
+	mu      sync.Mutex // guards the fields below
+	t       *time.Timer
+	stopped bool
+	busy    bool               // a renewal is under way
+	cancel  context.CancelFunc // cancels the renewal under way
+	idle    chan struct{}      // made by waitIdle while busy; closed when the renewal ends
+	isLost  bool
+	lost    chan struct{} // made on demand by lostChan
+}
+
+// startRenewal arms the first renewal.
 func (g *guard) startRenewal() {
-	ctx, cancel := context.WithCancel(g.base)
-	g.stopRenewal, g.renewed = cancel, make(chan struct{})
-	go g.renew(ctx)
+	r := &g.renew
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.t = time.AfterFunc(g.m.opts.lease/3, g.renewOnce) // it takes r.mu before it reads r.t
 }
 
-// renew is the renewal goroutine. A renewal that fails for a passing reason
-// is tried again at the next tick; one that finds the reservation lost
-// stops and closes g.lost.
-func (g *guard) renew(ctx context.Context) {
-	defer close(g.renewed)
+// renewOnce is the timer's function: one renewal, then the next is armed.
+func (g *guard) renewOnce() {
+	r := &g.renew
+	r.mu.Lock()
+	if r.stopped {
+		r.mu.Unlock()
+		return
+	}
+	ctx, cancel := context.WithCancel(g.base)
+	r.busy, r.cancel = true, cancel
+	r.mu.Unlock()
+
 	lease := g.m.opts.lease
-	t := time.NewTicker(lease / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	sctx, scancel := g.m.storeContext(ctx)
+	err := g.m.store.Renew(sctx, g.key, g.token, lease)
+	scancel()
+	stoppedMeanwhile := ctx.Err() != nil
+	cancel()
+
+	r.mu.Lock()
+	r.busy, r.cancel = false, nil
+	if r.idle != nil {
+		close(r.idle)
+		r.idle = nil
+	}
+	lost := !stoppedMeanwhile && errors.Is(err, ErrReservationLost)
+	if lost {
+		r.isLost = true
+		if r.lost != nil {
+			close(r.lost)
 		}
-		sctx, cancel := g.m.storeContext(ctx)
-		err := g.m.store.Renew(sctx, g.key, g.token, lease)
-		cancel()
-		switch {
-		case err == nil:
-		case ctx.Err() != nil:
-			return // the run ended while the renewal was under way
-		case errors.Is(err, ErrReservationLost):
-			g.lostOnce.Do(func() { close(g.lost) })
-			if g.state.Load() == guardRunning {
-				g.m.opts.logger.LogAttrs(ctx, slog.LevelError, "idempotency: the reservation was lost while its run went on (its lease ran out: the store was unreachable for longer than WithLease); another request with the key may run",
-					slog.String("key", g.key), slog.Any("error", err))
-			}
-			return
-		default:
-			g.m.opts.logger.LogAttrs(ctx, slog.LevelWarn, "idempotency: renewing the reservation failed; trying again",
-				slog.String("key", g.key), slog.Duration("lease", lease), slog.Any("error", err))
+	} else if !r.stopped {
+		r.t.Reset(lease / 3)
+	}
+	r.mu.Unlock()
+
+	switch {
+	case err == nil, stoppedMeanwhile:
+	case lost:
+		if g.state.Load() == guardRunning {
+			g.m.opts.logger.LogAttrs(g.base, slog.LevelError, "idempotency: the reservation was lost while its run went on (its lease ran out: the store was unreachable for longer than WithLease); another request with the key may run",
+				slog.String("key", g.key), slog.Any("error", err))
 		}
+	default:
+		g.m.opts.logger.LogAttrs(g.base, slog.LevelWarn, "idempotency: renewing the reservation failed; trying again",
+			slog.String("key", g.key), slog.Duration("lease", lease), slog.Any("error", err))
 	}
 }
 
-// endRenewal stops the renewal goroutine and waits for it.
+// stopRenewal stops the renewals and cancels the one under way, if any,
+// without waiting for it.
+func (g *guard) stopRenewal() {
+	r := &g.renew
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopped = true
+	r.t.Stop()
+	if r.cancel != nil {
+		r.cancel()
+	}
+}
+
+// waitRenewal waits until no renewal is under way (after stopRenewal, none
+// starts again).
+func (g *guard) waitRenewal() {
+	r := &g.renew
+	r.mu.Lock()
+	if !r.busy {
+		r.mu.Unlock()
+		return
+	}
+	if r.idle == nil {
+		r.idle = make(chan struct{})
+	}
+	idle := r.idle
+	r.mu.Unlock()
+	<-idle
+}
+
+// endRenewal stops the renewals and waits for the one under way.
 func (g *guard) endRenewal() {
 	g.stopRenewal()
-	<-g.renewed
+	g.waitRenewal()
+}
+
+// lostChan returns the channel of [Lease.Lost].
+func (g *guard) lostChan() <-chan struct{} {
+	r := &g.renew
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.lost == nil {
+		r.lost = make(chan struct{})
+		if r.isLost {
+			close(r.lost)
+		}
+	}
+	return r.lost
 }
 
 // complete stores the recorded response, or releases the key if the status
@@ -191,8 +259,8 @@ func (g *guard) releaseTaken(ctx context.Context, why string) {
 
 // seal hands the recording of the answer to the handler's transaction: it
 // returns rec, or the response written so far when rec is nil, and stops
-// recording and renewing (the renewal goroutine is waited for by settle,
-// since a renewal may be blocked behind the handler's own transaction).
+// recording and renewing (a renewal under way is waited for by settle,
+// since it may be blocked behind the handler's own transaction).
 func (g *guard) seal(rec *Record) (*Record, error) {
 	if !g.state.CompareAndSwap(guardRunning, guardSealed) {
 		return nil, fmt.Errorf("idempotency: the key was already completed, released or sealed: %w", ErrReservationLost)
@@ -210,7 +278,7 @@ func (g *guard) seal(rec *Record) (*Record, error) {
 // finds it lost, as expected; if it rolled back, the key is still reserved
 // and Release frees it, so that a retry runs.
 func (g *guard) settleSealed(ctx context.Context) {
-	<-g.renewed
+	g.waitRenewal()
 	sctx, cancel := g.m.storeContext(context.WithoutCancel(ctx))
 	defer cancel()
 	err := g.m.store.Release(sctx, g.key, g.token)
