@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -213,5 +214,59 @@ func TestWaitEndsBeforeTimeLimit(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusConflict || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("waiter got %d (Retry-After %q), want 409 with Retry-After before its %v time limit", resp.StatusCode, resp.Header.Get("Retry-After"), limit)
+	}
+}
+
+// TestWaitThenRunGetsItsTimeLimit: a request that waited for a run that
+// then failed (and released the key) runs itself with a time limit started
+// afresh, not with what the wait left of it.
+func TestWaitThenRunGetsItsTimeLimit(t *testing.T) {
+	const limit = 3 * time.Second // the waiter waits until 2s, one second before it
+	p := newPool(t, lifeline.WithTimeLimit(limit))
+	var calls atomic.Int64
+	firstStarted, failFirst := make(chan struct{}), make(chan struct{})
+	h := newMiddleware(t, newMem(t), idempotency.WithWait(time.Minute)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rn, _ := lifeline.FromContext(r.Context())
+		if calls.Add(1) == 1 {
+			close(firstStarted)
+			<-failFirst
+			w.WriteHeader(http.StatusServiceUnavailable) // a 5xx releases the key
+			return
+		}
+		// The waiter: it needs more than what its first limit has left.
+		if _, left := rn.TimeLimit(); left < limit-500*time.Millisecond {
+			w.WriteHeader(http.StatusInternalServerError)
+			fmt.Fprintf(w, "time left %v", left)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	ts := startLifeline(t, p, h)
+	send := func() (int, string) {
+		req, _ := http.NewRequest("POST", ts.URL+"/orders", nil)
+		req.Header.Set("Idempotency-Key", "k")
+		resp, err := ts.Client().Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0, ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	first := make(chan int, 1)
+	go func() { code, _ := send(); first <- code }()
+	<-firstStarted
+	waiter := make(chan string, 1)
+	go func() { code, body := send(); waiter <- fmt.Sprint(code, " ", body) }()
+	// Let the waiter spend most of its limit waiting, then fail the first
+	// run. The waiter polls the store; this only sets when the key frees.
+	time.Sleep(limit / 2)
+	close(failFirst)
+	if code := <-first; code != http.StatusServiceUnavailable {
+		t.Fatalf("first run: %d", code)
+	}
+	if got := <-waiter; got != "201 " {
+		t.Fatalf("the waiter, after the key was released: %q, want 201 with its time limit started again", got)
 	}
 }

@@ -181,8 +181,8 @@ func WithWait(d time.Duration) Option {
 
 // WithIgnoreUserAbort sets whether a protected run goes on when its client
 // disconnects. The default is true: the client will retry with the same key
-// and must get the result of a run that finished, never a second run (the
-// seed's "card charged, but not in my DB"). Inside a Lifeline run the
+// and must get the result of a run that finished, never a second run ("card
+// charged, but not in my DB", as PHP's manual notes tell). Inside a Lifeline run the
 // middleware calls [lifeline.Run.IgnoreUserAbort](true); outside one, the
 // handler gets a context that the client's disconnect does not cancel
 // ([context.WithoutCancel]), so bound its work yourself.

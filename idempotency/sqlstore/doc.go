@@ -65,7 +65,8 @@
 //
 // SQLite has one writer at a time: a handler's transaction holds up the
 // reservations of other requests until it commits, so keep transactions
-// short.
+// short. On PostgreSQL only a request with the same key waits, from
+// CompleteTx to the commit, for the row its answer is written to.
 //
 // [New] creates the table (lifeline_idempotency, [WithTable]) if it does
 // not exist. Times are taken from the database's clock, so processes on
