@@ -73,7 +73,9 @@ func newApp(cfg config, log *slog.Logger) (a *app, err error) {
 		return a, fmt.Errorf("idempotency store: %w", err)
 	}
 	// A retry that arrives while the first request still works waits for
-	// its answer, up to the longest an order can take, instead of a 409.
+	// its answer, up to the longest an order can take, instead of a 409;
+	// the middleware ends the wait a second before the retry's own time
+	// limit, so it answers 409 itself rather than the limit's 503.
 	if a.idem, err = idempotency.New(is, idempotency.WithLogger(log), idempotency.WithWait(maxDuration)); err != nil {
 		return a, err
 	}
