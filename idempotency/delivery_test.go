@@ -14,6 +14,8 @@ import (
 
 	"github.com/lifeline-go/lifeline"
 	"github.com/lifeline-go/lifeline/idempotency"
+	"github.com/lifeline-go/lifeline/internal/idemtest"
+	"github.com/lifeline-go/lifeline/internal/pooltest"
 )
 
 // replays collects what WithOnReplay reports.
@@ -61,9 +63,9 @@ func TestReplayDelivered(t *testing.T) {
 		t.Skip("delivery is read from the socket on Linux only")
 	}
 	got := make(replays, 4)
-	var o orders
-	p := newPool(t)
-	ts := startLifeline(t, p, newMiddleware(t, newMem(t), idempotency.WithOnReplay(got.hook)).Handler(&o))
+	var o idemtest.Orders
+	p := pooltest.New(t)
+	ts := idemtest.StartLifeline(t, p, idemtest.NewMiddleware(t, newMem(t), idempotency.WithOnReplay(got.hook)).Handler(&o))
 	code, _, first := postKey(t, ts.URL+"/orders", "k-1", "book")
 	if code != http.StatusCreated {
 		t.Fatalf("first: %d %s", code, first)
@@ -84,7 +86,7 @@ func TestReplayDelivered(t *testing.T) {
 	if rp.Key != "k-1" || string(rp.Record.Body) != first || rp.Record.StatusCode != http.StatusCreated || rp.Request.URL.Path != "/orders" {
 		t.Errorf("Replay = key %q, record %d %q, path %q; want k-1, the first answer, /orders", rp.Key, rp.Record.StatusCode, rp.Record.Body, rp.Request.URL.Path)
 	}
-	if n := o.n.Load(); n != 1 {
+	if n := o.N.Load(); n != 1 {
 		t.Errorf("%d orders, want 1", n)
 	}
 }
@@ -102,8 +104,8 @@ func TestReplayUndelivered(t *testing.T) {
 		_, _ = io.WriteString(w, strings.Repeat("o", size))
 	})
 	got := make(replays, 4)
-	p := newPool(t)
-	ts := startLifeline(t, p, newMiddleware(t, newMem(t), idempotency.WithMaxResponseBody(size),
+	p := pooltest.New(t)
+	ts := idemtest.StartLifeline(t, p, idemtest.NewMiddleware(t, newMem(t), idempotency.WithMaxResponseBody(size),
 		idempotency.WithOnReplay(got.hook)).Handler(big))
 	if code, _, body := postKey(t, ts.URL+"/orders", "k-2", ""); code != http.StatusCreated || len(body) != size {
 		t.Fatalf("first: %d, %d bytes", code, len(body))
@@ -128,7 +130,7 @@ func TestReplayUndelivered(t *testing.T) {
 // watch: the hook is told the replay's delivery is unknown.
 func TestReplayOutsideLifeline(t *testing.T) {
 	got := make(replays, 4)
-	h := newMiddleware(t, newMem(t), idempotency.WithOnReplay(got.hook)).Handler(&orders{})
+	h := idemtest.NewMiddleware(t, newMem(t), idempotency.WithOnReplay(got.hook)).Handler(&idemtest.Orders{})
 	serve(h, request("POST", "/orders", "k", "book"))
 	w := serve(h, request("POST", "/orders", "k", "book"))
 	if w.Header().Get("Idempotent-Replayed") != "true" {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/lifeline-go/lifeline"
 	"github.com/lifeline-go/lifeline/idempotency"
+	"github.com/lifeline-go/lifeline/internal/idemtest"
+	"github.com/lifeline-go/lifeline/internal/pooltest"
 )
 
 // TestLeaseRenewedWhileRunning: a run that lasts many leases keeps its
@@ -20,7 +22,7 @@ import (
 // never a second run.
 func TestLeaseRenewedWhileRunning(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var o orders
+		var o idemtest.Orders
 		var calls atomic.Int64
 		release := make(chan struct{})
 		slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -29,7 +31,7 @@ func TestLeaseRenewedWhileRunning(t *testing.T) {
 			}
 			o.ServeHTTP(w, r)
 		})
-		h := newMiddleware(t, newMem(t), idempotency.WithLease(time.Second)).Handler(slow)
+		h := idemtest.NewMiddleware(t, newMem(t), idempotency.WithLease(time.Second)).Handler(slow)
 		first := make(chan int)
 		go func() { first <- serve(h, request("POST", "/orders", "k", "book")).Code }()
 		for range 10 {
@@ -47,7 +49,7 @@ func TestLeaseRenewedWhileRunning(t *testing.T) {
 		if w := serve(h, request("POST", "/orders", "k", "book")); w.Code != http.StatusCreated || w.Header().Get("Idempotent-Replayed") != "true" {
 			t.Fatalf("after the run: %d replayed=%q, want the replay", w.Code, w.Header().Get("Idempotent-Replayed"))
 		}
-		if n := o.n.Load(); n != 1 {
+		if n := o.N.Load(); n != 1 {
 			t.Fatalf("%d orders, want 1", n)
 		}
 	})
@@ -58,9 +60,9 @@ func TestLeaseRenewedWhileRunning(t *testing.T) {
 // retry runs.
 func TestLeaseRunsOutAfterCrash(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var o orders
+		var o idemtest.Orders
 		store := newMem(t)
-		h := newMiddleware(t, store, idempotency.WithLease(3*time.Second)).Handler(&o)
+		h := idemtest.NewMiddleware(t, store, idempotency.WithLease(3*time.Second)).Handler(&o)
 		// What a process that died mid-run leaves: a reservation made with
 		// the lease, never renewed, completed or released. The store key is
 		// the client's key: no principal is set.
@@ -75,7 +77,7 @@ func TestLeaseRunsOutAfterCrash(t *testing.T) {
 		if w := serve(h, request("POST", "/orders", "k", "book")); w.Code != http.StatusCreated || w.Header().Get("Idempotent-Replayed") != "" {
 			t.Fatalf("after the lease: %d replayed=%q, want a fresh run", w.Code, w.Header().Get("Idempotent-Replayed"))
 		}
-		if n := o.n.Load(); n != 1 {
+		if n := o.N.Load(); n != 1 {
 			t.Fatalf("%d orders, want 1", n)
 		}
 	})
@@ -86,7 +88,7 @@ func TestLeaseRunsOutAfterCrash(t *testing.T) {
 func fingerprintOf(t *testing.T, r *http.Request) string {
 	t.Helper()
 	spy := &fingerprints{Store: newMem(t)}
-	serve(newMiddleware(t, spy).Handler(http.NotFoundHandler()), r.Clone(context.Background()))
+	serve(idemtest.NewMiddleware(t, spy).Handler(http.NotFoundHandler()), r.Clone(context.Background()))
 	if len(spy.got) != 1 {
 		t.Fatalf("fingerprints seen: %v", spy.got)
 	}
@@ -100,7 +102,7 @@ func TestLeaseLost(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := &renewFails{Store: newMem(t)}
 		lost := make(chan bool, 1)
-		h := newMiddleware(t, store, idempotency.WithLease(time.Second)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := idemtest.NewMiddleware(t, store, idempotency.WithLease(time.Second)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			l, ok := idempotency.LeaseFromContext(r.Context())
 			if !ok {
 				t.Error("no lease in a protected run")
@@ -138,7 +140,7 @@ func (s *renewFails) Renew(ctx context.Context, key, token string, lease time.Du
 // TestLeaseNotInPassThrough: a request the middleware does not protect has
 // no lease.
 func TestLeaseNotInPassThrough(t *testing.T) {
-	h := newMiddleware(t, newMem(t)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := idemtest.NewMiddleware(t, newMem(t)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := idempotency.LeaseFromContext(r.Context()); ok {
 			t.Error("a lease for a request without a key")
 		}
@@ -153,7 +155,7 @@ func TestLeaseNotInPassThrough(t *testing.T) {
 func TestSeal(t *testing.T) {
 	store := newMem(t)
 	var sealed *idempotency.Record
-	h := newMiddleware(t, store).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := idemtest.NewMiddleware(t, store).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		l, _ := idempotency.LeaseFromContext(r.Context())
 		w.WriteHeader(http.StatusCreated)
 		_, _ = w.Write([]byte("order 1"))
@@ -185,18 +187,18 @@ func TestSeal(t *testing.T) {
 // being cut by the limit (a 503 from Lifeline) while it waits.
 func TestWaitEndsBeforeTimeLimit(t *testing.T) {
 	const limit = 2 * time.Second
-	p := newPool(t, lifeline.WithTimeLimit(limit))
+	p := pooltest.New(t, lifeline.WithTimeLimit(limit))
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
 	started := make(chan struct{}, 1)
-	h := newMiddleware(t, newMem(t), idempotency.WithWait(time.Minute)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := idemtest.NewMiddleware(t, newMem(t), idempotency.WithWait(time.Minute)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		started <- struct{}{}
 		select {
 		case <-release:
 		case <-r.Context().Done():
 		}
 	}))
-	ts := startLifeline(t, p, h)
+	ts := idemtest.StartLifeline(t, p, h)
 	go func() {
 		req, _ := http.NewRequest("POST", ts.URL+"/orders", nil)
 		req.Header.Set("Idempotency-Key", "k")
@@ -222,10 +224,10 @@ func TestWaitEndsBeforeTimeLimit(t *testing.T) {
 // afresh, not with what the wait left of it.
 func TestWaitThenRunGetsItsTimeLimit(t *testing.T) {
 	const limit = 3 * time.Second // the waiter waits until 2s, one second before it
-	p := newPool(t, lifeline.WithTimeLimit(limit))
+	p := pooltest.New(t, lifeline.WithTimeLimit(limit))
 	var calls atomic.Int64
 	firstStarted, failFirst := make(chan struct{}), make(chan struct{})
-	h := newMiddleware(t, newMem(t), idempotency.WithWait(time.Minute)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := idemtest.NewMiddleware(t, newMem(t), idempotency.WithWait(time.Minute)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		if calls.Add(1) == 1 {
 			close(firstStarted)
@@ -241,7 +243,7 @@ func TestWaitThenRunGetsItsTimeLimit(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusCreated)
 	}))
-	ts := startLifeline(t, p, h)
+	ts := idemtest.StartLifeline(t, p, h)
 	send := func() (int, string) {
 		req, _ := http.NewRequest("POST", ts.URL+"/orders", nil)
 		req.Header.Set("Idempotency-Key", "k")

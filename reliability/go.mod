@@ -47,3 +47,11 @@ require github.com/lifeline-go/lifeline/status v0.0.0-00010101000000-00000000000
 replace github.com/lifeline-go/lifeline/session/boltstore => ../session/boltstore
 
 require github.com/lifeline-go/lifeline/session/boltstore v0.0.0-00010101000000-000000000000 // indirect
+
+replace github.com/lifeline-go/lifeline/idempotency/redisstore => ../idempotency/redisstore
+
+require github.com/lifeline-go/lifeline/idempotency/redisstore v0.0.0-00010101000000-000000000000
+
+replace github.com/lifeline-go/lifeline/idempotency/boltstore => ../idempotency/boltstore
+
+require github.com/lifeline-go/lifeline/idempotency/boltstore v0.0.0-00010101000000-000000000000 // indirect

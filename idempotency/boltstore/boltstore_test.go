@@ -41,6 +41,14 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestConcurrentDuplicates is the double click multiplied: 50 identical
+// POSTs with one key at once, behind the middleware.
+func TestConcurrentDuplicates(t *testing.T) {
+	idempotencytest.RunConcurrency(t, func(t *testing.T) idempotency.Store {
+		return newStore(t, openDB(t, filepath.Join(t.TempDir(), "idem.db")))
+	})
+}
+
 func TestNewRejectsBadOptions(t *testing.T) {
 	db := openDB(t, filepath.Join(t.TempDir(), "idem.db"))
 	tests := []struct {

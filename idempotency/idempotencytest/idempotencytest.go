@@ -20,6 +20,10 @@
 // concurrent callers. Expiry is checked against the store's own clock with
 // short TTLs and polling (a real Redis cannot be given virtual time), so a
 // run takes a fraction of a second.
+//
+// [RunConcurrency] checks the store end to end, behind the middleware: many
+// identical requests sent at once over HTTP place exactly one order. Call it
+// beside Run.
 package idempotencytest
 
 import (

@@ -24,7 +24,7 @@ func newClient(t *testing.T, addr string) *redis.Client {
 	return c
 }
 
-func newStore(t *testing.T, c redis.Scripter, opts ...redisstore.Option) *redisstore.Store {
+func newStore(t testing.TB, c redis.Scripter, opts ...redisstore.Option) *redisstore.Store {
 	t.Helper()
 	s, err := redisstore.New(c, opts...)
 	if err != nil {

@@ -27,6 +27,17 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestConcurrentDuplicates is the double click multiplied: 50 identical
+// POSTs with one key at once, behind the middleware, on each database.
+func TestConcurrentDuplicates(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, d database) {
+		db := d.open(t)
+		idempotencytest.RunConcurrency(t, func(t *testing.T) idempotency.Store {
+			return newStore(t, db, d.dialect)
+		})
+	})
+}
+
 func post(h http.Handler, key, body string) *httptest.ResponseRecorder {
 	r := httptest.NewRequest("POST", "/orders", strings.NewReader(body))
 	if key != "" {
