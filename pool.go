@@ -15,15 +15,14 @@ import (
 // handlers with [Pool.Middleware], and call [Pool.Shutdown] when the server
 // stops. A Pool is safe for concurrent use.
 type Pool struct {
-	cfg   config
-	start time.Time
-	slots chan struct{} // WithMaxActive semaphore, nil when uncapped
-	exs   sync.Pool     // *exchange
-	ids   atomic.Uint64
-	stats counters
-	det   detector      // socket-level abort detection (ConfigureServer)
-	work  chan *Run     // idle run goroutines wait here (see worker.go)
-	quit  chan struct{} // closed by Shutdown: idle run goroutines exit
+	cfg     config
+	start   time.Time
+	slots   chan struct{} // WithMaxActive semaphore, nil when uncapped
+	exs     sync.Pool     // *exchange
+	ids     atomic.Uint64
+	stats   counters
+	det     detector // socket-level abort detection (ConfigureServer)
+	workers workers  // idle run goroutines (see worker.go)
 
 	outcomes   atomic.Bool  // WithOutcome was called: responses look for an Outcome
 	flushWaits atomic.Int32 // early answers waiting for net/http's flush (delivery)
@@ -61,7 +60,7 @@ func NewPool(opts ...Option) (*Pool, error) {
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()
 	}
-	p := &Pool{cfg: cfg, start: time.Now(), work: make(chan *Run), quit: make(chan struct{})}
+	p := &Pool{cfg: cfg, start: time.Now()}
 	if cfg.maxActive > 0 {
 		p.slots = make(chan struct{}, cfg.maxActive)
 	}
@@ -195,7 +194,7 @@ func (p *Pool) endRun(rn *Run) {
 func (p *Pool) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	if !p.closing.Swap(true) {
-		close(p.quit)
+		p.workers.close()
 	}
 	if p.live.n.Load() == 0 {
 		p.mu.Unlock()
