@@ -30,49 +30,39 @@ func (c *connSide) loop() (abortStream bool) {
 	ctxDone := r.Context().Done()
 	var overtimeAt time.Time // when writes got their deadline past the time limit
 	for {
-		select {
-		case kind := <-ex.req:
-			m := &ex.msg // read only where the run side waits (hijack) or is gone (done)
-			switch kind {
-			case msgHijack:
-				// The run side waits for the answer: it is not writing.
-				conn, brw, err := http.NewResponseController(w).Hijack()
-				if err == nil {
-					ex.take()
-					m.conn, m.brw = conn, brw
-					ex.ack <- nil
-					return false
-				}
-				ex.ack <- err
-			case msgRelease:
-				// The run side took w back itself (Finish) and goes on
-				// with the exchange: it is not ours to touch any more.
-				if cw != nil && rn.dlv.isPending() {
-					rn.pool.flushWaits.Add(1)
-					cw.awaitFlush(&rn.dlv) // net/http flushes after we return
-				}
-				return false
-			case msgDone:
-				// The run side has gone: the exchange and the run are ours.
+		ev := ex.ev.Load()
+		switch {
+		case ev&evDone != 0:
+			// The run side has gone: the exchange and the run are ours.
+			ex.take()
+			abort := c.answer(ex.msg.outcome, ex.wroteHeader, ex.overtime.Load())
+			rn.pool.endRun(rn)
+			return abort
+		case ev&evRelease != 0:
+			// The run side took w back itself (Finish) and goes on
+			// with the exchange: it is not ours to touch any more.
+			if cw != nil && rn.dlv.isPending() {
+				rn.pool.flushWaits.Add(1)
+				cw.awaitFlush(&rn.dlv) // net/http flushes after we return
+			}
+			return false
+		case ev&evHijack != 0:
+			// The run side waits for the answer: it is not writing.
+			ex.ev.And(^uint32(evHijack))
+			conn, brw, err := http.NewResponseController(w).Hijack()
+			if err == nil {
 				ex.take()
-				abort := c.answer(m.outcome, ex.wroteHeader, ex.overtime.Load())
-				rn.pool.endRun(rn)
-				return abort
+				ex.msg.conn, ex.msg.brw = conn, brw
+				ex.ack <- nil
+				return false
 			}
-		case <-ctxDone:
-			ctxDone = nil
-			if ex.overtime.Load() || ex.revoked.Load() {
-				// Our own cut (a write deadline past the time limit, or
-				// taking w back) ended the stream: the client did not leave.
-				continue
-			}
-			cause := CauseClosed
-			if cw != nil {
-				cause = cw.classify()
-			}
-			rn.abort(cause)
-		case <-ex.alarm:
+			ex.ack <- err
+		case ev&evAlarm != 0:
+			ex.ev.And(^uint32(evAlarm))
 			if c.runaway() {
+				if !ex.leave() {
+					continue // the run side handed the response over first
+				}
 				return c.answerRunaway()
 			}
 			// A write may be stuck on a client that does not read. Past
@@ -105,15 +95,33 @@ func (c *connSide) loop() (abortStream bool) {
 			case ex.writing.Load() && time.Since(overtimeAt) >= ot:
 				ex.revoke(w, c.cutter())
 			}
+		case ctxDone == nil:
+			<-ex.wake
+		default:
+			select {
+			case <-ex.wake:
+			case <-ctxDone:
+				ctxDone = nil
+				if ex.overtime.Load() || ex.revoked.Load() {
+					// Our own cut (a write deadline past the time limit, or
+					// taking w back) ended the stream: the client did not leave.
+					continue
+				}
+				cause := CauseClosed
+				if cw != nil {
+					cause = cw.classify()
+				}
+				rn.abort(cause)
+			}
 		}
 	}
 }
 
 // answerRunaway answers for a run that ignored its time limit and grace
-// period, and lets it go on alone, counted as runaway.
+// period, and lets it go on alone, counted as runaway. The connection side
+// has left the exchange (exchange.leave).
 func (c *connSide) answerRunaway() (abortStream bool) {
 	ex, w, r := c.ex, c.w, c.r
-	close(ex.gone)
 	woke := ex.revoke(w, c.cutter())
 	if r.ContentLength != 0 {
 		// The run may be stuck reading the body, holding its lock: net/http

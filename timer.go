@@ -123,12 +123,7 @@ func (rn *Run) onTimer() {
 
 // kickConn tells the connection side to look at the run: it may have run
 // away, or a write may be stuck.
-func (ex *exchange) kickConn() {
-	select {
-	case ex.alarm <- struct{}{}:
-	default:
-	}
-}
+func (ex *exchange) kickConn() { ex.signal(evAlarm) }
 
 // stallTimer is the stall bound's timer, reused by the runs of one exchange
 // while its callback is known not to run (see stopTimers).
