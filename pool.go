@@ -28,6 +28,7 @@ type Pool struct {
 	flushWaits atomic.Int32 // early answers waiting for net/http's flush (delivery)
 
 	live    liveSet     // the live runs (see live.go)
+	late    lateArms    // runs whose first time limit is not armed yet (see timer.go)
 	closing atomic.Bool // Shutdown has begun: new requests get 503
 
 	mu       sync.Mutex    // the pool-wide lock, taken once per request (endRun); guards the fields below
@@ -120,9 +121,7 @@ func (p *Pool) newRun(rt *route, r *http.Request, w http.ResponseWriter) (*Run, 
 		_ = ex.stack.StartBase(rt.cfg.outputBuffering)
 	}
 	if rt.cfg.timeLimit > 0 {
-		rn.mu.Lock()
-		rn.armFromLocked(rt.cfg.timeLimit, now, now)
-		rn.mu.Unlock()
+		p.armLate(rn, rt.cfg.timeLimit, now)
 	} else if rt.cfg.stallTimeout > 0 {
 		rn.stallNeeded.Store(true)
 	}
@@ -141,7 +140,8 @@ func (p *Pool) endRun(rn *Run) {
 	if !runaway {
 		rn.timerMode = timerOff
 	}
-	ex.stopTimers(runaway)
+	ex.stopTimers(runaway, rn.timerLate)
+	rn.timerLate = false
 	rn.mu.Unlock()
 	rec := rn.record()
 	st := rn.Status()

@@ -54,6 +54,7 @@ type Run struct {
 	limit       time.Duration // current time limit, 0 = none
 	deadline    time.Time     // when the current limit expires
 	timerMode   timerMode
+	timerLate   bool // the limit is set but its timer not armed yet (see armLate)
 	shutdowns   []func(context.Context, *Run)
 	release     []func(context.Context)
 	notes       map[string]string
