@@ -43,7 +43,9 @@ type Run struct {
 	w   runWriter  // the handler's ResponseWriter; part of the Run so it is never reused
 	ctx runContext // the run context (Run.Context); part of the Run for the same reason
 	cw  *connWatch // the detector's watch of the client connection, or nil
-	dlv delivery   // delivery tracking, armed by Finish (see delivery.go)
+
+	liveNext, livePrev *Run     // the pool's live set (live.go), guarded by its shard's lock
+	dlv                delivery // delivery tracking, armed by Finish (see delivery.go)
 
 	mu          sync.Mutex      // guards the fields below
 	cause       Cause           // first cause recorded
