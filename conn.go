@@ -158,7 +158,7 @@ func (c *connSide) runaway() bool {
 // and reuse the exchange, at the same time.
 func (c *connSide) answer(out outcome, wroteHeader, deadlineSet bool) (abortStream bool) {
 	rn, w, r := c.rn, c.w, c.r
-	if rn.Aborted() && !rn.finished.Load() {
+	if rn.Aborted() && !rn.released() {
 		// The client left before the response was complete. What it may
 		// still read (a half-closed connection) must not look complete:
 		// cut the response short rather than end it cleanly.

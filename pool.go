@@ -133,7 +133,7 @@ func (p *Pool) newRun(rt *route, r *http.Request, w http.ResponseWriter) (*Run, 
 // endRun ends the run: on the run's goroutine, or on the connection side
 // when the run handed itself over (exchange.handOver).
 func (p *Pool) endRun(rn *Run) {
-	rn.phase.Store(uint32(PhaseDone))
+	rn.setPhase(PhaseDone)
 	ex := rn.ex
 	rn.mu.Lock()
 	runaway := rn.timerMode == timerExpired // stays so: the record says runaway

@@ -73,7 +73,7 @@ func (rn *Run) record() Record {
 	rec := Record{
 		ID: rn.id, Route: rn.conf().route, Method: rn.req.Method, URI: rn.req.RequestURI,
 		Status: rn.Status(), Cause: rn.cause, Code: int(rn.code.Load()), BytesSent: rn.bytes.Load(),
-		Start: rn.start, Duration: time.Since(rn.start), Finished: !rn.finishedAt.IsZero(),
+		Start: rn.start, Duration: time.Since(rn.start), Finished: rn.finishCalled(),
 		ShutdownFuncs: rn.ranShutdown, Runaway: rn.timerMode == timerExpired, Panicked: rn.panicked,
 		IgnoreUserAbort: rn.ignore.Load(), Delivery: dlv,
 	}
@@ -81,7 +81,7 @@ func (rn *Run) record() Record {
 		rec.URI = rn.req.URL.RequestURI()
 	}
 	if rec.Finished {
-		rec.FinishedAfter = rn.finishedAt.Sub(rn.start)
+		rec.FinishedAfter = rn.finishedIn
 	}
 	if len(rn.notes) > 0 {
 		rec.Notes = maps.Clone(rn.notes)
