@@ -27,7 +27,16 @@ type connSide struct {
 // w; every case that touches w takes it back first.
 func (c *connSide) loop() (abortStream bool) {
 	rn, ex, w, r, cw := c.rn, c.ex, c.w, c.r, c.cw
-	ctxDone := r.Context().Done()
+	// The request's context is cancelled when the client goes. Over
+	// HTTP/1 with the detector's watch, that is the connection's FIN or
+	// RST, which the watch reports itself (sooner, and even while the body
+	// is unread): not asking for the context's channel saves its
+	// allocation and lets the loop park on one channel. A stream reset of
+	// HTTP/2 is seen only through the context.
+	var ctxDone <-chan struct{}
+	if cw == nil || r.ProtoMajor != 1 {
+		ctxDone = r.Context().Done()
+	}
 	var overtimeAt time.Time // when writes got their deadline past the time limit
 	for {
 		ev := ex.ev.Load()
