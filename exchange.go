@@ -44,6 +44,7 @@ type exchange struct {
 	stall *stallTimer   // the stall bound, armed lazily (see timer.go)
 	cur   atomic.Pointer[Run]
 	msg   message
+	conn  connSide // the connection side's state (see route.serve)
 	stack *output.Stack
 	sink  runSink
 
@@ -115,9 +116,8 @@ func newExchange() *exchange {
 // reset prepares a pooled exchange for rn, whose response goes to w.
 func (ex *exchange) reset(rn *Run, w http.ResponseWriter) {
 	ex.ev.Store(0)
-	select {
-	case <-ex.wake:
-	default:
+	if len(ex.wake) > 0 { // a wake-up left over from the last run; no call otherwise
+		<-ex.wake
 	}
 	ex.released, ex.stallArmed = false, false
 	ex.msg = message{}

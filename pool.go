@@ -143,16 +143,17 @@ func (p *Pool) endRun(rn *Run) {
 	ex.stopTimers(runaway, rn.timerLate)
 	rn.timerLate = false
 	rn.mu.Unlock()
-	rec := rn.record()
-	st := rn.Status()
-	p.stats.byStatus[st&3].Add(1)
-	if rec.Finished {
+	dlv := rn.Delivery()
+	p.stats.byStatus[rn.Status()&3].Add(1)
+	if rn.finishCalled() {
 		p.stats.finished.Add(-1)
 	}
 	left := p.live.remove(rn)
 	p.mu.Lock()
 	if len(p.recent) > 0 {
-		p.recent[p.recentAt] = rec
+		// Run.mu is taken under the pool's lock here, never the other
+		// way round.
+		rn.record(&p.recent[p.recentAt], dlv)
 		p.recentAt = (p.recentAt + 1) % len(p.recent)
 		if p.recentN < len(p.recent) {
 			p.recentN++
@@ -169,8 +170,8 @@ func (p *Pool) endRun(rn *Run) {
 	if p.slots != nil {
 		<-p.slots
 	}
-	if f := p.cfg.onEnd; f != nil {
-		rn.safeCall("WithRunEnded hook", func() { f(rec) })
+	if p.cfg.onEnd != nil {
+		p.runEnded(rn, dlv)
 	}
 	ex.cur.Store(nil)
 	rn.mu.Lock()
@@ -183,6 +184,15 @@ func (p *Pool) endRun(rn *Run) {
 		return // the connection side left early; drop the exchange
 	}
 	p.exs.Put(ex)
+}
+
+// runEnded calls the WithRunEnded hook with the run's record.
+//
+//go:noinline
+func (p *Pool) runEnded(rn *Run, dlv Delivery) {
+	var rec Record
+	rn.record(&rec, dlv)
+	rn.safeCall("WithRunEnded hook", func() { p.cfg.onEnd(rec) })
 }
 
 // Shutdown waits for every run to end, including runs still working after
