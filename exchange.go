@@ -19,7 +19,7 @@ import (
 //
 // The connection side lends w to the run side for the life of the response.
 // The run side writes to it directly, holding mu for each call (header, body,
-// flush, 1xx, deadlines), while the connection side is parked in its select
+// flush, 1xx, deadlines), while the connection side is parked in its loop
 // and does not touch w. When the connection side must act (the run ended,
 // Finish, a runaway, a stall), it takes w back: it sets revoked, wakes a
 // write that is stuck on a client that does not read by setting a write
@@ -53,7 +53,7 @@ type exchange struct {
 	wroteHeader bool                // guarded by mu: the final header went out
 
 	revoked    atomic.Bool  // the connection side is taking w back: start no new call on it
-	overtime   atomic.Bool  // past the time limit, calls on w have a write deadline (see serveConn)
+	overtime   atomic.Bool  // past the time limit, calls on w have a write deadline (see connSide.alarm)
 	writing    atomic.Bool  // the run side is inside a call on w
 	writeStart atomic.Int64 // when the current call on w began (UnixNano), if stallArmed
 
