@@ -92,10 +92,16 @@ func (s *Stack) Reset(sink Sink) {
 	header := s.header
 	if header == nil || len(header) > 64 {
 		header = make(http.Header)
-	} else {
+	} else if len(header) > 0 {
 		clear(header)
 	}
-	*s = Stack{sink: sink, header: header, levels: levels, pend: pend}
+	// Field by field: sentPCs (most of the struct) is read only up to
+	// sentN, and a whole-struct assignment would clear it every time.
+	s.sink, s.header, s.code = sink, header, 0
+	s.levels, s.running, s.implicit = levels, false, false
+	s.sent, s.sentFile, s.sentLine, s.sentN = false, "", 0, 0
+	s.ending, s.pend, s.written = false, pend, 0
+	s.serverLength = 0
 }
 
 // SetServerLength makes [Stack.EndAll] leave Content-Length unset for a
