@@ -16,8 +16,8 @@ import (
 // stops. A Pool is safe for concurrent use.
 //
 // The name is PHP-FPM's: a pool there is a named group of workers with its
-// own settings (pm.max_children is [WithMaxActive], request_terminate_timeout
-// the time limit, pm.status_path package status). A Lifeline pool runs each
+// own settings (pm.max_children is [WithMaxActive], its max_execution_time
+// [WithTimeLimit], pm.status_path package status). A Lifeline pool runs each
 // request on a goroutine of its own, kept for reuse while idle, rather than
 // on a fixed set of worker processes.
 type Pool struct {
