@@ -64,7 +64,7 @@ func TestAbortDetectionHTTP1(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := newPool(t)
 			started, out := make(chan struct{}, 2), make(chan seen, 2)
-			srv := cstest.Start(t, cstest.H1, p.Handler(silentHandler(t, started, out)), p.ConfigureServer)
+			srv := cstest.Start(t, cstest.H1, p.Middleware()(silentHandler(t, started, out)), p.ConfigureServer)
 			c, err := net.Dial("tcp", srv.Listener.Addr().String())
 			if err != nil {
 				t.Fatal(err)
@@ -103,7 +103,7 @@ func TestAbortDetectionHTTP2(t *testing.T) {
 		t.Run(string(m), func(t *testing.T) {
 			p := newPool(t)
 			started, out := make(chan struct{}, 1), make(chan seen, 1)
-			srv := cstest.Start(t, m, p.Handler(silentHandler(t, started, out)), p.ConfigureServer)
+			srv := cstest.Start(t, m, p.Middleware()(silentHandler(t, started, out)), p.ConfigureServer)
 			ctx, cancel := context.WithCancel(context.Background())
 			errc := make(chan error, 1)
 			go func() {
@@ -146,7 +146,7 @@ func TestTerminatedAtNextOutput(t *testing.T) {
 		_, _ = io.WriteString(w, "after abort")
 		progress = "after-write" // never reached
 	})
-	srv := cstest.Start(t, cstest.H1, p.Handler(h), p.ConfigureServer)
+	srv := cstest.Start(t, cstest.H1, p.Middleware()(h), p.ConfigureServer)
 	c, err := net.Dial("tcp", srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -208,7 +208,7 @@ func TestIgnoreUserAbort(t *testing.T) {
 				w.(http.Flusher).Flush()
 				result = "done " + ctxState + " " + writeState
 			})
-			srv := cstest.Start(t, cstest.H1, p.Handler(h), p.ConfigureServer)
+			srv := cstest.Start(t, cstest.H1, p.Middleware()(h), p.ConfigureServer)
 			c, err := net.Dial("tcp", srv.Listener.Addr().String())
 			if err != nil {
 				t.Fatal(err)

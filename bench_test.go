@@ -38,7 +38,7 @@ func BenchmarkOverhead(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		h    http.Handler
-	}{{"bare", hello}, {"lifeline", p.Handler(hello)}} {
+	}{{"bare", hello}, {"lifeline", p.Middleware()(hello)}} {
 		b.Run(c.name, func(b *testing.B) {
 			r := httptest.NewRequest("GET", "/", nil)
 			w := &nopWriter{h: make(http.Header)}
@@ -83,7 +83,7 @@ func BenchmarkAbortDetection(b *testing.B) {
 			p, _ := lifeline.NewPool()
 			started := make(chan struct{}, 1)
 			detected := make(chan time.Time, 1)
-			h := p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := p.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				started <- struct{}{}
 				<-r.Context().Done()
 				detected <- time.Now()
@@ -129,7 +129,7 @@ func BenchmarkAbortDetection(b *testing.B) {
 
 func ExamplePool_Stats() {
 	pool, _ := lifeline.NewPool()
-	h := pool.Handler(hello)
+	h := pool.Middleware()(hello)
 	for i := 0; i < 3; i++ {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 	}

@@ -41,7 +41,7 @@ func TestDeliveryReadAll(t *testing.T) {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			p := newPool(t)
 			got := make(chan lifeline.Delivery, 1)
-			ts := startH2C(t, p, p.Handler(deliveryHandler(size, 5*time.Second, got)))
+			ts := startH2C(t, p, p.Middleware()(deliveryHandler(size, 5*time.Second, got)))
 			resp, err := http.Get(ts.URL)
 			if err != nil {
 				t.Fatal(err)
@@ -72,7 +72,7 @@ func TestDeliveryNotReadThenReset(t *testing.T) {
 	p := newPool(t)
 	first, second := make(chan lifeline.Delivery, 1), make(chan lifeline.Delivery, 1)
 	reset := make(chan struct{})
-	ts := startH2C(t, p, p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts := startH2C(t, p, p.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		io.WriteString(w, strings.Repeat("n", 512<<10)) // more than the client's buffer, less than the server's
 		rn.Finish()
@@ -114,7 +114,7 @@ func TestDeliveryNotReadThenReset(t *testing.T) {
 func TestDeliveryUnknown(t *testing.T) {
 	p := newPool(t)
 	got := make(chan lifeline.Delivery, 1)
-	h := p.Handler(deliveryHandler(10, 5*time.Second, got))
+	h := p.Middleware()(deliveryHandler(10, 5*time.Second, got))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 	if d := <-got; d != lifeline.DeliveryUnknown {
 		t.Errorf("recorder: %v, want unknown", d)
@@ -130,7 +130,7 @@ func TestDeliveryUnknown(t *testing.T) {
 		t.Errorf("HTTP/2: %v, want unknown", d)
 	}
 	nofinish := make(chan lifeline.Delivery, 1)
-	ts2 := startH2C(t, p, p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts2 := startH2C(t, p, p.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		io.WriteString(w, "x")
 		d, _ := rn.AwaitDelivery(context.Background()) // returns at once

@@ -126,7 +126,7 @@ func TestZeroWindowPeerIsAlive(t *testing.T) {
 		t.Fatal(err)
 	}
 	chunk := make([]byte, 32<<10)
-	h := p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := p.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", strconv.Itoa(size))
 		for off := 0; off < size; off += len(chunk) {
 			if _, err := w.Write(chunk); err != nil {

@@ -14,7 +14,10 @@
 //
 //	pool, err := lifeline.NewPool(lifeline.WithTimeLimit(30 * time.Second))
 //	...
-//	http.Handle("/order", pool.Handler(http.HandlerFunc(order)))
+//	mux := http.NewServeMux()
+//	mux.HandleFunc("/order", order)
+//	srv := &http.Server{Handler: pool.Middleware()(mux)} // one run per request
+//	pool.ConfigureServer(srv)                              // abort detection on the socket
 //
 //	func order(w http.ResponseWriter, r *http.Request) {
 //		rn, _ := lifeline.FromContext(r.Context())
@@ -24,6 +27,23 @@
 //		})
 //		charge(r.Context()) // survives a client disconnect, not the time limit
 //	}
+//
+// # One way in
+//
+// [Pool.Middleware] is the only entry point, ordinary middleware for any
+// router (chi's Use and With, gorilla/mux's Use, alice, or a handler for
+// [net/http.ServeMux]). Wrap the whole server once; a route that needs other
+// settings wraps its handler with the same pool's Middleware and its own
+// options, which then adjust the run the outer middleware made instead of
+// starting a second one:
+//
+//	slow := pool.Middleware(lifeline.WithTimeLimit(5*time.Minute), lifeline.WithRoute("export"))
+//	mux.Handle("/export", slow(exportHandler))
+//	srv.Handler = pool.Middleware()(mux)
+//
+// Options are checked once, when Middleware is called: a bad one panics
+// there, at set-up, as http.ServeMux.Handle does on a bad pattern; no request
+// ever sees it.
 //
 // # PHP to Lifeline
 //

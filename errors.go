@@ -45,7 +45,8 @@ var (
 	ErrFinished = errors.New("lifeline: response already finished")
 	// ErrRunEnded is returned by Run methods called after the run ended.
 	ErrRunEnded = errors.New("lifeline: run has ended")
-	// ErrNilHandler is returned by [Pool.Wrap] for a nil handler.
+	// ErrNilHandler is the panic of the function [Pool.Middleware] returns
+	// when it is given a nil handler, at set-up.
 	ErrNilHandler = errors.New("lifeline: nil handler")
 	// ErrPoolClosed is what requests get once [Pool.Shutdown] has begun.
 	ErrPoolClosed = errors.New("lifeline: pool shutting down")

@@ -25,17 +25,20 @@ func ExampleNewPool() {
 	// Output: true
 }
 
-func ExamplePool_Handler() {
+func ExamplePool_Middleware() {
 	pool, _ := lifeline.NewPool()
 	defer pool.Shutdown(context.Background())
-	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		fmt.Fprintf(w, "status %v", rn.Status())
-	}), lifeline.WithRoute("hello"))
-
-	srv := httptest.NewServer(h)
+	})
+	// One pool wraps the whole server: every request is a run.
+	srv := httptest.NewServer(pool.Middleware()(mux))
 	defer srv.Close()
-	resp, err := http.Get(srv.URL)
+
+	resp, err := http.Get(srv.URL + "/hello")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -48,18 +51,53 @@ func ExamplePool_Handler() {
 	// Output: status normal 13
 }
 
-func ExamplePool_Wrap() {
+// Routes adjust the run the outer middleware made: the same Middleware,
+// used inside the router, never starts a second run.
+func ExamplePool_Middleware_perRoute() {
+	pool, _ := lifeline.NewPool(lifeline.WithTimeLimit(30 * time.Second))
+	defer pool.Shutdown(context.Background())
+
+	report := func(w http.ResponseWriter, r *http.Request) {
+		rn, _ := lifeline.FromContext(r.Context())
+		limit, _ := rn.TimeLimit()
+		fmt.Fprintf(w, "run %d, limit %v, ignores aborts: %v", rn.ID(), limit, rn.IgnoresUserAbort())
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/page", report)
+	export := pool.Middleware(lifeline.WithTimeLimit(5*time.Minute), lifeline.WithIgnoreUserAbort(true), lifeline.WithRoute("export"))
+	mux.Handle("/export", export(http.HandlerFunc(report)))
+	h := pool.Middleware()(mux)
+
+	for _, path := range []string{"/page", "/export"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		fmt.Println(rec.Body.String())
+	}
+	fmt.Println("runs:", pool.Stats().Accepted)
+	// Output:
+	// run 1, limit 30s, ignores aborts: false
+	// run 2, limit 5m0s, ignores aborts: true
+	// runs: 2
+}
+
+// A bad option is a programming error: Middleware panics while the routes
+// are set up, as http.ServeMux.Handle does on a bad pattern, never while it
+// serves a request.
+func ExamplePool_Middleware_badOption() {
 	pool, _ := lifeline.NewPool()
 	defer pool.Shutdown(context.Background())
-	_, err := pool.Wrap(nil)
-	fmt.Println(err)
-	// Output: lifeline: nil handler
+	defer func() {
+		err, _ := recover().(error)
+		fmt.Println(errors.Is(err, lifeline.ErrInvalidOption), err)
+	}()
+	pool.Middleware(lifeline.WithMaxActive(10)) // a pool option, not a route's
+	// Output: true lifeline: invalid option: WithMaxActive applies to the pool, not to a route
 }
 
 func ExampleRun_Finish() {
 	pool, _ := lifeline.NewPool()
 	done := make(chan string)
-	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		io.WriteString(w, "We'll email you as soon as this is done.")
 		rn.Finish() // the client has its answer now
@@ -79,7 +117,7 @@ func ExampleRun_Finish() {
 func ExampleRun_RegisterShutdown() {
 	pool, _ := lifeline.NewPool()
 	defer pool.Shutdown(context.Background())
-	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		rn.RegisterShutdown(func(ctx context.Context, rn *lifeline.Run) {
 			fmt.Fprintf(w, " shutdown saw %v", rn.Status())
@@ -95,7 +133,7 @@ func ExampleRun_RegisterShutdown() {
 func ExampleRun_SetTimeLimit() {
 	pool, _ := lifeline.NewPool(lifeline.WithTimeLimit(20 * time.Millisecond))
 	defer pool.Shutdown(context.Background())
-	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		rn.SetTimeLimit(0) // set_time_limit(0): unlimited from now on
 		time.Sleep(50 * time.Millisecond)
@@ -111,7 +149,7 @@ func ExampleRun_SetTimeLimit() {
 func ExampleRun_Check() {
 	pool, _ := lifeline.NewPool(lifeline.WithTimeLimit(20 * time.Millisecond))
 	defer pool.Shutdown(context.Background())
-	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		for {
 			time.Sleep(time.Millisecond) // a slice of CPU-bound work
@@ -127,7 +165,7 @@ func ExampleRun_Check() {
 func ExampleRun_IgnoreUserAbort() {
 	pool, _ := lifeline.NewPool()
 	defer pool.Shutdown(context.Background())
-	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		prev := rn.IgnoreUserAbort(true)
 		fmt.Println("previous:", prev, "now:", rn.IgnoresUserAbort())
@@ -139,7 +177,7 @@ func ExampleRun_IgnoreUserAbort() {
 func ExampleRun_Context() {
 	pool, _ := lifeline.NewPool(lifeline.WithTimeLimit(10 * time.Millisecond))
 	defer pool.Shutdown(context.Background())
-	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done() // a query using the run context would stop here
 		fmt.Println(errors.Is(context.Cause(r.Context()), lifeline.ErrTimeLimit))
 	}))
@@ -155,14 +193,14 @@ func ExampleFromContext() {
 
 func ExamplePool_ConfigureServer() {
 	pool, _ := lifeline.NewPool()
-	srv := &http.Server{Addr: "127.0.0.1:8080", Handler: pool.Handler(http.NotFoundHandler())}
+	srv := &http.Server{Addr: "127.0.0.1:8080", Handler: pool.Middleware()(http.NotFoundHandler())}
 	pool.ConfigureServer(srv) // socket-level abort detection
 	_ = srv                   // srv.ListenAndServe(), then srv.Shutdown and pool.Shutdown
 }
 
 func ExamplePool_Recent() {
 	pool, _ := lifeline.NewPool()
-	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
 	}))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/job?id=1", nil))
@@ -179,7 +217,7 @@ func ExampleStatus_String() {
 
 func ExamplePool_Shutdown() {
 	pool, _ := lifeline.NewPool()
-	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		rn.Finish()
 		time.Sleep(20 * time.Millisecond) // background work
@@ -194,7 +232,7 @@ func ExamplePool_Shutdown() {
 func ExamplePool_Active() {
 	pool, _ := lifeline.NewPool()
 	defer pool.Shutdown(context.Background())
-	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for _, ri := range pool.Active() {
 			fmt.Println(ri.Method, ri.URI, ri.Phase, ri.TimeLimit)
 		}
@@ -206,7 +244,7 @@ func ExamplePool_Active() {
 func ExampleRun_BeforeRelease() {
 	pool, _ := lifeline.NewPool()
 	defer pool.Shutdown(context.Background())
-	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		rn.BeforeRelease(func(ctx context.Context) { fmt.Println("unlock the session") })
 		rn.RegisterShutdown(func(ctx context.Context, rn *lifeline.Run) { fmt.Println("shutdown function") })
@@ -221,7 +259,7 @@ func ExampleRun_BeforeRelease() {
 
 func ExampleRun_Annotate() {
 	pool, _ := lifeline.NewPool()
-	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		rn.Annotate("order", "A-17")
 	}))
@@ -234,7 +272,7 @@ func ExampleRun_Annotate() {
 func ExampleRun_Output() {
 	pool, _ := lifeline.NewPool()
 	defer pool.Shutdown(context.Background())
-	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		out := rn.Output()
 		out.Start(nil, 0, 0x70) // ob_start()
@@ -255,7 +293,7 @@ func ExampleRun_Output() {
 func ExampleRun_Status() {
 	pool, _ := lifeline.NewPool()
 	defer pool.Shutdown(context.Background())
-	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		fmt.Println(rn.Status(), rn.Aborted(), rn.Phase())
 		limit, left := rn.TimeLimit()
@@ -271,9 +309,5 @@ func ExampleWithMaxActive() {
 	pool, err := lifeline.NewPool(lifeline.WithMaxActive(50), lifeline.WithQueueTimeout(2*time.Second))
 	fmt.Println(err)
 	defer pool.Shutdown(context.Background())
-	_, err = pool.Wrap(http.NotFoundHandler(), lifeline.WithMaxActive(1))
-	fmt.Println(errors.Is(err, lifeline.ErrInvalidOption))
-	// Output:
-	// <nil>
-	// true
+	// Output: <nil>
 }

@@ -38,7 +38,7 @@ func TestFinish(t *testing.T) {
 			<-release
 			done <- fmt.Sprint(rn.Phase(), " ", rn.Status(), " ", n, " ", err)
 		})
-		srv := cstest.Start(t, m, p.Handler(h), p.ConfigureServer)
+		srv := cstest.Start(t, m, p.Middleware()(h), p.ConfigureServer)
 		res, err := srv.Client.Get(srv.URL)
 		if err != nil {
 			t.Fatal(err)
@@ -74,7 +74,7 @@ func TestFinishKeepsConnectionReusable(t *testing.T) {
 			<-release
 		}
 	})
-	srv := cstest.Start(t, cstest.H1, p.Handler(h), p.ConfigureServer)
+	srv := cstest.Start(t, cstest.H1, p.Middleware()(h), p.ConfigureServer)
 	defer close(release)
 	c, err := net.Dial("tcp", srv.Listener.Addr().String())
 	if err != nil {
@@ -118,7 +118,7 @@ func TestHijack(t *testing.T) {
 			}
 			errc <- rn.Finish()
 		})
-		srv := cstest.Start(t, m, p.Handler(h), p.ConfigureServer)
+		srv := cstest.Start(t, m, p.Middleware()(h), p.ConfigureServer)
 		res, err := srv.Client.Get(srv.URL)
 		if err == nil {
 			res.Body.Close()
@@ -151,7 +151,7 @@ func TestResponseController(t *testing.T) {
 			<-next
 			io.WriteString(w, "second\n")
 		})
-		srv := cstest.Start(t, m, p.Handler(h), p.ConfigureServer)
+		srv := cstest.Start(t, m, p.Middleware()(h), p.ConfigureServer)
 		res, err := srv.Client.Get(srv.URL)
 		if err != nil {
 			t.Fatal(err)
@@ -174,7 +174,7 @@ func TestResponseController(t *testing.T) {
 // terminated like Write.
 func TestReadFrom(t *testing.T) {
 	p := newPool(t)
-	h := p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := p.Middleware()(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, err := io.Copy(w, strings.NewReader(strings.Repeat("z", 100000)))
 		if n != 100000 || err != nil {
 			t.Errorf("io.Copy = %d, %v", n, err)
@@ -194,7 +194,7 @@ func TestReadFrom(t *testing.T) {
 // reported with the place the output started, never dropped silently.
 func TestHeadersSentError(t *testing.T) {
 	p := newPool(t, lifeline.WithOutputBuffering(0))
-	h := p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := p.Middleware()(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn := mustRun(t, r)
 		io.WriteString(w, "x") // line that sends the header: no base buffer
 		err := rn.Output().WriteHeader(http.StatusTeapot)

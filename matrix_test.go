@@ -177,7 +177,7 @@ func TestEndsMatrix(t *testing.T) {
 				t.Run(fmt.Sprintf("%s/%s/%s", m, wr.name, end.name), func(t *testing.T) {
 					p := newPool(t, lifeline.WithTimeLimit(limit), lifeline.WithGracePeriod(grace))
 					started := make(chan struct{})
-					h := p.Handler(wr.wrap(t, end.h(started)))
+					h := p.Middleware()(wr.wrap(t, end.h(started)))
 					var res result
 					if m == "recorder" {
 						rec := httptest.NewRecorder()

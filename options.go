@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// Option configures a [Pool] ([NewPool]) or one route ([Pool.Handler]).
-// Options marked "pool only" are rejected on a route.
+// Option configures a [Pool] ([NewPool]) or the runs of one route
+// ([Pool.Middleware]). Options marked "pool only" are rejected on a route.
 type Option interface {
 	apply(*config)
 }
@@ -48,6 +48,30 @@ type config struct {
 	recentRuns   int
 
 	poolOnly []string // names of pool-only options applied (rejected on routes)
+	set      setting  // the settings with side effects on a live run that opts gave
+}
+
+// setting names the options whose change must act on a live run when a
+// route adjusts a run that an outer middleware started (see Pool.Middleware).
+type setting uint8
+
+const (
+	setTimeLimit setting = 1 << iota
+	setIgnoreUserAbort
+	setOutputBuffering
+	setStallTimeout
+)
+
+// applyOptions applies opts to c in order. A nil option is an error naming
+// its position.
+func (c *config) applyOptions(opts []Option) error {
+	for i, o := range opts {
+		if o == nil {
+			return fmt.Errorf("%w: opts[%d] is nil", ErrInvalidOption, i)
+		}
+		o.apply(c)
+	}
+	return nil
 }
 
 func defaultConfig() config {
@@ -94,14 +118,14 @@ func (c *config) validate() error {
 // default is 30s, PHP's default; 0 means unlimited. Lifeline measures wall
 // time, where PHP on Linux measures CPU time.
 func WithTimeLimit(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.timeLimit = d })
+	return optionFunc(func(c *config) { c.timeLimit = d; c.set |= setTimeLimit })
 }
 
 // WithIgnoreUserAbort sets whether runs go on when the client leaves, PHP's
 // ignore_user_abort ini. The default is false: the run is terminated at its
 // next output or [Run.Check].
 func WithIgnoreUserAbort(ignore bool) Option {
-	return optionFunc(func(c *config) { c.ignoreUserAbort = ignore })
+	return optionFunc(func(c *config) { c.ignoreUserAbort = ignore; c.set |= setIgnoreUserAbort })
 }
 
 // WithLogger sets the logger for panics, runaway runs and misuse. The default
@@ -139,7 +163,7 @@ func WithShutdownBudget(d time.Duration) Option {
 // Content-Length. The default is 4096, PHP's php.ini default; 0 disables the
 // base buffer.
 func WithOutputBuffering(size int) Option {
-	return optionFunc(func(c *config) { c.outputBuffering = size })
+	return optionFunc(func(c *config) { c.outputBuffering = size; c.set |= setOutputBuffering })
 }
 
 // WithBackgroundLimit sets a separate time limit for the work a run does
@@ -158,7 +182,7 @@ func WithBackgroundLimit(d time.Duration) Option {
 // acknowledges nothing at all is a silent peer, found much sooner by the
 // dead-peer timeout of package server.
 func WithStallTimeout(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.stallTimeout = d })
+	return optionFunc(func(c *config) { c.stallTimeout = d; c.set |= setStallTimeout })
 }
 
 // WithRoute names the route, for records, logs and metrics.

@@ -43,7 +43,7 @@ func TestWithOutcome(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := newPool(t, tt.opts...)
 			var got *lifeline.Outcome
-			h := p.Handler(tt.h)
+			h := p.Middleware()(tt.h)
 			logger := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				r, out := p.WithOutcome(r)
 				defer func() { got = out }()
@@ -75,7 +75,7 @@ func TestWithRunEnded(t *testing.T) {
 			finished++
 		}
 	}), lifeline.WithRecentRuns(1))
-	h := p.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := p.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "x")
 		if r.URL.Query().Has("finish") {
 			runOf(r).Finish()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,7 +14,7 @@ import (
 
 // Pool holds the defaults every run starts with (like a PHP-FPM pool and its
 // php.ini) and the registry of live runs. Create one with [NewPool], wrap
-// handlers with [Pool.Handler], and call [Pool.Shutdown] when the server
+// handlers with [Pool.Middleware], and call [Pool.Shutdown] when the server
 // stops. A Pool is safe for concurrent use.
 type Pool struct {
 	cfg   config
@@ -54,13 +53,10 @@ type counters struct {
 // NewPool returns a Pool with the given defaults, validated once here.
 func NewPool(opts ...Option) (*Pool, error) {
 	cfg := defaultConfig()
-	for _, o := range opts {
-		if o == nil {
-			return nil, fmt.Errorf("%w: nil option", ErrInvalidOption)
-		}
-		o.apply(&cfg)
+	if err := cfg.applyOptions(opts); err != nil {
+		return nil, err
 	}
-	cfg.poolOnly = nil
+	cfg.poolOnly, cfg.set = nil, 0
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -77,49 +73,6 @@ func NewPool(opts ...Option) (*Pool, error) {
 }
 
 func (c *config) log() *slog.Logger { return c.logger }
-
-// Handler wraps h so that each request becomes a [Run], with opts overriding
-// the pool's defaults for this route (pool-only options are not allowed). A
-// nil handler or an invalid option is a programming error: it is logged, and
-// the returned handler answers 500 with the reason, rather than crashing. Use
-// [Pool.Wrap] to get the error instead.
-func (p *Pool) Handler(h http.Handler, opts ...Option) http.Handler {
-	wrapped, err := p.Wrap(h, opts...)
-	if err != nil {
-		p.cfg.log().Error("lifeline: Pool.Handler", "err", err)
-		msg := err.Error()
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			http.Error(w, msg, http.StatusInternalServerError)
-		})
-	}
-	return wrapped
-}
-
-// Wrap is [Pool.Handler] returning an error for a nil handler
-// ([ErrNilHandler]) or an invalid option ([ErrInvalidOption]).
-func (p *Pool) Wrap(h http.Handler, opts ...Option) (http.Handler, error) {
-	if h == nil {
-		return nil, ErrNilHandler
-	}
-	cfg := p.cfg
-	cfg.poolOnly = nil
-	for _, o := range opts {
-		if o == nil {
-			return nil, fmt.Errorf("%w: nil option", ErrInvalidOption)
-		}
-		o.apply(&cfg)
-	}
-	if len(cfg.poolOnly) > 0 {
-		return nil, fmt.Errorf("%w: %s applies to the pool, not to a route", ErrInvalidOption, strings.Join(cfg.poolOnly, ", "))
-	}
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	if cfg.logger == nil {
-		cfg.logger = p.cfg.logger
-	}
-	return &route{pool: p, cfg: cfg, h: h}, nil
-}
 
 // admit takes a slot when the pool is capped, waiting up to the queue timeout.
 func (p *Pool) admit(ctx context.Context) error {
@@ -163,8 +116,9 @@ func (p *Pool) reject(w http.ResponseWriter, err error) {
 func (p *Pool) newRun(rt *route, r *http.Request, w http.ResponseWriter) (*Run, *exchange) {
 	ex := p.exs.Get().(*exchange)
 	now := time.Now()
-	rn := &Run{pool: p, cfg: &rt.cfg, h: rt.h, id: p.ids.Add(1), start: now, ex: ex, origCtx: r.Context()}
+	rn := &Run{pool: p, h: rt.h, id: p.ids.Add(1), start: now, ex: ex, origCtx: r.Context()}
 	rn.w.rn = rn
+	rn.cfg.Store(&rt.cfg)
 	rn.ignore.Store(rt.cfg.ignoreUserAbort)
 	rn.req = r.WithContext(rn)
 	ex.reset(rn, w)
@@ -173,7 +127,7 @@ func (p *Pool) newRun(rt *route, r *http.Request, w http.ResponseWriter) (*Run, 
 	}
 	if rt.cfg.timeLimit > 0 {
 		rn.mu.Lock()
-		rn.armAtLocked(rt.cfg.timeLimit, now)
+		rn.armFromLocked(rt.cfg.timeLimit, now, now)
 		rn.mu.Unlock()
 	} else if rt.cfg.stallTimeout > 0 {
 		rn.stallNeeded.Store(true)

@@ -22,7 +22,7 @@ func TestMaxActive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := newPool(t, lifeline.WithMaxActive(1), lifeline.WithQueueTimeout(time.Second), lifeline.WithTimeLimit(0))
 		release := make(chan struct{})
-		h := p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := p.Middleware()(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/busy" {
 				mustRun(t, r).Finish()
 				<-release
@@ -62,7 +62,7 @@ func TestBackgroundLimit(t *testing.T) {
 		var ranFor time.Duration
 		var st lifeline.Status
 		done := make(chan struct{})
-		h := p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := p.Middleware()(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rn := mustRun(t, r)
 			rn.RegisterShutdown(func(ctx context.Context, rn *lifeline.Run) { st = rn.Status(); close(done) })
 			rn.Finish()
@@ -90,13 +90,13 @@ func TestBackgroundLimit(t *testing.T) {
 func TestAnnotateAndActive(t *testing.T) {
 	p := newPool(t)
 	started, release := make(chan struct{}), make(chan struct{})
-	h := p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := p.Middleware(lifeline.WithRoute("annotated"))(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn := mustRun(t, r)
 		rn.Annotate("session", "locked")
 		close(started)
 		<-release
 		rn.Annotate("session", "")
-	}), lifeline.WithRoute("annotated"))
+	}))
 	go serve(h, "GET", "/a?x=1")
 	<-started
 	act := p.Active()
@@ -118,7 +118,7 @@ func TestAnnotateAndActive(t *testing.T) {
 func TestAbortDetectionTLS(t *testing.T) {
 	p := newPool(t)
 	started, out := make(chan struct{}, 1), make(chan seen, 1)
-	ts := httptest.NewUnstartedServer(p.Handler(silentHandler(t, started, out)))
+	ts := httptest.NewUnstartedServer(p.Middleware()(silentHandler(t, started, out)))
 	p.ConfigureServer(ts.Config)
 	ts.StartTLS()
 	defer ts.Close()

@@ -65,7 +65,7 @@ func startH2C(t *testing.T, p *lifeline.Pool, h http.Handler) *httptest.Server {
 // window is woken, the stream is reset, and no run is left (issue 13 §2).
 func TestH2ZeroWindowEndsAtTimeLimit(t *testing.T) {
 	p := newPool(t, lifeline.WithTimeLimit(300*time.Millisecond), lifeline.WithGracePeriod(time.Second))
-	ts := startH2C(t, p, p.Handler(streamForever))
+	ts := startH2C(t, p, p.Middleware()(streamForever))
 	const conns, streams = 2, 250
 	var cs []*h2raw.Conn
 	for range conns {
@@ -170,7 +170,7 @@ func TestH1UnreadAnswerEndsAtTimeLimit(t *testing.T) {
 				opts := append([]lifeline.Option{lifeline.WithTimeLimit(300 * time.Millisecond), lifeline.WithGracePeriod(5 * time.Second)}, tt.opts...)
 				p := newPool(t, opts...)
 				if useTLS {
-					ts := httptest.NewUnstartedServer(p.Handler(tt.h))
+					ts := httptest.NewUnstartedServer(p.Middleware()(tt.h))
 					p.ConfigureServer(ts.Config)
 					ts.StartTLS()
 					t.Cleanup(ts.Close)
@@ -180,7 +180,7 @@ func TestH1UnreadAnswerEndsAtTimeLimit(t *testing.T) {
 						t.Fatal(err)
 					}
 				} else {
-					ts := startH2C(t, p, p.Handler(tt.h))
+					ts := startH2C(t, p, p.Middleware()(tt.h))
 					dialNoRead(t, ts.Listener.Addr().String(), "/")
 				}
 				if !waitFor(5*time.Second, func() bool { return p.Stats().Accepted == 1 }) {
@@ -203,7 +203,7 @@ func TestStallBound(t *testing.T) {
 	const stall = 400 * time.Millisecond
 	t.Run("takes nothing", func(t *testing.T) {
 		p := newPool(t, lifeline.WithTimeLimit(0), lifeline.WithStallTimeout(stall))
-		ts := startH2C(t, p, p.Handler(streamForever))
+		ts := startH2C(t, p, p.Middleware()(streamForever))
 		dialNoRead(t, ts.Listener.Addr().String(), "/")
 		if !waitFor(5*time.Second, func() bool { return p.Stats().Accepted == 1 }) {
 			t.Fatal("the run did not start")
@@ -216,7 +216,7 @@ func TestStallBound(t *testing.T) {
 	})
 	t.Run("h2 zero window", func(t *testing.T) {
 		p := newPool(t, lifeline.WithTimeLimit(0), lifeline.WithStallTimeout(stall))
-		ts := startH2C(t, p, p.Handler(streamForever))
+		ts := startH2C(t, p, p.Middleware()(streamForever))
 		hc := dialZeroWindow(t, ts.Listener.Addr().String())
 		for range 10 {
 			hc.Get("x", "/")
@@ -238,7 +238,7 @@ func TestStallBound(t *testing.T) {
 		// write lasts longer than the bound.
 		const size, stall = 8 << 20, 2 * time.Second
 		p := newPool(t, lifeline.WithTimeLimit(0), lifeline.WithStallTimeout(stall))
-		ts := startH2C(t, p, p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ts := startH2C(t, p, p.Middleware()(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Write([]byte(strings.Repeat("w", size)))
 		})))
 		resp, err := http.Get(ts.URL)
@@ -253,7 +253,7 @@ func TestStallBound(t *testing.T) {
 	t.Run("slow reader", func(t *testing.T) {
 		const size = 1 << 20
 		p := newPool(t, lifeline.WithTimeLimit(0), lifeline.WithStallTimeout(stall))
-		ts := startH2C(t, p, p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ts := startH2C(t, p, p.Middleware()(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			chunk := []byte(strings.Repeat("z", 32<<10))
 			for range size / len(chunk) {
 				w.Write(chunk)
@@ -307,7 +307,7 @@ func TestAfterRunEnded(t *testing.T) {
 	p := newPool(t)
 	kept := make(chan http.ResponseWriter, 1)
 	var run *lifeline.Run
-	h := p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := p.Middleware()(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		run = mustRun(t, r)
 		io.WriteString(w, "ok")
 		kept <- w
@@ -357,7 +357,7 @@ func TestAfterRunEnded(t *testing.T) {
 func TestFinishDoesNotCancelContext(t *testing.T) {
 	p := newPool(t)
 	alive := make(chan bool, 1)
-	h := p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := p.Middleware()(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn := mustRun(t, r)
 		rn.Finish()
 		alive <- r.Context().Err() == nil
@@ -382,7 +382,7 @@ func TestFinalFlushPanic(t *testing.T) {
 		for _, finish := range []bool{false, true} {
 			t.Run(fmt.Sprint("finish=", finish), func(t *testing.T) {
 				p := newPool(t)
-				ts := cstest.Start(t, m, p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				ts := cstest.Start(t, m, p.Middleware()(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					rn := mustRun(t, r)
 					rn.Output().Start(panicky, 0, output.StdFlags)
 					io.WriteString(w, "never complete")
@@ -413,7 +413,7 @@ func TestFinalFlushPanic(t *testing.T) {
 func TestTrailers(t *testing.T) {
 	cstest.Run(t, func(t *testing.T, m cstest.Mode) {
 		p := newPool(t)
-		ts := cstest.Start(t, m, p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ts := cstest.Start(t, m, p.Middleware()(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Trailer", "X-Sum")
 			io.WriteString(w, "body")
 			w.Header().Set("X-Sum", "42")
@@ -436,7 +436,7 @@ func TestTrailers(t *testing.T) {
 func TestRecordCodeIsWhatWasSent(t *testing.T) {
 	p := newPool(t, lifeline.WithIgnoreUserAbort(true))
 	started := make(chan struct{})
-	ts := startH2C(t, p, p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts := startH2C(t, p, p.Middleware()(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn := mustRun(t, r)
 		close(started)
 		waitFor(5*time.Second, rn.Aborted)
@@ -486,7 +486,7 @@ func TestRecovererInsideRun(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				p := newPool(t, lifeline.WithTimeLimit(100*time.Millisecond), lifeline.WithOutputBuffering(tt.bufSize))
 				var terminated atomic.Bool
-				ts := cstest.Start(t, m, p.Handler(swallow(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				ts := cstest.Start(t, m, p.Middleware()(swallow(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					defer func() {
 						v := recover()
 						terminated.Store(v != nil && errors.Is(v.(error), lifeline.ErrTerminated))
@@ -532,7 +532,7 @@ func TestExactLengthOnTheWire(t *testing.T) {
 			for _, finish := range []bool{false, true} {
 				t.Run(fmt.Sprintf("%d/finish=%v", size, finish), func(t *testing.T) {
 					p := newPool(t)
-					ts := cstest.Start(t, m, p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					ts := cstest.Start(t, m, p.Middleware()(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 						io.WriteString(w, strings.Repeat("b", size))
 						if finish {
 							mustRun(t, r).Finish()

@@ -71,7 +71,7 @@ func (rn *Run) record() Record {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
 	rec := Record{
-		ID: rn.id, Route: rn.cfg.route, Method: rn.req.Method, URI: rn.req.RequestURI,
+		ID: rn.id, Route: rn.conf().route, Method: rn.req.Method, URI: rn.req.RequestURI,
 		Status: rn.Status(), Cause: rn.cause, Code: int(rn.code.Load()), BytesSent: rn.bytes.Load(),
 		Start: rn.start, Duration: time.Since(rn.start), Finished: !rn.finishedAt.IsZero(),
 		ShutdownFuncs: rn.ranShutdown, Runaway: rn.runaway, Panicked: rn.panicked,
@@ -93,7 +93,7 @@ func (rn *Run) info(now time.Time) RunInfo {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
 	ri := RunInfo{
-		ID: rn.id, Route: rn.cfg.route, Method: rn.req.Method, URI: rn.req.RequestURI,
+		ID: rn.id, Route: rn.conf().route, Method: rn.req.Method, URI: rn.req.RequestURI,
 		Phase: rn.Phase(), Status: rn.Status(), Cause: rn.cause, Start: rn.start,
 		Elapsed: now.Sub(rn.start), TimeLimit: rn.limit, BytesSent: rn.bytes.Load(),
 		IgnoreUserAbort: rn.ignore.Load(), Runaway: rn.runaway,

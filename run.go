@@ -23,8 +23,8 @@ import (
 // A Run is also the run's context (see [Run.Context]).
 type Run struct {
 	pool  *Pool
-	cfg   *config
-	h     http.Handler // the wrapped handler
+	cfg   atomic.Pointer[config] // the route's settings; replaced only by a nested route (see adjust)
+	h     http.Handler           // the wrapped handler
 	id    uint64
 	req   *http.Request // the request as the handler sees it
 	start time.Time
@@ -63,6 +63,9 @@ type Run struct {
 	ranShutdown int
 	panicked    bool
 }
+
+// conf returns the run's settings, from any goroutine.
+func (rn *Run) conf() *config { return rn.cfg.Load() }
 
 type timerMode uint8
 
@@ -177,7 +180,7 @@ func (rn *Run) RegisterShutdown(fn func(ctx context.Context, rn *Run)) {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
 	if rn.Phase() == PhaseDone {
-		rn.cfg.log().Warn("lifeline: RegisterShutdown after the run ended", "run", rn.id)
+		rn.conf().log().Warn("lifeline: RegisterShutdown after the run ended", "run", rn.id)
 		return
 	}
 	rn.shutdowns = append(rn.shutdowns, fn)
@@ -346,8 +349,8 @@ func (rn *Run) Finish() error {
 	ex.take()
 	ex.post(msgRelease, outcomeNormal)
 	rn.mu.Lock()
-	if rn.cfg.backgroundLimit > 0 && (rn.timerMode == timerLimit || rn.timerMode == timerOff) {
-		rn.armLocked(rn.cfg.backgroundLimit)
+	if rn.conf().backgroundLimit > 0 && (rn.timerMode == timerLimit || rn.timerMode == timerOff) {
+		rn.armLocked(rn.conf().backgroundLimit)
 	}
 	rn.mu.Unlock()
 	ex.stack.SetSink(discardSink{})

@@ -9,43 +9,6 @@ import (
 	"time"
 )
 
-// route is one wrapped handler with its settings.
-type route struct {
-	pool *Pool
-	cfg  config
-	h    http.Handler
-}
-
-// ServeHTTP is the connection side of a run: it starts the run's goroutine,
-// lends it w (see exchange), and waits, parked, until the run ends, calls
-// Finish, hijacks the connection, runs away, or a write of the run is stuck;
-// then it takes w back and answers.
-func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p := rt.pool
-	if err := p.admit(r.Context()); err != nil {
-		p.reject(w, err)
-		return
-	}
-	rn, ex := p.newRun(rt, r, w)
-	cw := connWatchFrom(r.Context())
-	if cw != nil {
-		rn.cw = cw
-		cw.attach(rn)
-	}
-	p.startRun(rn)
-	abortStream := rn.serveConn(w, r, ex, cw)
-	if cw != nil {
-		cw.detach(rn)
-	}
-	rn.fillOutcome(r, abortStream)
-	if abortStream {
-		// Cut the response short so that a partial body can never look
-		// complete: net/http closes the HTTP/1 connection or resets the
-		// HTTP/2 stream without logging.
-		panic(http.ErrAbortHandler)
-	}
-}
-
 // serveConn is the connection side's loop. It reports whether the response
 // must be cut short. While it is parked here the run side may be writing to
 // w; every case that touches w takes it back first.
@@ -103,7 +66,7 @@ func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, c
 			// limit, the run must stop at its next output, and a write
 			// in flight or begun since gets a short write deadline: one
 			// that completes is not cut, one that is stuck fails.
-			if ex.stalledFor(rn.cfg.stallTimeout) {
+			if ex.stalledFor(rn.conf().stallTimeout) {
 				rn.abort(CauseStalled)
 				ex.revoke(w, rn.cutter(r))
 				continue // the run's output is discarded; its end finds the response cut
@@ -111,7 +74,7 @@ func (rn *Run) serveConn(w http.ResponseWriter, r *http.Request, ex *exchange, c
 			if rn.Status()&Timeout == 0 {
 				continue
 			}
-			ot := rn.cfg.overtime()
+			ot := rn.conf().overtime()
 			switch {
 			case !ex.overtime.Load():
 				ex.overtime.Store(true)
@@ -190,7 +153,7 @@ func (rn *Run) answer(w http.ResponseWriter, r *http.Request, out outcome, wrote
 		}
 		if out == outcomeTimeout {
 			rn.code.Store(http.StatusServiceUnavailable)
-			if h := rn.cfg.timeoutHandler; h != nil {
+			if h := rn.conf().timeoutHandler; h != nil {
 				h.ServeHTTP(w, r)
 				return false
 			}
@@ -271,11 +234,11 @@ func (rn *Run) endAll() (ok bool) {
 		if v := recover(); v != nil {
 			ok = false
 			rn.markPanicked()
-			rn.cfg.log().Error("lifeline: panic in the final output flush", "run", rn.id, "panic", v, "stack", stack())
+			rn.conf().log().Error("lifeline: panic in the final output flush", "run", rn.id, "panic", v, "stack", stack())
 		}
 	}()
 	if err := rn.ex.stack.EndAll(); err != nil {
-		rn.cfg.log().Debug("lifeline: final flush", "run", rn.id, "err", err)
+		rn.conf().log().Debug("lifeline: final flush", "run", rn.id, "err", err)
 	}
 	return true
 }
@@ -300,7 +263,7 @@ func (rn *Run) callHandler(h http.Handler) (out outcome) {
 			out = outcomeAbortStream
 		default:
 			rn.markPanicked()
-			rn.cfg.log().Error("lifeline: handler panic", "run", rn.id, "method", rn.req.Method,
+			rn.conf().log().Error("lifeline: handler panic", "run", rn.id, "method", rn.req.Method,
 				"uri", rn.req.RequestURI, "panic", v, "stack", stack())
 			if rn.ex.stack.HeadersSent() {
 				out = outcomeAbortStream
@@ -393,10 +356,10 @@ func (rn *Run) shutdownContextLocked() (context.Context, context.CancelFunc) {
 	case timerLimit:
 		budget = time.Until(rn.deadline)
 	case timerGrace, timerExpired:
-		budget = rn.cfg.shutdownBudget
+		budget = rn.conf().shutdownBudget
 	}
 	if budget <= 0 && rn.timerMode != timerOff {
-		budget = rn.cfg.shutdownBudget
+		budget = rn.conf().shutdownBudget
 	}
 	if budget <= 0 {
 		return context.WithCancel(base)
@@ -413,7 +376,7 @@ func (rn *Run) safeCall(what string, fn func()) (ok bool) {
 			if v == ErrTerminated && rn.terminated.Load() {
 				return
 			}
-			rn.cfg.log().Error("lifeline: panic in "+what, "run", rn.id, "panic", v, "stack", stack())
+			rn.conf().log().Error("lifeline: panic in "+what, "run", rn.id, "panic", v, "stack", stack())
 		}
 	}()
 	fn()

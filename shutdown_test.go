@@ -25,7 +25,7 @@ import (
 func TestShutdownFunctions(t *testing.T) {
 	p := newPool(t)
 	var order []string
-	h := p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := p.Middleware()(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn := mustRun(t, r)
 		rn.RegisterShutdown(func(ctx context.Context, rn *lifeline.Run) {
 			order = append(order, "first")
@@ -72,7 +72,7 @@ func TestShutdownFunctions(t *testing.T) {
 func TestHandlerPanic(t *testing.T) {
 	p := newPool(t)
 	ran := false
-	h := p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := p.Middleware()(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mustRun(t, r).RegisterShutdown(func(context.Context, *lifeline.Run) { ran = true })
 		io.WriteString(w, "buffered, never sent")
 		panic("handler bug")
@@ -92,7 +92,7 @@ func TestHandlerPanic(t *testing.T) {
 // TestErrAbortHandler keeps its net/http meaning: the response is cut short.
 func TestErrAbortHandler(t *testing.T) {
 	p := newPool(t)
-	h := p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := p.Middleware()(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "partial")
 		panic(http.ErrAbortHandler)
 	}))
@@ -128,7 +128,7 @@ func TestStatusBothOrders(t *testing.T) {
 				close(timedOut)
 				rn.Check()
 			})
-			srv := cstest.Start(t, cstest.H1, p.Handler(h), p.ConfigureServer)
+			srv := cstest.Start(t, cstest.H1, p.Middleware()(h), p.ConfigureServer)
 			c, err := net.Dial("tcp", srv.Listener.Addr().String())
 			if err != nil {
 				t.Fatal(err)
@@ -155,17 +155,8 @@ func TestMisuse(t *testing.T) {
 		t.Errorf("nil option: err = %v", err)
 	}
 	p := newPool(t)
-	if _, err := p.Wrap(nil); !errors.Is(err, lifeline.ErrNilHandler) {
-		t.Errorf("Wrap(nil) = %v, want ErrNilHandler", err)
-	}
-	if _, err := p.Wrap(http.NotFoundHandler(), lifeline.WithMaxActive(3)); !errors.Is(err, lifeline.ErrInvalidOption) {
-		t.Errorf("pool option on a route: err = %v", err)
-	}
-	if rec := serve(p.Handler(nil), "GET", "/"); rec.Code != 500 || !strings.Contains(rec.Body.String(), "nil handler") {
-		t.Errorf("Handler(nil) answered %d %q", rec.Code, rec.Body)
-	}
 	var kept *lifeline.Run
-	h := p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := p.Middleware()(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		kept = mustRun(t, r)
 		if err := kept.Finish(); err != nil {
 			t.Errorf("Finish: %v", err)
@@ -194,7 +185,7 @@ func TestMisuse(t *testing.T) {
 func TestIgnoreUserAbortReturnsPrevious(t *testing.T) {
 	p := newPool(t)
 	var got []bool
-	h := p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := p.Middleware()(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn := mustRun(t, r)
 		got = append(got, rn.IgnoreUserAbort(true), rn.IgnoresUserAbort(), rn.IgnoreUserAbort(false), rn.IgnoresUserAbort())
 		// connection_aborted.phpt, connection_status.phpt: normal while connected.
@@ -214,7 +205,7 @@ func TestPoolShutdownWaitsForFinishedRuns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := newPool(t, lifeline.WithTimeLimit(0))
 		causes := make(chan error, 2)
-		h := p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := p.Middleware()(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rn := mustRun(t, r)
 			rn.Finish()
 			d := 2 * time.Second

@@ -67,7 +67,7 @@ func TestWrapperStacking(t *testing.T) {
 				t.Errorf("io.Copy = %d, %v", n, err)
 			}
 		})
-		h := p.Handler(c.Handler(sm.Handler(im.Handler(final))))
+		h := p.Middleware()(c.Handler(sm.Handler(im.Handler(final))))
 		srv := cstest.Start(t, m, h, p.ConfigureServer)
 
 		req, _ := http.NewRequest("POST", srv.URL+"/stream", nil)

@@ -52,7 +52,7 @@ func TestTimeLimit(t *testing.T) {
 					cause   error
 					elapsed time.Duration
 				}
-				h := p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				h := p.Middleware()(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					rn := mustRun(t, r)
 					start := time.Now()
 					rn.RegisterShutdown(func(ctx context.Context, rn *lifeline.Run) {
@@ -88,7 +88,7 @@ func TestSetTimeLimitRestarts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := newPool(t, lifeline.WithTimeLimit(30*time.Second))
 		var stoppedAt time.Duration
-		h := p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := p.Middleware()(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rn := mustRun(t, r)
 			start := time.Now()
 			rn.RegisterShutdown(func(context.Context, *lifeline.Run) { stoppedAt = time.Since(start) })
@@ -111,7 +111,7 @@ func TestSetTimeLimitRestarts(t *testing.T) {
 func TestUnlimited(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := newPool(t, lifeline.WithTimeLimit(time.Second))
-		h := p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := p.Middleware()(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rn := mustRun(t, r)
 			rn.SetTimeLimit(0)
 			time.Sleep(time.Hour)
@@ -138,7 +138,7 @@ func TestRunaway(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				p := newPool(t, lifeline.WithTimeLimit(time.Second), lifeline.WithGracePeriod(2*time.Second))
 				release := make(chan struct{})
-				h := p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				h := p.Middleware()(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					if sentFirst {
 						io.WriteString(w, "partial")
 						w.(http.Flusher).Flush()
@@ -185,7 +185,7 @@ func TestShutdownBudget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := newPool(t, lifeline.WithTimeLimit(10*time.Second), lifeline.WithShutdownBudget(2*time.Second))
 		deadlines := make(chan time.Duration, 2)
-		h := p.Handler(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := p.Middleware()(handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rn := mustRun(t, r)
 			rn.RegisterShutdown(func(ctx context.Context, rn *lifeline.Run) {
 				d, _ := ctx.Deadline()

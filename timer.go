@@ -40,23 +40,35 @@ func (ex *exchange) onTimer() {
 	}
 }
 
-// armLocked (re)starts the time limit; rn.mu must be held.
-func (rn *Run) armLocked(d time.Duration) { rn.armAtLocked(d, time.Now()) }
+// armLocked (re)starts the time limit from now; rn.mu must be held.
+func (rn *Run) armLocked(d time.Duration) {
+	now := time.Now()
+	rn.armFromLocked(d, now, now)
+}
 
-// armAtLocked is armLocked with the current time given.
-func (rn *Run) armAtLocked(d time.Duration, now time.Time) {
+// armFromLocked arms the time limit d counted from from; rn.mu must be held.
+// A deadline already past fires at once.
+func (rn *Run) armFromLocked(d time.Duration, from, now time.Time) {
 	rn.limit = d
-	if s := rn.cfg.stallTimeout; s > 0 && (d == 0 || d+rn.cfg.gracePeriod > s) {
-		rn.stallNeeded.Store(true)
-	}
+	rn.needStallLocked(d)
 	if d == 0 {
 		rn.timerMode = timerOff
 		rn.ex.timer.Stop()
 		return
 	}
 	rn.timerMode = timerLimit
-	rn.deadline = now.Add(d)
-	rn.ex.timer.Reset(d)
+	rn.deadline = from.Add(d)
+	rn.ex.timer.Reset(rn.deadline.Sub(now))
+}
+
+// needStallLocked notes whether the stall bound can matter with the time
+// limit d: only when the limit and grace period do not end a stuck write
+// sooner. rn.mu must be held.
+func (rn *Run) needStallLocked(d time.Duration) {
+	cfg := rn.conf()
+	if s := cfg.stallTimeout; s > 0 && (d == 0 || d+cfg.gracePeriod > s) {
+		rn.stallNeeded.Store(true)
+	}
 }
 
 // onTimer is the time limit's timer callback.
@@ -79,7 +91,7 @@ func (rn *Run) onTimer() {
 			rn.cause = CauseTimeLimit
 		}
 		rn.timerMode = timerGrace
-		ex.timer.Reset(rn.cfg.gracePeriod)
+		ex.timer.Reset(rn.conf().gracePeriod)
 		rn.mu.Unlock()
 		rn.pool.stats.timeLimitHits.Add(1)
 		rn.cancelCtx(ErrTimeLimit)
@@ -91,8 +103,8 @@ func (rn *Run) onTimer() {
 		rn.runaway = true
 		rn.mu.Unlock()
 		rn.pool.stats.runaway.Add(1)
-		rn.cfg.log().Error("lifeline: runaway run: still running after its time limit and grace period",
-			"run", rn.id, "method", rn.req.Method, "uri", rn.req.RequestURI, "limit", rn.limit, "grace", rn.cfg.gracePeriod)
+		rn.conf().log().Error("lifeline: runaway run: still running after its time limit and grace period",
+			"run", rn.id, "method", rn.req.Method, "uri", rn.req.RequestURI, "limit", rn.limit, "grace", rn.conf().gracePeriod)
 		ex.kickConn()
 	default:
 		rn.mu.Unlock()
@@ -127,7 +139,7 @@ func (ex *exchange) armStall(rn *Run) {
 		ex.stall = st
 	}
 	ex.stall.rn = rn
-	ex.stall.t.Reset(rn.cfg.stallTimeout)
+	ex.stall.t.Reset(rn.conf().stallTimeout)
 }
 
 // fire kicks the connection side when a call on the ResponseWriter has
@@ -138,7 +150,7 @@ func (st *stallTimer) fire() {
 	if ex.cur.Load() != rn {
 		return // the run ended
 	}
-	d := rn.cfg.stallTimeout
+	d := rn.conf().stallTimeout
 	if start := ex.writeStart.Load(); start != 0 {
 		left := time.Duration(start + int64(d) - time.Now().UnixNano())
 		if left > 0 {

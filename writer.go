@@ -41,12 +41,12 @@ func (w *runWriter) Header() http.Header {
 func (w *runWriter) WriteHeader(code int) {
 	if w.ended() {
 		file, line := callerOf()
-		w.rn.cfg.log().Warn("lifeline: WriteHeader after the run ended", "run", w.rn.id, "code", code,
+		w.rn.conf().log().Warn("lifeline: WriteHeader after the run ended", "run", w.rn.id, "code", code,
 			"caller", fmt.Sprintf("%s:%d", file, line))
 		return
 	}
 	if w.rn.hijacked.Load() {
-		w.rn.cfg.log().Warn("lifeline: WriteHeader on a hijacked connection", "run", w.rn.id, "code", code)
+		w.rn.conf().log().Warn("lifeline: WriteHeader on a hijacked connection", "run", w.rn.id, "code", code)
 		return
 	}
 	// A header is output too: a run that must stop is terminated here, so
@@ -55,7 +55,7 @@ func (w *runWriter) WriteHeader(code int) {
 	w.rn.checkOutput()
 	if err := w.rn.ex.stack.WriteHeader(code); err != nil {
 		file, line := callerOf()
-		w.rn.cfg.log().Warn("lifeline: WriteHeader ignored", "run", w.rn.id, "code", code,
+		w.rn.conf().log().Warn("lifeline: WriteHeader ignored", "run", w.rn.id, "code", code,
 			"err", err, "caller", fmt.Sprintf("%s:%d", file, line))
 	}
 }

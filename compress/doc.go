@@ -9,7 +9,7 @@
 //
 //	c, err := compress.New()
 //	if err != nil { ... }
-//	http.Handle("/", pool.Handler(c.Handler(app)))
+//	http.Handle("/", pool.Middleware()(c.Handler(app)))
 //
 // or start compression for one response from inside a handler with
 // [Compressor.Start]. Outside a Lifeline run the middleware does nothing.

@@ -107,7 +107,7 @@ func ExampleCompressor_Handler() {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, strings.Repeat("Hello, compressed world.\n", 100))
 	})
-	srv := httptest.NewServer(pool.Handler(c.Handler(app)))
+	srv := httptest.NewServer(pool.Middleware()(c.Handler(app)))
 	defer srv.Close()
 	defer pool.Shutdown(context.Background())
 
@@ -151,7 +151,7 @@ func ExampleCompressor_Start() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := httptest.NewServer(pool.Handler(http.HandlerFunc(report)))
+	srv := httptest.NewServer(pool.Middleware()(http.HandlerFunc(report)))
 	defer srv.Close()
 	defer pool.Shutdown(context.Background())
 

@@ -65,7 +65,7 @@ func TestRunMiddleware(t *testing.T) {
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, body)
 		})
-		srv := cstest.Start(t, m, p.Handler(c.Handler(h)), p.ConfigureServer)
+		srv := cstest.Start(t, m, p.Middleware()(c.Handler(h)), p.ConfigureServer)
 		for _, enc := range encodings {
 			res := get(t, srv, enc)
 			raw, err := io.ReadAll(res.Body)
@@ -105,7 +105,7 @@ func TestRunFinish(t *testing.T) {
 			<-release
 			io.WriteString(w, "discarded")
 		})
-		srv := cstest.Start(t, m, p.Handler(c.Handler(h)), p.ConfigureServer)
+		srv := cstest.Start(t, m, p.Middleware()(c.Handler(h)), p.ConfigureServer)
 		defer close(release)
 		res := get(t, srv, "gzip")
 		raw, err := io.ReadAll(res.Body)
@@ -144,7 +144,7 @@ func TestRunStreaming(t *testing.T) {
 					<-next
 					io.WriteString(w, second)
 				})
-				srv := cstest.Start(t, m, p.Handler(c.Handler(h)), p.ConfigureServer)
+				srv := cstest.Start(t, m, p.Middleware()(c.Handler(h)), p.ConfigureServer)
 				srv.Client.Timeout = 10 * time.Second // a stuck first event fails sooner
 				res := get(t, srv, enc)
 				if got := res.Header.Get("Content-Encoding"); got != enc {

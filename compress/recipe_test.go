@@ -52,7 +52,7 @@ func TestSeedRecipeUnderCompression(t *testing.T) {
 			out.FlushClient() // flush()
 			<-release         // background work
 		})
-		srv := cstest.Start(t, m, pool.Handler(c.Handler(h)), pool.ConfigureServer)
+		srv := cstest.Start(t, m, pool.Middleware()(c.Handler(h)), pool.ConfigureServer)
 		defer close(release)
 		req, _ := http.NewRequest("GET", srv.URL, nil)
 		req.Header.Set("Accept-Encoding", "gzip")

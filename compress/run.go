@@ -83,7 +83,7 @@ func (c *Compressor) Start(s *output.Stack, r *http.Request) error {
 }
 
 // Handler returns middleware that compresses the responses of next. Inside
-// a Lifeline run (the request went through [lifeline.Pool.Handler]) it calls
+// a Lifeline run (the request went through [lifeline.Pool.Middleware]) it calls
 // [Compressor.Start] on the run's output stack and then next; if Start
 // fails it logs the error to the [WithLogger] logger and serves next
 // uncompressed.

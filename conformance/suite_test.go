@@ -237,7 +237,7 @@ func startLifeline(t *testing.T, dir string, all []*scenario) *side {
 	}
 	env := &goEnv{log: elog, dir: signals, compressor: comp, sessions: sessions}
 	mux := http.NewServeMux()
-	mux.Handle("/ping", pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("/ping", pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("pong"))
 	})))
 	for _, sc := range all {
@@ -245,11 +245,7 @@ func startLifeline(t *testing.T, dir string, all []*scenario) *side {
 		if sc.goWrap != nil {
 			h = sc.goWrap(env, h)
 		}
-		wrapped, err := pool.Wrap(h)
-		if err != nil {
-			t.Fatalf("%s: %v", sc.name, err)
-		}
-		mux.Handle("/"+sc.name, wrapped)
+		mux.Handle("/"+sc.name, pool.Middleware()(h))
 	}
 	ts := httptest.NewUnstartedServer(mux)
 	pool.ConfigureServer(ts.Config)

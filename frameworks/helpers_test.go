@@ -74,7 +74,7 @@ func newFixture(t *testing.T, pr proto, h http.Handler, opts ...lifeline.Option)
 			t.Errorf("Pool.Shutdown: %v; active: %+v", err, pool.Active())
 		}
 	})
-	ts := httptest.NewUnstartedServer(pool.Handler(h))
+	ts := httptest.NewUnstartedServer(pool.Middleware()(h))
 	pool.ConfigureServer(ts.Config) // socket-level abort detection
 	pr.start(ts)
 	t.Cleanup(ts.Close) // runs before the pool's Shutdown

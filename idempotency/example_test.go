@@ -127,7 +127,7 @@ func ExampleMiddleware_Handler_lifeline() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	ts := httptest.NewUnstartedServer(pool.Handler(idem.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts := httptest.NewUnstartedServer(pool.Middleware()(idem.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		fmt.Fprintf(w, "ignoring user aborts: %v\n", rn.IgnoresUserAbort())
 	}))))

@@ -40,7 +40,7 @@ func newPool(t *testing.T, opts ...lifeline.Option) *lifeline.Pool {
 // pool's socket-level abort detection installed.
 func startLifeline(t *testing.T, p *lifeline.Pool, h http.Handler) *httptest.Server {
 	t.Helper()
-	ts := httptest.NewUnstartedServer(p.Handler(h))
+	ts := httptest.NewUnstartedServer(p.Middleware()(h))
 	p.ConfigureServer(ts.Config)
 	ts.Start()
 	t.Cleanup(ts.Close)

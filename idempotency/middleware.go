@@ -97,7 +97,7 @@ func New(store Store, opts ...Option) (*Middleware, error) {
 //
 // # Inside Lifeline
 //
-// Inside a Lifeline run (a handler wrapped by lifeline.Pool.Handler), the
+// Inside a Lifeline run (a handler wrapped by lifeline.Pool.Middleware), the
 // middleware calls [lifeline.Run.IgnoreUserAbort](true) before next runs
 // (see [WithIgnoreUserAbort]), so a client that disconnects mid-order and
 // retries gets the result of the run that finished, never a second run. The

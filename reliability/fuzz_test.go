@@ -78,7 +78,7 @@ func FuzzIdempotencyRequest(f *testing.F) {
 		}
 		var mu sync.Mutex
 		runs := 0
-		h := pool.Handler(mw.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := pool.Middleware()(mw.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			mu.Lock()
 			runs++
 			n := runs
@@ -142,7 +142,7 @@ func FuzzSessionCookie(f *testing.F) {
 	pool := fuzzPool(f)
 	// One known session, created through the manager.
 	var known string
-	serve(pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	serve(pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, err := m.Start(w, r)
 		if err != nil {
 			f.Fatal(err)
@@ -154,7 +154,7 @@ func FuzzSessionCookie(f *testing.F) {
 		cookie = strings.ReplaceAll(cookie, "KNOWN", known)
 		var gotID, gotV string
 		var isNew bool
-		h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s, err := m.Start(w, r)
 			if err != nil {
 				t.Errorf("Start with Cookie %q: %v", cookie, err)
@@ -208,7 +208,7 @@ func FuzzCompressedAnswer(f *testing.F) {
 	}
 	pool := fuzzPool(f)
 	f.Fuzz(func(t *testing.T, ae string, body []byte, pieces uint8, flush bool) {
-		h := pool.Handler(comp.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := pool.Middleware()(comp.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			n := int(pieces%16) + 1
 			for i := range n {

@@ -56,7 +56,7 @@ func TestR1SlowReaders(t *testing.T) {
 		pool:   []lifeline.Option{lifeline.WithTimeLimit(2 * time.Minute), lifeline.WithRecentRuns(2 * n)},
 		sndBuf: sndBuf,
 		handler: func(pool *lifeline.Pool) http.Handler {
-			return pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			return pool.Middleware(lifeline.WithRoute("slow"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				size, _ := strconv.ParseInt(r.URL.Query().Get("bytes"), 10, 64)
 				w.Header().Set("Content-Type", "application/octet-stream")
 				rc := http.NewResponseController(w)
@@ -76,7 +76,7 @@ func TestR1SlowReaders(t *testing.T) {
 				mu.Lock()
 				blocked[r.Header.Get("X-Tag")] = longest
 				mu.Unlock()
-			}), lifeline.WithRoute("slow"))
+			}))
 		},
 	})
 

@@ -57,12 +57,12 @@ func TestR3ZeroWindowH2(t *testing.T) {
 				pool:   popts,
 				server: []server.Option{server.WithH2C(true)},
 				handler: func(pool *lifeline.Pool) http.Handler {
-					return pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					return pool.Middleware(lifeline.WithRoute("forever"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 						chunk := []byte(strings.Repeat("x", 64<<10))
 						for {
 							_, _ = w.Write(chunk) // terminated at the end of the run
 						}
-					}), lifeline.WithRoute("forever"))
+					}))
 				},
 			})
 			var cs []*h2raw.Conn

@@ -71,8 +71,8 @@ func TestR7RecovererInsideRun(t *testing.T) {
 		server: []server.Option{server.WithH2C(true)},
 		handler: func(pool *lifeline.Pool) http.Handler {
 			mux := http.NewServeMux()
-			mux.Handle("GET /buffered", pool.Handler(swallowAll(&seen, &terminations, looping), lifeline.WithRoute("buffered"), lifeline.WithOutputBuffering(4096)))
-			mux.Handle("GET /flushed", pool.Handler(swallowAll(&seen, &terminations, looping), lifeline.WithRoute("flushed")))
+			mux.Handle("GET /buffered", pool.Middleware(lifeline.WithRoute("buffered"), lifeline.WithOutputBuffering(4096))(swallowAll(&seen, &terminations, looping)))
+			mux.Handle("GET /flushed", pool.Middleware(lifeline.WithRoute("flushed"))(swallowAll(&seen, &terminations, looping)))
 			return mux
 		},
 	})

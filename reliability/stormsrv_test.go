@@ -118,7 +118,7 @@ func (s *stormServer) stop() error {
 // tagged mounts h in the pool under route, recording each run in the ledger
 // with a shutdown function that reports the final status.
 func (s *stormServer) tagged(route string, h http.Handler) http.Handler {
-	return s.pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.pool.Middleware(lifeline.WithRoute(route))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		tag, err := strconv.ParseUint(r.Header.Get("X-Storm-Tag"), 10, 64)
 		if err != nil || rn == nil {
@@ -129,7 +129,7 @@ func (s *stormServer) tagged(route string, h http.Handler) http.Handler {
 		rn.RegisterShutdown(func(_ context.Context, rn *lifeline.Run) { s.ledger.shutdown(tag, rn.Status()) })
 		s.ledger.begin(tag, route, rn.ID())
 		h.ServeHTTP(w, r)
-	}), lifeline.WithRoute(route))
+	}))
 }
 
 func tagOf(r *http.Request) uint64 {

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the tests and the benchmarks need on a fresh Debian machine:
-# redis-server (session and idempotency stores), php-fpm, php-cli and nginx
+# redis-server (session and idempotency stores), postgresql (the SQL stores,
+# internal/pgtest), php-fpm, php-cli and nginx
 # (conformance against PHP), chromium (status page browser test), wrk and
 # h2load (benchmarks), iproute2 and iptables (silent-peer tests in network
 # namespaces). Already-installed packages are left alone.
 set -euo pipefail
-pkgs=(redis-server php-fpm php-cli nginx chromium wrk nghttp2-client iproute2 iptables procps)
+pkgs=(redis-server postgresql php-fpm php-cli nginx chromium wrk nghttp2-client iproute2 iptables procps)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

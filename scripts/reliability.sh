@@ -139,6 +139,7 @@ fragment() { [ -e "$reports/$1.md" ] && cat "$reports/$1.md"; }
 	echo "## R7 hostile clients"
 	echo
 	for f in R7-slowloris R7-huge-header R7-endless-body R7-huge-length R7-slow-body R7-never-reads R7-recoverer; do fragment $f; done
+	for f in forwarded host query-strings token csrf disk-full strict-params two-cookies; do fragment R7-security-$f; done
 	cat reliability/testdata/RELIABILITY.tail.md
 } >"$out"
 echo "wrote $out (figures kept in $reports)"

@@ -40,7 +40,7 @@ func lifelineSetup(writing, h2c bool) func(*testing.B, *netns.Pair, *probe) (str
 		if writing {
 			h = pr.writing()
 		}
-		srv := start(b, pool, pool.Handler(h),
+		srv := start(b, pool, pool.Middleware()(h),
 			server.WithAddr(netip.AddrPortFrom(ns.HostAddr, 0).String()),
 			server.WithLogger(log), server.WithDrainTimeout(time.Second), server.WithH2C(h2c))
 		return srv.addr, h2c

@@ -34,7 +34,7 @@ func TestDeliverySilentPeer(t *testing.T) {
 				after time.Duration
 			}
 			got := make(chan result, 1)
-			h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				// The seed's recipe: ignore user aborts, buffer the whole
 				// answer, send it early, then decide from its delivery.
 				rn, _ := lifeline.FromContext(r.Context())

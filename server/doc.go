@@ -58,7 +58,7 @@
 //	defer stop()
 //	pool, err := lifeline.NewPool()
 //	if err != nil { ... }
-//	err = server.Run(ctx, pool, pool.Handler(mux), server.WithAddr(":8080"))
+//	err = server.Run(ctx, pool, pool.Middleware()(mux), server.WithAddr(":8080"))
 //
 // The package examples include a complete program and tests of the drain.
 package server

@@ -65,7 +65,7 @@ func TestDrainClean(t *testing.T) {
 			pool := newPool(t, log)
 			started, release := make(chan struct{}), make(chan struct{})
 			var workDone atomic.Bool
-			h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				rn, _ := lifeline.FromContext(r.Context())
 				_, _ = io.WriteString(w, "done")
 				if tt.finish {
@@ -133,7 +133,7 @@ func TestDrainIncomplete(t *testing.T) {
 			started, testEnd := make(chan struct{}), make(chan struct{})
 			defer close(testEnd)
 			cause := make(chan error, 1)
-			h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				rn, _ := lifeline.FromContext(r.Context())
 				if tt.finish {
 					_, _ = io.WriteString(w, "accepted")

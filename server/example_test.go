@@ -42,7 +42,7 @@ func Example() {
 		_ = rn.Finish() // answer now, keep working; the drain waits for it
 		// ... build the report with rn.Context() ...
 	})
-	err = server.Run(ctx, pool, pool.Handler(mux), server.WithAddr(":8080"))
+	err = server.Run(ctx, pool, pool.Middleware()(mux), server.WithAddr(":8080"))
 	if errors.Is(err, server.ErrDrainIncomplete) {
 		os.Exit(1)
 	}
@@ -59,7 +59,7 @@ func ExampleRun() {
 	defer stop()
 	pool, _ := lifeline.NewPool()
 	hello := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "hello") })
-	if err := server.Run(ctx, pool, pool.Handler(hello)); err != nil {
+	if err := server.Run(ctx, pool, pool.Middleware()(hello)); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 	}
 }
@@ -72,7 +72,7 @@ func ExampleServer_Serve() {
 		rn, _ := lifeline.FromContext(r.Context())
 		fmt.Fprintf(w, "hello from run %d", rn.ID())
 	})
-	s, err := server.New(pool, pool.Handler(hello), server.WithLogger(quiet))
+	s, err := server.New(pool, pool.Middleware()(hello), server.WithLogger(quiet))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -132,7 +132,7 @@ func ExampleWithDeadPeerTimeout() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	pool, _ := lifeline.NewPool()
-	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		<-rn.Context().Done() // long silent work
 		if errors.Is(context.Cause(rn.Context()), lifeline.ErrSilentPeer) {
@@ -148,7 +148,7 @@ func ExampleWithHTTP2PingTimeout() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	pool, _ := lifeline.NewPool()
-	_ = server.Run(ctx, pool, pool.Handler(http.NotFoundHandler()),
+	_ = server.Run(ctx, pool, pool.Middleware()(http.NotFoundHandler()),
 		server.WithTLS("cert.pem", "key.pem"),
 		server.WithHTTP2PingTimeout(10*time.Second))
 }
@@ -158,7 +158,7 @@ func ExampleWithTLS() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	pool, _ := lifeline.NewPool()
-	err := server.Run(ctx, pool, pool.Handler(http.NotFoundHandler()),
+	err := server.Run(ctx, pool, pool.Middleware()(http.NotFoundHandler()),
 		server.WithAddr(":8443"), server.WithTLS("/etc/lifeline/cert.pem", "/etc/lifeline/key.pem"))
 	fmt.Println(err)
 }
@@ -176,14 +176,14 @@ func ExampleWithTLSConfig() {
 			return &cert, err
 		},
 	}
-	_ = server.Run(ctx, pool, pool.Handler(http.NotFoundHandler()), server.WithAddr(":8443"), server.WithTLSConfig(cfg))
+	_ = server.Run(ctx, pool, pool.Middleware()(http.NotFoundHandler()), server.WithAddr(":8443"), server.WithTLSConfig(cfg))
 }
 
 // h2c: HTTP/2 without TLS, for clients with prior knowledge.
 func ExampleWithH2C() {
 	pool, _ := lifeline.NewPool(lifeline.WithLogger(quiet))
 	proto := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, r.Proto) })
-	s, _ := server.New(pool, pool.Handler(proto), server.WithH2C(true), server.WithLogger(quiet))
+	s, _ := server.New(pool, pool.Middleware()(proto), server.WithH2C(true), server.WithLogger(quiet))
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
@@ -208,7 +208,7 @@ func ExampleWithH2C() {
 // A body announced larger than the limit is refused before the handler runs.
 func ExampleWithMaxBodyBytes() {
 	pool, _ := lifeline.NewPool(lifeline.WithLogger(quiet))
-	s, _ := server.New(pool, pool.Handler(http.NotFoundHandler()), server.WithMaxBodyBytes(1<<10), server.WithLogger(quiet))
+	s, _ := server.New(pool, pool.Middleware()(http.NotFoundHandler()), server.WithMaxBodyBytes(1<<10), server.WithLogger(quiet))
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
@@ -230,7 +230,7 @@ func ExampleWithMaxBodyBytes() {
 func ExampleWithDrainTimeout() {
 	pool, _ := lifeline.NewPool(lifeline.WithLogger(quiet))
 	cause := make(chan error, 1)
-	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		fmt.Fprint(w, "accepted")
 		_ = rn.Finish()
@@ -269,7 +269,7 @@ func ExampleWithAddr() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	pool, _ := lifeline.NewPool()
-	_ = server.Run(ctx, pool, pool.Handler(http.NotFoundHandler()),
+	_ = server.Run(ctx, pool, pool.Middleware()(http.NotFoundHandler()),
 		server.WithAddr(server.DefaultAddr),
 		server.WithReadHeaderTimeout(server.DefaultReadHeaderTimeout),
 		server.WithIdleTimeout(server.DefaultIdleTimeout),

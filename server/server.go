@@ -66,7 +66,7 @@ func Run(ctx context.Context, pool *lifeline.Pool, h http.Handler, opts ...Optio
 }
 
 // New returns a Server that serves h, whose runs belong to pool. h is served
-// as given: wrap the routes that should become runs with [lifeline.Pool.Handler]
+// as given: wrap the routes that should become runs with [lifeline.Pool.Middleware]
 // (a status page, for instance, need not be one). New validates the options
 // once, loads the TLS certificate if [WithTLS] asks for one, and calls
 // [lifeline.Pool.ConfigureServerWith] with the dead-peer timeout, so that the

@@ -106,7 +106,7 @@ func TestProtocols(t *testing.T) {
 			t.Parallel()
 			log, _ := testLogger(t)
 			pool := newPool(t, log)
-			h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				_, isRun := lifeline.FromContext(r.Context())
 				fmt.Fprintf(w, "%s run=%v", r.Proto, isRun)
 			}))
@@ -137,7 +137,7 @@ func TestProtocols(t *testing.T) {
 func TestLimits(t *testing.T) {
 	log, _ := testLogger(t)
 	pool := newPool(t, log)
-	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, err := io.Copy(io.Discard, r.Body)
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {

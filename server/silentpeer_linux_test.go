@@ -281,7 +281,7 @@ func TestSilentPeer(t *testing.T) {
 			case h2c:
 				tr = h2cTransport(ns.DialContext)
 			}
-			srv := start(t, pool, pool.Handler(tt.handler(pr)), opts...)
+			srv := start(t, pool, pool.Middleware()(tt.handler(pr)), opts...)
 			clientVia(t, tr, scheme+srv.addr+"/")
 			select {
 			case <-pr.started:

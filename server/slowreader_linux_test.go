@@ -296,7 +296,7 @@ func TestSlowReaderHTTP1(t *testing.T) {
 			checkMTU(t, ns)
 			log, _ := testLogger(t)
 			pool := newPool(t, log, lifeline.WithTimeLimit(0), lifeline.WithStallTimeout(0))
-			srv := start(t, pool, pool.Handler(tt.handler),
+			srv := start(t, pool, pool.Middleware()(tt.handler),
 				server.WithAddr(netip.AddrPortFrom(ns.HostAddr, 0).String()),
 				server.WithLogger(log), server.WithDrainTimeout(time.Second))
 			var uris []string
@@ -325,7 +325,7 @@ func TestSlowReaderHTTP2(t *testing.T) {
 	log, _ := testLogger(t)
 	pool := newPool(t, log, lifeline.WithTimeLimit(0), lifeline.WithStallTimeout(0))
 	cert, roots := selfSigned(t)
-	srv := start(t, pool, pool.Handler(body(32<<10, 0)),
+	srv := start(t, pool, pool.Middleware()(body(32<<10, 0)),
 		server.WithAddr(netip.AddrPortFrom(ns.HostAddr, 0).String()),
 		server.WithTLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}}),
 		server.WithLogger(log), server.WithDrainTimeout(time.Second))

@@ -60,7 +60,7 @@ func ExampleManager_Start() {
 	m := newExampleManager()
 	pool, _ := lifeline.NewPool()
 	done := make(chan struct{})
-	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer close(done)
 		s, err := m.Start(w, r)
 		if errors.Is(err, session.ErrLockTimeout) {
@@ -231,7 +231,7 @@ func ExampleSession_KeepAfterFinish() {
 	m := newExampleManager()
 	pool, _ := lifeline.NewPool()
 	done := make(chan struct{})
-	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer close(done)
 		s, _ := m.Start(w, r)
 		s.KeepAfterFinish()

@@ -17,9 +17,10 @@ import (
 // Manager starts sessions on one [Store] with one configuration. It is safe
 // for concurrent use; create one per application with [New].
 type Manager struct {
-	store Store
-	opts  options
-	log   *slog.Logger
+	store        Store
+	opts         options
+	log          *slog.Logger
+	errorHandler func(http.ResponseWriter, *http.Request, error) // Manager.Handler's
 
 	mu   sync.Mutex                 // guards runs
 	runs map[*lifeline.Run]*Session // the active session of each Lifeline run
@@ -45,7 +46,12 @@ func New(store Store, opts ...Option) (*Manager, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Manager{store: store, opts: o, log: log, runs: make(map[*lifeline.Run]*Session)}, nil
+	m := &Manager{store: store, opts: o, log: log, runs: make(map[*lifeline.Run]*Session)}
+	m.errorHandler = o.errorHandler
+	if m.errorHandler == nil {
+		m.errorHandler = m.handleError
+	}
+	return m, nil
 }
 
 // Start starts the request's session and takes its exclusive lock (PHP's

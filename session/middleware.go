@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/internal/errid"
 )
 
 type ctxKey struct{}
@@ -29,7 +30,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, err := m.Start(w, r)
 		if err != nil {
-			m.opts.errorHandler(w, r, err)
+			m.errorHandler(w, r, err)
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, s))
@@ -52,13 +53,21 @@ func (m *Manager) closeAtEnd(ctx context.Context, s *Session) {
 	}
 }
 
-// defaultErrorHandler answers 503 (with Retry-After) when the session is
-// busy or the store unreachable, 500 otherwise.
-func defaultErrorHandler(w http.ResponseWriter, _ *http.Request, err error) {
-	if errors.Is(err, ErrLockTimeout) || errors.Is(err, ErrStoreUnavailable) {
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
-		return
+// handleError is the default error handler of [Manager.Handler]. It
+// answers a short message and an id the client can quote, never the
+// error's text (a store's address, a file path): 503 with Retry-After: 1
+// when the session is busy or the store unreachable, 500 otherwise. The
+// log line has the same id and the error.
+func (m *Manager) handleError(w http.ResponseWriter, r *http.Request, err error) {
+	code, msg := http.StatusInternalServerError, "session: internal error"
+	switch {
+	case errors.Is(err, ErrLockTimeout):
+		code, msg = http.StatusServiceUnavailable, "session busy: another request holds it; try again"
+	case errors.Is(err, ErrStoreUnavailable):
+		code, msg = http.StatusServiceUnavailable, "session store unavailable; try again"
 	}
-	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+	if code == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	errid.Respond(m.log, w, r, code, msg, err)
 }

@@ -28,7 +28,8 @@ type options struct {
 	lazyWrite      bool
 	keepAfterFinal bool
 	logger         *slog.Logger
-	errorHandler   func(http.ResponseWriter, *http.Request, error)
+	errorHandler   func(http.ResponseWriter, *http.Request, error) // nil: Manager.handleError
+	nilHandler     bool                                            // WithErrorHandler(nil) was given
 }
 
 func defaultOptions() options {
@@ -43,7 +44,6 @@ func defaultOptions() options {
 		maxLockHold:  5 * time.Minute,
 		storeTimeout: 5 * time.Second,
 		lazyWrite:    true,
-		errorHandler: defaultErrorHandler,
 	}
 }
 
@@ -73,7 +73,7 @@ func (o *options) validate() error {
 	if o.sameSite == http.SameSiteNoneMode && !o.secure {
 		errs = append(errs, errors.New("SameSite=None needs WithSecure(true): browsers reject it otherwise"))
 	}
-	if o.errorHandler == nil {
+	if o.nilHandler {
 		errs = append(errs, errors.New("nil error handler"))
 	}
 	if len(errs) > 0 {
@@ -159,8 +159,12 @@ func WithKeepAfterFinish(keep bool) Option { return func(o *options) { o.keepAft
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // WithErrorHandler sets what [Manager.Handler] answers when the session
-// cannot be started. The default answers 503 with Retry-After: 1 for
-// [ErrLockTimeout] and [ErrStoreUnavailable], 500 otherwise.
+// cannot be started. The default answers a short message and an id the
+// client can quote, never the error's text, and logs the error with the
+// same id ([WithLogger]): 503 with Retry-After: 1 for [ErrLockTimeout]
+// ("session busy") and [ErrStoreUnavailable] ("session store
+// unavailable"), 500 otherwise. A handler given here should not show err
+// to the client either: a store's error names its address or its file.
 func WithErrorHandler(h func(w http.ResponseWriter, r *http.Request, err error)) Option {
-	return func(o *options) { o.errorHandler = h }
+	return func(o *options) { o.errorHandler, o.nilHandler = h, h == nil }
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/internal/errid"
 )
 
 // attach ties an active session to its Lifeline run: the run's release hook
@@ -51,9 +52,10 @@ func (s *Session) release(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, s.m.opts.storeTimeout)
 	defer cancel()
 	if err := s.closeLocked(ctx, closeWrite); err != nil {
-		s.m.log.Error("session: writing the session at the end of the run", "run", s.rn.ID(),
+		id := errid.New()
+		s.m.log.Error("session: writing the session at the end of the run", "id", id, "run", s.rn.ID(),
 			"session", fingerprint(s.id), "err", err)
-		s.failResponse(err)
+		s.failResponse(id)
 	}
 }
 
@@ -61,7 +63,8 @@ func (s *Session) release(ctx context.Context) {
 // be written and nothing has gone to the client yet: the client must not be
 // told of a change that was never saved. The release hooks run on the run's
 // goroutine before the final flush, so the answer is still in the buffers.
-func (s *Session) failResponse(err error) {
+// The client gets the id of the log line, never the error's text.
+func (s *Session) failResponse(id string) {
 	out := s.rn.Output()
 	if out.DiscardAll() != nil {
 		return // already on its way: the log line is all that can be done
@@ -74,7 +77,7 @@ func (s *Session) failResponse(err error) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Retry-After", "1")
 	_ = out.WriteHeader(http.StatusServiceUnavailable)
-	_, _ = out.Write([]byte("503 service unavailable: the session could not be saved: " + err.Error() + "\n"))
+	_, _ = out.Write([]byte(errid.Message("session could not be saved; try again", id) + "\n"))
 }
 
 // annotate shows the session's lock state on the run ("waiting #a1b2c3",

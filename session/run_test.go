@@ -35,7 +35,7 @@ func newRunEnv(t *testing.T, h func(e *runEnv) http.Handler, opts ...session.Opt
 	}
 	e := &runEnv{t: t, pool: pool, m: newManager(t, newMemStore(t), opts...)}
 	e.cookie = sessiontest.NewSession(t, e.m, func(s *session.Session) error { return s.Set("n", 0) })
-	e.srv = httptest.NewServer(pool.Handler(h(e)))
+	e.srv = httptest.NewServer(pool.Middleware()(h(e)))
 	t.Cleanup(func() {
 		e.srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -17,15 +17,15 @@ func benchPool(b *testing.B, live int) *lifeline.Pool {
 	pool := newPool(b)
 	release := make(chan struct{})
 	b.Cleanup(func() { close(release) })
-	working := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	working := pool.Middleware(lifeline.WithRoute("working"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		rn.Annotate("session", "locked #a1b2c3")
 		_ = rn.Finish()
 		<-release
-	}), lifeline.WithRoute("working"))
-	done := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	}))
+	done := pool.Middleware(lifeline.WithRoute("done"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("ok"))
-	}), lifeline.WithRoute("done"))
+	}))
 	for i := range 256 {
 		get(done, fmt.Sprintf("/done?i=%d", i))
 	}

@@ -64,7 +64,7 @@ func ExampleNew() {
 		return
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("/", pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "hello")
 	})))
 	mux.Handle("/status", st)            // not wrapped: the status page is not a run
@@ -108,12 +108,12 @@ func ExampleHandler_ServeHTTP() {
 
 func ExampleHandler_Snapshot() {
 	pool, _ := lifeline.NewPool()
-	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := pool.Middleware(lifeline.WithRoute("order"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		fmt.Fprintln(w, "order received")
 		_ = rn.Finish() // the client has its answer
 		// ... and the run goes on: send the confirmation mail.
-	}), lifeline.WithRoute("order"))
+	}))
 	serve(h, "/order?id=42")
 	settle(pool)
 
@@ -125,7 +125,7 @@ func ExampleHandler_Snapshot() {
 
 func ExampleHandler_Metrics() {
 	pool, _ := lifeline.NewPool()
-	serve(pool.Handler(http.NotFoundHandler(), lifeline.WithRoute("missing")), "/nothing")
+	serve(pool.Middleware(lifeline.WithRoute("missing"))(http.NotFoundHandler()), "/nothing")
 	settle(pool)
 
 	st, _ := status.New(pool)
@@ -145,7 +145,7 @@ func ExampleNewMetrics() {
 		fmt.Println(err)
 		return
 	}
-	serve(pool.Handler(http.NotFoundHandler()), "/x")
+	serve(pool.Middleware()(http.NotFoundHandler()), "/x")
 	settle(pool)
 	printMetrics(serve(m, "/metrics"), "shop_runs_accepted_total")
 	// Output: shop_runs_accepted_total 1
@@ -177,11 +177,11 @@ func ExampleMetrics_Collector() {
 
 func ExampleLogRecords() {
 	pool, _ := lifeline.NewPool()
-	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := pool.Middleware(lifeline.WithRoute("cart"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		rn.Annotate("session", "locked #a1b2c3")
 		fmt.Fprintln(w, "cart")
-	}), lifeline.WithRoute("cart"))
+	}))
 	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.TimeKey || a.Key == "duration" || a.Key == "finished_after" {
@@ -223,7 +223,7 @@ func ExampleWithBearerToken() {
 
 func ExampleWithQueryStrings() {
 	pool, _ := lifeline.NewPool()
-	serve(pool.Handler(http.NotFoundHandler()), "/reset?token=9f8e7d")
+	serve(pool.Middleware()(http.NotFoundHandler()), "/reset?token=9f8e7d")
 	settle(pool)
 	hidden, _ := status.New(pool)
 	shown, _ := status.New(pool, status.WithQueryStrings(true))
@@ -264,7 +264,7 @@ func ExampleWithNamespace() {
 
 func ExampleWithBuckets() {
 	pool, _ := lifeline.NewPool()
-	serve(pool.Handler(http.NotFoundHandler()), "/")
+	serve(pool.Middleware()(http.NotFoundHandler()), "/")
 	settle(pool)
 	m, _ := status.NewMetrics(pool, status.WithBuckets(0.1, 1, 10))
 	printMetrics(serve(m, "/metrics"), "lifeline_run_duration_seconds_bucket")

@@ -2,8 +2,6 @@ package status
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/internal/errid"
 )
 
 // Handler is the status page of a [lifeline.Pool], PHP-FPM's pm.status_path
@@ -189,15 +188,5 @@ func clip(s string) string {
 // internalError logs err with a fresh id and answers 500 with the id only:
 // a client never sees an internal error's text, and can quote the id.
 func internalError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
-	id := errorID()
-	log.Error("status: internal error", "id", id, "method", r.Method, "path", r.URL.Path, "err", err)
-	w.Header().Set("Cache-Control", "no-store")
-	http.Error(w, "internal error (id "+id+")", http.StatusInternalServerError)
-}
-
-// errorID returns 8 random bytes in hex, the id of one internal error.
-func errorID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	return hex.EncodeToString(b[:])
+	errid.Respond(log, w, r, http.StatusInternalServerError, "internal error", err)
 }

@@ -19,9 +19,9 @@ import (
 func recentPool(t *testing.T, uris ...string) *lifeline.Pool {
 	t.Helper()
 	pool := newPool(t)
-	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := pool.Middleware(lifeline.WithRoute("echo"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(strings.Repeat("x", len(r.URL.Path))))
-	}), lifeline.WithRoute("echo"))
+	}))
 	for i, u := range uris {
 		get(h, u)
 		waitFor(t, "the record of "+u, func() bool { return len(pool.Recent()) == i+1 })

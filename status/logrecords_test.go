@@ -59,16 +59,16 @@ func TestLogRecords(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ok := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ok := pool.Middleware(lifeline.WithRoute("ok"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_, _ = w.Write([]byte("hi"))
-		}), lifeline.WithRoute("ok"))
-		slow := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		}))
+		slow := pool.Middleware(lifeline.WithRoute("slow"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rn, _ := lifeline.FromContext(r.Context())
 			for {
 				rn.Check() // terminated once the time limit expires
 				time.Sleep(300 * time.Millisecond)
 			}
-		}), lifeline.WithRoute("slow"))
+		}))
 
 		var buf syncBuffer
 		ctx, cancel := context.WithCancel(t.Context())
@@ -139,8 +139,8 @@ func TestLogRecordsLevel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		get(pool.Handler(http.NotFoundHandler()), "/fine")
-		get(pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		get(pool.Middleware()(http.NotFoundHandler()), "/fine")
+		get(pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "boom", http.StatusBadGateway)
 		})), "/bad")
 		synctest.Wait()

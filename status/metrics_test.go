@@ -68,7 +68,7 @@ func TestMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), lifeline.WithRoute("plain"))
+	plain := pool.Middleware(lifeline.WithRoute("plain"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	runs := func(n int) {
 		for range n {
 			get(plain, "/plain")
@@ -119,12 +119,12 @@ func TestMetrics(t *testing.T) {
 
 	// A run that calls Finish and works on, holding a session lock.
 	release := make(chan struct{})
-	fin := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	fin := pool.Middleware(lifeline.WithRoute("fin"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		rn.Annotate("session", "locked #a1b2c3")
 		_ = rn.Finish()
 		<-release
-	}), lifeline.WithRoute("fin"))
+	}))
 	get(fin, "/fin")
 	// The client has its response a moment before the run counts as
 	// finished (lifeline's Finish releases the response first).
@@ -167,7 +167,7 @@ func TestMetrics(t *testing.T) {
 
 func TestMetricsOptions(t *testing.T) {
 	pool := newPool(t)
-	get(pool.Handler(http.NotFoundHandler()), "/x")
+	get(pool.Middleware()(http.NotFoundHandler()), "/x")
 	drain(t, pool)
 	m, err := status.NewMetrics(pool, status.WithNamespace("app"), status.WithBuckets(0.5, 1))
 	if err != nil {

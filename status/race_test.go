@@ -22,12 +22,12 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	m := st.Metrics()
 	scrape(t, m) // the first scrape sees an empty ring
-	h := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := pool.Middleware(lifeline.WithRoute("work"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		rn.Annotate("step", r.URL.Path)
 		_, _ = w.Write([]byte("ok"))
 		_ = rn.Finish()
-	}), lifeline.WithRoute("work"))
+	}))
 
 	var runs, readers sync.WaitGroup
 	stop := make(chan struct{})

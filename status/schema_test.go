@@ -82,14 +82,14 @@ func TestJSONSchema(t *testing.T) {
 	pool := newPool(t)
 	release := make(chan struct{})
 	defer close(release)
-	finished := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	finished := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		rn.Annotate("session", "locked #a1b2c3")
 		_, _ = w.Write([]byte("ok"))
 		_ = rn.Finish()
 		<-release
 	}))
-	plain := pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	plain := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		rn.Annotate("idempotency", "stored")
 	}))

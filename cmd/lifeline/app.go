@@ -154,8 +154,7 @@ func (a *app) routes() http.Handler {
 	// ignore_user_abort for the whole route, from the first instruction, as
 	// php.ini would set it: a client that leaves while the body is read
 	// must not cancel the order's context before the handler can say so.
-	mux.Handle("POST /demo/order", a.pool.Handler(a.idem.Handler(demoFunc(a.order)),
-		lifeline.WithRoute("order"), lifeline.WithIgnoreUserAbort(true)))
+	mux.Handle("POST /demo/order", a.pool.Middleware(lifeline.WithRoute("order"), lifeline.WithIgnoreUserAbort(true))(a.idem.Handler(demoFunc(a.order))))
 	mux.Handle("GET /demo/orders", a.listing(a.listOrders))
 	mux.Handle("GET /demo/finish", a.demo("finish", a.finish, a.compress.Handler))
 	mux.Handle("GET /demo/close-early", a.demo("close-early", a.closeEarly))
@@ -175,5 +174,5 @@ func (a *app) demo(route string, f demoFunc, mw ...func(http.Handler) http.Handl
 	for i := len(mw) - 1; i >= 0; i-- {
 		h = mw[i](h)
 	}
-	return a.pool.Handler(h, lifeline.WithRoute(route))
+	return a.pool.Middleware(lifeline.WithRoute(route))(h)
 }

@@ -1,7 +1,7 @@
 // Package testenv decides what a test does when a component it needs is
-// not on the machine: redis-server, PHP-FPM, nginx, Chromium, wrk and h2load,
+// not on the machine: redis-server, PostgreSQL, PHP-FPM, nginx, Chromium, wrk and h2load,
 // or root with iproute2 and iptables for network namespaces. Every test that
-// looks for one goes through it (internal/redistest, internal/netns, the
+// looks for one goes through it (internal/redistest, internal/pgtest, internal/netns, the
 // conformance suite, the browser test, the load generators).
 //
 // There are two tiers, as in net/http's internal/testenv:
@@ -35,6 +35,7 @@ const RequireEnv = "LIFELINE_REQUIRE"
 // Component names, as [Missing] prints them and as [RequireEnv] lists them.
 const (
 	Redis    = "redis"    // redis-server
+	Postgres = "postgres" // PostgreSQL's initdb, postgres and psql
 	PHP      = "php"      // php-fpm and php-cli, and nginx in front of them
 	Chromium = "chromium" // headless Chromium for the status page
 	Netns    = "netns"    // root, iproute2 and iptables for network namespaces

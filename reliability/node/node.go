@@ -149,8 +149,8 @@ func (n *Node) Pool() *lifeline.Pool { return n.pool }
 // Handler returns the node's routes.
 func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /incr", n.pool.Handler(http.HandlerFunc(n.incr), lifeline.WithRoute("incr")))
-	mux.Handle("POST /order", n.pool.Handler(n.idem.Handler(http.HandlerFunc(n.order)), lifeline.WithRoute("order")))
+	mux.Handle("GET /incr", n.pool.Middleware(lifeline.WithRoute("incr"))(http.HandlerFunc(n.incr)))
+	mux.Handle("POST /order", n.pool.Middleware(lifeline.WithRoute("order"))(n.idem.Handler(http.HandlerFunc(n.order))))
 	mux.HandleFunc("GET /effects", n.listEffects)
 	return mux
 }

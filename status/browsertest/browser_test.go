@@ -122,32 +122,32 @@ func newLab(t *testing.T) *lab {
 		}
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/stream", pool.Handler(http.HandlerFunc(ticker), lifeline.WithRoute("stream")))
-	mux.Handle("/export", pool.Handler(http.HandlerFunc(ticker), lifeline.WithRoute("export")))
-	mux.Handle("/report", pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("/stream", pool.Middleware(lifeline.WithRoute("stream"))(http.HandlerFunc(ticker)))
+	mux.Handle("/export", pool.Middleware(lifeline.WithRoute("export"))(http.HandlerFunc(ticker)))
+	mux.Handle("/report", pool.Middleware(lifeline.WithRoute("report"), lifeline.WithIgnoreUserAbort(true))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		fmt.Fprintln(w, "report queued")
 		_ = rn.Finish() // the client has its answer; the run keeps working
 		<-l.release
-	}), lifeline.WithRoute("report"), lifeline.WithIgnoreUserAbort(true)))
-	mux.Handle("/cart", pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	})))
+	mux.Handle("/cart", pool.Middleware(lifeline.WithRoute("cart"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		rn.Annotate("session", "locked #3f9a1c") // as package session does
 		wait(w, r)
-	}), lifeline.WithRoute("cart")))
-	mux.Handle("/stuck", pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	})))
+	mux.Handle("/stuck", pool.Middleware(lifeline.WithRoute("stuck"), lifeline.WithTimeLimit(100*time.Millisecond), lifeline.WithGracePeriod(100*time.Millisecond))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		<-l.release // ignores its time limit: runs away
-	}), lifeline.WithRoute("stuck"), lifeline.WithTimeLimit(100*time.Millisecond), lifeline.WithGracePeriod(100*time.Millisecond)))
-	mux.Handle("/slow", pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	})))
+	mux.Handle("/slow", pool.Middleware(lifeline.WithRoute("slow"), lifeline.WithTimeLimit(50*time.Millisecond))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		for {
 			rn.Check()
 			time.Sleep(5 * time.Millisecond)
 		}
-	}), lifeline.WithRoute("slow"), lifeline.WithTimeLimit(50*time.Millisecond)))
-	mux.Handle("/products", pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	})))
+	mux.Handle("/products", pool.Middleware(lifeline.WithRoute("products"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "products")
-	}), lifeline.WithRoute("products")))
+	})))
 	sh, err := status.New(pool, status.WithRefresh(200*time.Millisecond), status.WithPoolName("shop"))
 	if err != nil {
 		t.Fatal(err)

@@ -65,7 +65,7 @@ func Measure(ctx context.Context, s Settings) ([]stats.Series, error) {
 		return nil, fmt.Errorf("abortlat: %w", err)
 	}
 	targets := []*target{newTarget(Lifeline, s.Cap), newTarget(NetHTTP, s.Cap)}
-	targets[0].start(pool.Handler(targets[0]), pool.ConfigureServer)
+	targets[0].start(pool.Middleware()(targets[0]), pool.ConfigureServer)
 	targets[1].start(targets[1], nil)
 	defer func() {
 		for _, t := range targets {

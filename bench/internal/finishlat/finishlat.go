@@ -168,8 +168,8 @@ func lifelineMux(pool *lifeline.Pool, comp *compress.Compressor, body []byte, re
 		time.Sleep(work)
 	})
 	mux := http.NewServeMux()
-	mux.Handle("/"+Plain, pool.Handler(life))
-	mux.Handle("/"+Gzip, pool.Handler(comp.Handler(life)))
+	mux.Handle("/"+Plain, pool.Middleware()(life))
+	mux.Handle("/"+Gzip, pool.Middleware()(comp.Handler(life)))
 	return mux
 }
 

@@ -95,7 +95,7 @@ func serveLifeline(writing bool) func(*testing.B, *netns.Pair, *probe, bool) str
 		if writing {
 			h = pr.writing()
 		}
-		s, err := server.New(pool, pool.Handler(h), server.WithAddr(netip.AddrPortFrom(ns.HostAddr, 0).String()),
+		s, err := server.New(pool, pool.Middleware()(h), server.WithAddr(netip.AddrPortFrom(ns.HostAddr, 0).String()),
 			server.WithLogger(log), server.WithDrainTimeout(time.Second), server.WithH2C(h2c))
 		if err != nil {
 			b.Fatal(err)

@@ -126,7 +126,7 @@ func Measure(ctx context.Context, s Settings) (Result, error) {
 		if err != nil {
 			return res, fmt.Errorf("scale: %w", err)
 		}
-		h = pool.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h = pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rn, _ := lifeline.FromContext(r.Context())
 			rn.RegisterShutdown(func(context.Context, *lifeline.Run) { ended.Add(1) })
 			_, _ = io.WriteString(w, "ok\n")

@@ -70,7 +70,7 @@ func New(kind string, withLifeline bool, log *slog.Logger) (*Server, error) {
 			return nil, fmt.Errorf("serve: %w", err)
 		}
 		s.pool = pool
-		s.srv.Handler = pool.Handler(h)
+		s.srv.Handler = pool.Middleware()(h)
 		pool.ConfigureServer(s.srv)
 	}
 	return s, nil

@@ -37,7 +37,7 @@ func (r *runner) p1(ctx context.Context, s *report.Section) error {
 	}
 	s.Method = []string{
 		fmt.Sprintf("Two server processes run side by side, started by the suite: bare net/http serving a hello-world handler, and the same "+
-			"handler through `Pool.Handler` with `Pool.ConfigureServer`; both `http.Server`s are otherwise identical and speak "+
+			"handler through `Pool.Middleware` with `Pool.ConfigureServer`; both `http.Server`s are otherwise identical and speak "+
 			"HTTP/1.1 and h2c. The load tool runs for %v against one, then the other, %s, the order swapped every round; "+
 			"each round gives one ratio. One warm-up run per server and tool is not counted. Non-2xx responses and errors do not count "+
 			"as requests.", sz.p1Duration, report.Plural(sz.p1Rounds, "round")),
@@ -148,7 +148,7 @@ func (r *runner) p1Overhead(ctx context.Context, s *report.Section) error {
 		}
 	}
 	s.Tables = append(s.Tables, report.Table{
-		Caption: "BenchmarkOverhead (root package): a hello-world handler called bare and through `Pool.Handler`, with a minimal ResponseWriter:",
+		Caption: "BenchmarkOverhead (root package): a hello-world handler called bare and through `Pool.Middleware`, with a minimal ResponseWriter:",
 		Header:  []string{"round", "mode", "bare ns/op", "Lifeline ns/op", "extra ns", "bare allocs", "Lifeline allocs", "extra allocs"},
 		Rows:    rows,
 	})

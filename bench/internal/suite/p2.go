@@ -19,7 +19,7 @@ func (r *runner) p2(ctx context.Context, s *report.Section) error {
 	set := abortlat.Settings{Trials: r.sz.p2Trials, Cap: r.sz.p2Cap, MaxMisses: r.sz.p2MaxMisses}
 	s.Method = []string{
 		fmt.Sprintf("Two servers on loopback in the suite's process: a handler that waits for `r.Context().Done()`, through "+
-			"`Pool.Handler` with `Pool.ConfigureServer` (Lifeline's epoll watcher), and bare (net/http's own background read). "+
+			"`Pool.Middleware` with `Pool.ConfigureServer` (Lifeline's epoll watcher), and bare (net/http's own background read). "+
 			"Each trial opens a connection, sends the request, waits until the handler runs, then closes the client and times "+
 			"until the handler sees its context done. %s per case and server, alternating between the servers; a trial not "+
 			"noticed within %s counts as missed, and a server stops being tried in a case after %s. The root package's "+

@@ -152,7 +152,7 @@ func newServer(variant, workload, proto string, cpuRounds int) (*http.Server, er
 		if err != nil {
 			return nil, err
 		}
-		srv.Handler = pool.Handler(h)
+		srv.Handler = pool.Middleware()(h)
 		pool.ConfigureServer(srv)
 	case "timeouthandler":
 		srv.Handler = http.TimeoutHandler(h, 30*time.Second, "timeout")

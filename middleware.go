@@ -1,0 +1,172 @@
+package lifeline
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lifeline-go/lifeline/output"
+)
+
+// Middleware returns the middleware that runs every request it wraps as a
+// [Run] of p, with opts overriding the pool's defaults for those runs. It is
+// the one way in, and fits any router: give it to chi's Use or With,
+// gorilla/mux's Use, alice.New, or call it on a handler for
+// [http.ServeMux.Handle].
+//
+// Wrap the whole server once, and let routes adjust their run: a request
+// that already runs as a Run (an outer Middleware of this pool or of any
+// other started it) is not started again. The inner middleware applies its
+// opts to the run that exists, on the run's goroutine, before it calls the
+// next handler: [WithTimeLimit] restarts the run's limit counted from the
+// run's start, [WithIgnoreUserAbort] acts as [Run.IgnoreUserAbort],
+// [WithOutputBuffering] replaces the base buffer while nothing has been
+// written, [WithRoute] renames the run, and the other route options replace
+// the run's setting. The pool's own defaults are not applied again: a nested
+// Middleware with no options changes nothing. The run stays in the pool that
+// started it.
+//
+// Middleware validates opts once, when it is called: a nil option, an
+// invalid value or a pool-only option panics with an error that matches
+// [ErrInvalidOption], and the returned function panics with an error
+// matching [ErrNilHandler] when given a nil handler, as [http.ServeMux.Handle]
+// panics on a bad pattern. Both happen while the program sets up its
+// routes, never while it serves a request. It may be called from any
+// goroutine.
+func (p *Pool) Middleware(opts ...Option) func(http.Handler) http.Handler {
+	cfg, err := p.routeConfig(opts)
+	if err != nil {
+		panic(err)
+	}
+	opts = slices.Clone(opts)
+	return func(next http.Handler) http.Handler {
+		if next == nil {
+			panic(fmt.Errorf("lifeline: Pool.Middleware: %w", ErrNilHandler))
+		}
+		return &route{pool: p, cfg: cfg, opts: opts, h: next}
+	}
+}
+
+// routeConfig returns the pool's settings with opts applied, for a route.
+func (p *Pool) routeConfig(opts []Option) (config, error) {
+	cfg := p.cfg
+	cfg.poolOnly, cfg.set = nil, 0
+	if err := cfg.applyOptions(opts); err != nil {
+		return config{}, err
+	}
+	if len(cfg.poolOnly) > 0 {
+		return config{}, fmt.Errorf("%w: %s applies to the pool, not to a route", ErrInvalidOption, strings.Join(cfg.poolOnly, ", "))
+	}
+	if err := cfg.validate(); err != nil {
+		return config{}, err
+	}
+	if cfg.logger == nil {
+		cfg.logger = p.cfg.logger
+	}
+	return cfg, nil
+}
+
+// route is one wrapped handler with its settings.
+type route struct {
+	pool *Pool
+	cfg  config   // the pool's settings with opts applied, for runs it starts
+	opts []Option // applied to a run an outer route started
+	h    http.Handler
+}
+
+// ServeHTTP starts a run for r, or adjusts the run r already belongs to.
+func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if rn, ok := r.Context().Value(runKey{}).(*Run); ok && rn.Phase() == PhaseRunning {
+		// Nested: the request is already a run's, and this is its
+		// goroutine. One request, one run.
+		rn.adjust(rt.opts)
+		rt.h.ServeHTTP(w, r)
+		return
+	}
+	rt.serve(w, r)
+}
+
+// serve is the connection side of a new run: it starts the run's
+// goroutine, lends it w (see exchange), waits until the run lets it go, and
+// answers.
+func (rt *route) serve(w http.ResponseWriter, r *http.Request) {
+	p := rt.pool
+	if err := p.admit(r.Context()); err != nil {
+		p.reject(w, err)
+		return
+	}
+	rn, ex := p.newRun(rt, r, w)
+	cw := connWatchFrom(r.Context())
+	if cw != nil {
+		rn.cw = cw
+		cw.attach(rn)
+	}
+	p.startRun(rn)
+	abortStream := rn.serveConn(w, r, ex, cw)
+	if cw != nil {
+		cw.detach(rn)
+	}
+	rn.fillOutcome(r, abortStream)
+	if abortStream {
+		// Cut the response short so that a partial body can never look
+		// complete: net/http closes the HTTP/1 connection or resets the
+		// HTTP/2 stream without logging.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// adjust applies a nested route's opts to the run. Run side, before the
+// nested route's handler.
+func (rn *Run) adjust(opts []Option) {
+	if len(opts) == 0 {
+		return
+	}
+	old := rn.conf()
+	cfg := *old
+	cfg.set = 0
+	_ = cfg.applyOptions(opts) // validated by Middleware
+	if cfg.logger == nil {
+		cfg.logger = old.logger
+	}
+	rn.cfg.Store(&cfg)
+	if cfg.set&setIgnoreUserAbort != 0 {
+		rn.IgnoreUserAbort(cfg.ignoreUserAbort)
+	}
+	if cfg.set&(setTimeLimit|setStallTimeout) != 0 {
+		rn.mu.Lock()
+		switch {
+		case rn.ex == nil || rn.timerMode == timerGrace || rn.timerMode == timerExpired:
+			// The limit expired: the run must stop, as with SetTimeLimit.
+		case cfg.set&setTimeLimit != 0:
+			rn.armFromLocked(cfg.timeLimit, rn.start, time.Now())
+		default:
+			rn.needStallLocked(rn.limit)
+		}
+		rn.mu.Unlock()
+	}
+	if cfg.set&setOutputBuffering != 0 {
+		rn.resizeBaseBuffer(cfg.outputBuffering)
+	}
+}
+
+// resizeBaseBuffer replaces the base output buffer with one of size (none
+// for 0), when it is the only buffer and nothing has been written.
+func (rn *Run) resizeBaseBuffer(size int) {
+	st := rn.ex.stack
+	if st.HeadersSent() || st.Level() > 1 {
+		return
+	}
+	if st.Level() == 1 {
+		if n, _ := st.Length(); n > 0 {
+			return
+		}
+		if err := st.EndClean(); err != nil {
+			return
+		}
+	}
+	if size > 0 {
+		_ = st.Start(nil, size, output.StdFlags)
+	}
+}
