@@ -51,6 +51,7 @@ type order struct {
 	Reason   string    `json:"reason,omitempty"` // why it failed or is unconfirmed
 	Job      int64     `json:"job,omitempty"`    // its email job
 	Emailed  time.Time `json:"emailed,omitzero"` // the email job's commit
+	Emails   int       `json:"emails"`           // emails sent for it: 1 once its job ran, never more
 	Created  time.Time `json:"created"`          // the request arrived
 	Placed   time.Time `json:"placed,omitzero"`  // the transaction committed
 	Updated  time.Time `json:"updated"`
@@ -181,7 +182,8 @@ func (a *app) resolveOrphans(ctx context.Context, all bool) (int64, error) {
 }
 
 // orderColumns are the columns scanOrder reads, in its order.
-const orderColumns = `ref, state, items, work, run, instance, status, reason, job, emailed, created, placed, updated`
+const orderColumns = `ref, state, items, work, run, instance, status, reason, job, emailed, created, placed, updated,
+	(SELECT count(*) FROM emails WHERE emails.ref = orders.ref)`
 
 // rowScanner is *sql.Row or *sql.Rows.
 type rowScanner interface{ Scan(dest ...any) error }
@@ -194,7 +196,7 @@ func scanOrder(row rowScanner) (order, error) {
 		emailed, created, placed, updated int64
 	)
 	err := row.Scan(&o.Ref, &o.State, &items, &o.Work, &run, &o.Instance, &o.Status, &o.Reason, &o.Job,
-		&emailed, &created, &placed, &updated)
+		&emailed, &created, &placed, &updated, &o.Emails)
 	if err != nil {
 		return o, fmt.Errorf("order: %w", err)
 	}
