@@ -86,4 +86,3 @@ func TestOrderWithJob(t *testing.T) {
 		}
 	})
 }
-
