@@ -146,11 +146,21 @@ func (a *app) settle() {
 	}
 }
 
-// report prints what the pool did, and the runs that were still alive after
-// the drain (runaway runs that ignored their cancellation).
+// report prints what the pool did and how many durable jobs wait for the
+// next start or another instance, and logs the runs that were still alive
+// after the drain (runaway runs that ignored their cancellation).
 func (a *app) report(stdout io.Writer) {
 	st := a.pool.Stats()
-	fmt.Fprintf(stdout, "stopped: %d runs, %d time limits hit, %d runaway\n", st.Accepted, st.TimeLimitHits, st.Runaway)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	left := int64(-1)
+	if counts, err := a.jobCounts(ctx); err != nil {
+		a.log.Error("lifeline: job counts", "err", err)
+	} else {
+		left = counts["available"] + counts["retryable"] + counts["scheduled"] + counts["running"]
+	}
+	fmt.Fprintf(stdout, "stopped: %d runs, %d time limits hit, %d runaway, %d jobs left for later\n",
+		st.Accepted, st.TimeLimitHits, st.Runaway, left)
 	for _, ri := range a.pool.Active() {
 		a.log.Error("lifeline: run still alive after the drain", "run", ri.ID, "route", ri.Route,
 			"uri", ri.URI, "phase", ri.Phase.String(), "elapsed", ri.Elapsed, "runaway", ri.Runaway)
