@@ -8,7 +8,7 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
-	_ "modernc.org/sqlite"              // the reference server's database
+	_ "modernc.org/sqlite"             // the reference server's database
 )
 
 // refOrder is an order of the reference server as its orders table and

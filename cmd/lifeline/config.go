@@ -33,6 +33,7 @@ type config struct {
 	queueTimeout time.Duration
 	maxJobs      int
 	jobTimeout   time.Duration
+	fault        string // $LIFELINE_FAULT: where the crash tests kill the process
 	statusToken  string // from -status-token or $LIFELINE_STATUS_TOKEN
 	tokenSource  string // "flag", "env" or "" (see statusTokenEnv)
 	tokenFile    string // -status-token-file
@@ -87,6 +88,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	cfg.hosts = splitList(*hosts)
+	cfg.fault = os.Getenv(faultEnv)
 	fs.Visit(func(f *flag.Flag) { cfg.instanceSet = cfg.instanceSet || f.Name == "instance" })
 	switch {
 	case cfg.statusToken != "":

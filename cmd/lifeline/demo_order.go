@@ -95,6 +95,9 @@ func (a *app) order(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
 			return
 		}
 		state, because := a.delivered(ctx, rn)
+		if state == stateConfirmed {
+			a.crashAt("after-answer")
+		}
 		if err := a.settleOrder(ctx, ord.Ref, state, rn.Status().String(), because); err != nil {
 			a.log.Error("order: settle", "ref", ord.Ref, "state", state, "err", err)
 		}
@@ -120,6 +123,7 @@ func (a *app) order(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
 		return
 	}
 	placed = true
+	a.crashAt("after-commit")
 	rn.Annotate("job", fmt.Sprintf("email %d", ord.Job))
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"message": fmt.Sprintf("order %s placed", ord.Ref),
