@@ -2,52 +2,61 @@ package lifeline
 
 import (
 	"context"
+	"strconv"
 	"time"
 )
 
-// Context returns the run context: the Run itself. It carries the request
-// context's values but not its cancellation, and is cancelled, with a cause
-// that errors.Is can test through [context.Cause], when:
+// Context returns the run context, which the handler's request also carries
+// (r.Context()). It carries the request context's values but not its
+// cancellation, and is cancelled, with a cause that errors.Is can test
+// through [context.Cause], when:
 //   - the client leaves and the run does not ignore user aborts ([ErrClientAborted]);
 //   - the time limit expires ([ErrTimeLimit]);
-//   - the pool shuts down past its drain deadline ([ErrServerShutdown]).
+//   - the pool shuts down past its drain deadline ([ErrServerShutdown]);
+//   - the run ends ([ErrRunEnded]), so that watchers do not outlive it.
 //
 // With IgnoreUserAbort(true) a database transaction started with this
-// context survives a client disconnect but not the time limit: the seed's
-// "card charged but not in my DB" cannot happen. The handler's request
-// carries the same context (r.Context()).
-func (rn *Run) Context() context.Context { return rn }
+// context survives a client disconnect but not the time limit. ctx.Err()
+// is context.Canceled, as for any context.WithCancelCause. It may be called
+// from any goroutine.
+func (rn *Run) Context() context.Context { return &rn.ctx }
 
-// Deadline implements [context.Context]. The run context has no deadline: the
-// time limit can be restarted ([Run.SetTimeLimit]), so it cancels instead.
-func (rn *Run) Deadline() (time.Time, bool) { return time.Time{}, false }
-
-// Done implements [context.Context].
-func (rn *Run) Done() <-chan struct{} { return rn.inner().Done() }
-
-// Err implements [context.Context]: context.Canceled once cancelled.
-func (rn *Run) Err() error { return rn.inner().Err() }
-
-// Value implements [context.Context].
-func (rn *Run) Value(key any) any {
-	if _, ok := key.(runKey); ok {
-		return rn
-	}
-	return rn.inner().Value(key)
+// runContext is the run context. It is part of its Run (no allocation) and
+// creates the cancellable context behind it on first use, so that a handler
+// that never looks at its context pays nothing for it.
+type runContext struct {
+	rn *Run
 }
 
-// inner returns the cancellable context behind the Run, creating it on first
-// use so that a handler that never looks at its context pays nothing for it.
+// Deadline reports no deadline: the time limit can be restarted
+// ([Run.SetTimeLimit]), so the context is cancelled instead.
+func (c *runContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+func (c *runContext) Done() <-chan struct{} { return c.rn.inner().Done() }
+
+func (c *runContext) Err() error { return c.rn.inner().Err() }
+
+func (c *runContext) Value(key any) any {
+	if _, ok := key.(runKey); ok {
+		return c.rn
+	}
+	return c.rn.inner().Value(key)
+}
+
+func (c *runContext) String() string { return c.rn.String() + ".Context" }
+
+// inner returns the cancellable context behind the run context, creating it
+// on first use.
 func (rn *Run) inner() context.Context {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
-	if rn.ctx == nil {
-		rn.ctx, rn.cancel = context.WithCancelCause(context.WithoutCancel(rn.origCtx))
+	if rn.cctx == nil {
+		rn.cctx, rn.cancel = context.WithCancelCause(context.WithoutCancel(rn.origCtx))
 		if rn.ctxCause != nil {
 			rn.cancel(rn.ctxCause)
 		}
 	}
-	return rn.ctx
+	return rn.cctx
 }
 
 // cancelCtx cancels the run context with cause; the first cause wins.
@@ -63,4 +72,5 @@ func (rn *Run) cancelCtx(cause error) {
 	}
 }
 
-func (rn *Run) String() string { return "lifeline.Run#" + itoa(int(rn.id)) }
+// String returns "lifeline.Run#" and the run's ID.
+func (rn *Run) String() string { return "lifeline.Run#" + strconv.FormatUint(rn.id, 10) }

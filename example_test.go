@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/output"
 )
 
 func ExampleNewPool() {
@@ -275,7 +276,7 @@ func ExampleRun_Output() {
 	h := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
 		out := rn.Output()
-		out.Start(nil, 0, 0x70) // ob_start()
+		out.Start(nil, 0, output.StdFlags) // ob_start()
 		io.WriteString(w, "draft")
 		out.Clean() // ob_clean(): the draft never leaves
 		io.WriteString(w, "final")

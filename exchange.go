@@ -57,7 +57,6 @@ type exchange struct {
 
 	stallArmed bool // run side: the stall timer runs for this run
 	released   bool // run side: the connection side has returned (Finish or done)
-	closed     bool // gone was closed: the exchange is not reused
 }
 
 type msgKind uint8
@@ -95,8 +94,7 @@ func newExchange() *exchange {
 		alarm: make(chan struct{}, 1),
 		stack: output.NewStack(nil),
 	}
-	ex.timer = time.AfterFunc(time.Hour, ex.onTimer)
-	ex.timer.Stop()
+	ex.timer = ex.newLimitTimer()
 	ex.sink.ex = ex
 	return ex
 }

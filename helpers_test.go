@@ -43,7 +43,7 @@ func checkNoLeaks(t testing.TB) {
 		buf = buf[:runtime.Stack(buf, true)]
 		stacks = ""
 		for _, g := range strings.Split(string(buf), "\n\n") {
-			if strings.Contains(g, "lifeline-go/lifeline.(*Run).execute") ||
+			if strings.Contains(g, "lifeline-go/lifeline.runSide.execute") ||
 				strings.Contains(g, "lifeline-go/lifeline.(*detector).loop") ||
 				strings.Contains(g, "lifeline-go/lifeline.(*route).ServeHTTP") {
 				stacks += g + "\n\n"

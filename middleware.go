@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/lifeline-go/lifeline/output"
 )
 
 // Middleware returns the middleware that runs every request it wraps as a
@@ -104,7 +102,8 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request) {
 		cw.attach(rn)
 	}
 	p.startRun(rn)
-	abortStream := rn.serveConn(w, r, ex, cw)
+	c := connSide{rn: rn, ex: ex, w: w, r: r, cw: cw}
+	abortStream := c.loop()
 	if cw != nil {
 		cw.detach(rn)
 	}
@@ -158,7 +157,10 @@ func (rn *Run) resizeBaseBuffer(size int) {
 	if st.HeadersSent() || st.Level() > 1 {
 		return
 	}
-	if st.Level() == 1 {
+	if levels := st.Status(); len(levels) == 1 {
+		if !levels[0].Base {
+			return // the code's own buffer, not the base one
+		}
 		if n, _ := st.Length(); n > 0 {
 			return
 		}
@@ -167,6 +169,6 @@ func (rn *Run) resizeBaseBuffer(size int) {
 		}
 	}
 	if size > 0 {
-		_ = st.Start(nil, size, output.StdFlags)
+		_ = st.StartBase(size)
 	}
 }

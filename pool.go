@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/lifeline-go/lifeline/output"
 )
 
 // Pool holds the defaults every run starts with (like a PHP-FPM pool and its
@@ -30,10 +28,11 @@ type Pool struct {
 	outcomes   atomic.Bool  // WithOutcome was called: responses look for an Outcome
 	flushWaits atomic.Int32 // early answers waiting for net/http's flush (delivery)
 
-	mu       sync.Mutex // guards the fields below
-	live     map[*Run]struct{}
-	closing  bool
-	idle     chan struct{} // closed when closing and live is empty
+	live    liveSet     // the live runs (see live.go)
+	closing atomic.Bool // Shutdown has begun: new requests get 503
+
+	mu       sync.Mutex    // the pool-wide lock, taken once per request (endRun); guards the fields below
+	idle     chan struct{} // closed when closing and no run is live
 	recent   []Record      // ring of final records
 	recentAt int           // next slot in recent
 	recentN  int
@@ -42,7 +41,6 @@ type Pool struct {
 // counters are the pool's statistics, updated atomically.
 type counters struct {
 	accepted, queued, queueWaits, queueTimeouts atomic.Uint64
-	maxActive                                   atomic.Int64
 	finished                                    atomic.Int64 // runs now working after Finish
 	runaway, timeLimitHits                      atomic.Uint64
 	panics, shutdownPanics                      atomic.Uint64
@@ -63,7 +61,7 @@ func NewPool(opts ...Option) (*Pool, error) {
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()
 	}
-	p := &Pool{cfg: cfg, start: time.Now(), live: make(map[*Run]struct{}), work: make(chan *Run), quit: make(chan struct{})}
+	p := &Pool{cfg: cfg, start: time.Now(), work: make(chan *Run), quit: make(chan struct{})}
 	if cfg.maxActive > 0 {
 		p.slots = make(chan struct{}, cfg.maxActive)
 	}
@@ -76,10 +74,7 @@ func (c *config) log() *slog.Logger { return c.logger }
 
 // admit takes a slot when the pool is capped, waiting up to the queue timeout.
 func (p *Pool) admit(ctx context.Context) error {
-	p.mu.Lock()
-	closing := p.closing
-	p.mu.Unlock()
-	if closing {
+	if p.closing.Load() {
 		return ErrPoolClosed
 	}
 	if p.slots == nil {
@@ -117,13 +112,13 @@ func (p *Pool) newRun(rt *route, r *http.Request, w http.ResponseWriter) (*Run, 
 	ex := p.exs.Get().(*exchange)
 	now := time.Now()
 	rn := &Run{pool: p, h: rt.h, id: p.ids.Add(1), start: now, ex: ex, origCtx: r.Context()}
-	rn.w.rn = rn
+	rn.w.rn, rn.ctx.rn = rn, rn
 	rn.cfg.Store(&rt.cfg)
 	rn.ignore.Store(rt.cfg.ignoreUserAbort)
-	rn.req = r.WithContext(rn)
+	rn.req = r.WithContext(&rn.ctx)
 	ex.reset(rn, w)
 	if rt.cfg.outputBuffering > 0 {
-		_ = ex.stack.Start(nil, rt.cfg.outputBuffering, output.StdFlags)
+		_ = ex.stack.StartBase(rt.cfg.outputBuffering)
 	}
 	if rt.cfg.timeLimit > 0 {
 		rn.mu.Lock()
@@ -133,13 +128,7 @@ func (p *Pool) newRun(rt *route, r *http.Request, w http.ResponseWriter) (*Run, 
 		rn.stallNeeded.Store(true)
 	}
 	p.stats.accepted.Add(1)
-	p.mu.Lock()
-	p.live[rn] = struct{}{}
-	n := int64(len(p.live))
-	p.mu.Unlock()
-	if n > p.stats.maxActive.Load() {
-		p.stats.maxActive.Store(n) // approximate under races; a gauge of the peak
-	}
+	p.live.add(rn)
 	return rn, ex
 }
 
@@ -149,8 +138,10 @@ func (p *Pool) endRun(rn *Run) {
 	rn.phase.Store(uint32(PhaseDone))
 	ex := rn.ex
 	rn.mu.Lock()
-	rn.timerMode = timerOff
-	runaway := rn.runaway
+	runaway := rn.timerMode == timerExpired // stays so: the record says runaway
+	if !runaway {
+		rn.timerMode = timerOff
+	}
 	ex.stopTimers(runaway)
 	rn.mu.Unlock()
 	rec := rn.record()
@@ -159,8 +150,8 @@ func (p *Pool) endRun(rn *Run) {
 	if rec.Finished {
 		p.stats.finished.Add(-1)
 	}
+	left := p.live.remove(rn)
 	p.mu.Lock()
-	delete(p.live, rn)
 	if len(p.recent) > 0 {
 		p.recent[p.recentAt] = rec
 		p.recentAt = (p.recentAt + 1) % len(p.recent)
@@ -168,7 +159,10 @@ func (p *Pool) endRun(rn *Run) {
 			p.recentN++
 		}
 	}
-	if p.closing && len(p.live) == 0 && p.idle != nil {
+	// Shutdown sets closing before it looks at the count under mu, and
+	// the count went down before this looks at closing: one of the two
+	// sees the other, so the last run never goes unnoticed.
+	if left == 0 && p.closing.Load() && p.idle != nil {
 		close(p.idle)
 		p.idle = nil
 	}
@@ -186,7 +180,7 @@ func (p *Pool) endRun(rn *Run) {
 	// Like net/http's request context, the run context ends with the run,
 	// so that watchers and context.AfterFunc callbacks do not outlive it.
 	rn.cancelCtx(ErrRunEnded)
-	if runaway || ex.closed {
+	if runaway {
 		return // the connection side left early; drop the exchange
 	}
 	p.exs.Put(ex)
@@ -200,11 +194,10 @@ func (p *Pool) endRun(rn *Run) {
 // http.Server's Shutdown, so no new run starts.
 func (p *Pool) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
-	if !p.closing {
+	if !p.closing.Swap(true) {
 		close(p.quit)
 	}
-	p.closing = true
-	if len(p.live) == 0 {
+	if p.live.n.Load() == 0 {
 		p.mu.Unlock()
 		p.det.stop()
 		return nil
@@ -220,12 +213,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 	}
-	p.mu.Lock()
-	runs := make([]*Run, 0, len(p.live))
-	for rn := range p.live {
-		runs = append(runs, rn)
-	}
-	p.mu.Unlock()
+	runs := p.live.snapshot()
 	for _, rn := range runs {
 		rn.shutdown()
 	}

@@ -74,7 +74,7 @@ func (rn *Run) record() Record {
 		ID: rn.id, Route: rn.conf().route, Method: rn.req.Method, URI: rn.req.RequestURI,
 		Status: rn.Status(), Cause: rn.cause, Code: int(rn.code.Load()), BytesSent: rn.bytes.Load(),
 		Start: rn.start, Duration: time.Since(rn.start), Finished: !rn.finishedAt.IsZero(),
-		ShutdownFuncs: rn.ranShutdown, Runaway: rn.runaway, Panicked: rn.panicked,
+		ShutdownFuncs: rn.ranShutdown, Runaway: rn.timerMode == timerExpired, Panicked: rn.panicked,
 		IgnoreUserAbort: rn.ignore.Load(), Delivery: dlv,
 	}
 	if rec.URI == "" && rn.req.URL != nil {
@@ -96,7 +96,7 @@ func (rn *Run) info(now time.Time) RunInfo {
 		ID: rn.id, Route: rn.conf().route, Method: rn.req.Method, URI: rn.req.RequestURI,
 		Phase: rn.Phase(), Status: rn.Status(), Cause: rn.cause, Start: rn.start,
 		Elapsed: now.Sub(rn.start), TimeLimit: rn.limit, BytesSent: rn.bytes.Load(),
-		IgnoreUserAbort: rn.ignore.Load(), Runaway: rn.runaway,
+		IgnoreUserAbort: rn.ignore.Load(), Runaway: rn.timerMode == timerExpired,
 	}
 	if rn.timerMode == timerLimit {
 		if left := rn.deadline.Sub(now); left > 0 {
@@ -111,12 +111,7 @@ func (rn *Run) info(now time.Time) RunInfo {
 
 // Active returns a snapshot of the live runs, oldest first.
 func (p *Pool) Active() []RunInfo {
-	p.mu.Lock()
-	runs := make([]*Run, 0, len(p.live))
-	for rn := range p.live {
-		runs = append(runs, rn)
-	}
-	p.mu.Unlock()
+	runs := p.live.snapshot()
 	now := time.Now()
 	out := make([]RunInfo, len(runs))
 	for i, rn := range runs {
@@ -140,13 +135,11 @@ func (p *Pool) Recent() []Record {
 
 // Stats returns the pool's counters.
 func (p *Pool) Stats() Stats {
-	p.mu.Lock()
-	active := len(p.live)
-	p.mu.Unlock()
+	active := p.live.n.Load()
 	s := Stats{
-		Start: p.start, Accepted: p.stats.accepted.Load(), Active: active,
+		Start: p.start, Accepted: p.stats.accepted.Load(), Active: int(active),
 		Finished: int(p.stats.finished.Load()), Runaway: p.stats.runaway.Load(),
-		MaxActive: int(p.stats.maxActive.Load()), Queued: int(p.stats.queued.Load()),
+		MaxActive: int(p.live.peak.Load()), Queued: int(p.stats.queued.Load()),
 		QueueWaits: p.stats.queueWaits.Load(), QueueTimeouts: p.stats.queueTimeouts.Load(),
 		TimeLimitHits: p.stats.timeLimitHits.Load(), Panics: p.stats.panics.Load(),
 		ShutdownPanics: p.stats.shutdownPanics.Load(), Aborts: make(map[string]uint64),

@@ -19,8 +19,6 @@ import (
 // to the run's goroutine, the one that called the handler; Status, Aborted,
 // Phase, ID and Context may be called from any goroutine. After the run ends,
 // methods act on nothing and those that return an error return [ErrRunEnded].
-//
-// A Run is also the run's context (see [Run.Context]).
 type Run struct {
 	pool  *Pool
 	cfg   atomic.Pointer[config] // the route's settings; replaced only by a nested route (see adjust)
@@ -43,19 +41,19 @@ type Run struct {
 	stallNeeded atomic.Bool // the stall bound can matter for this run (see timer.go)
 
 	w   runWriter  // the handler's ResponseWriter; part of the Run so it is never reused
+	ctx runContext // the run context (Run.Context); part of the Run for the same reason
 	cw  *connWatch // the detector's watch of the client connection, or nil
 	dlv delivery   // delivery tracking, armed by Finish (see delivery.go)
 
 	mu          sync.Mutex      // guards the fields below
 	cause       Cause           // first cause recorded
 	origCtx     context.Context // the request's own context (values only)
-	ctx         context.Context // created lazily by inner
+	cctx        context.Context // the cancellable context behind ctx, created lazily by inner
 	cancel      context.CancelCauseFunc
 	ctxCause    error         // first cancellation cause, applied when ctx is created
 	limit       time.Duration // current time limit, 0 = none
 	deadline    time.Time     // when the current limit expires
 	timerMode   timerMode
-	runaway     bool
 	shutdowns   []func(context.Context, *Run)
 	release     []func(context.Context)
 	notes       map[string]string

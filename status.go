@@ -1,5 +1,7 @@
 package lifeline
 
+import "strconv"
+
 // Status is a run's connection status, PHP's connection_status() bit field.
 // Flags only ever turn on: a run that was aborted and then timed out (or the
 // other way round) reads Aborted|Timeout = 3.
@@ -24,7 +26,7 @@ func (s Status) String() string {
 	case Aborted | Timeout:
 		return "aborted|timeout"
 	}
-	return "status(" + itoa(int(s)) + ")"
+	return "status(" + strconv.Itoa(int(s)) + ")"
 }
 
 // Phase is where a run is in its life.
@@ -50,7 +52,7 @@ func (p Phase) String() string {
 	case PhaseDone:
 		return "done"
 	}
-	return "phase(" + itoa(int(p)) + ")"
+	return "phase(" + strconv.Itoa(int(p)) + ")"
 }
 
 // Cause says why a run's status left Normal, for records and the status page.
@@ -88,7 +90,7 @@ func (c Cause) String() string {
 	case CauseStalled:
 		return "stalled"
 	}
-	return "cause(" + itoa(int(c)) + ")"
+	return "cause(" + strconv.Itoa(int(c)) + ")"
 }
 
 // err returns the context cause matching c.
@@ -106,26 +108,4 @@ func (c Cause) err() error {
 		return ErrStalled
 	}
 	return ErrClientAborted
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
 }

@@ -39,7 +39,7 @@ func TestTimeLimit(t *testing.T) {
 			}
 		}, http.StatusServiceUnavailable},
 		{"write", func(rn *lifeline.Run, w http.ResponseWriter) {
-			<-rn.Done()
+			<-rn.Context().Done()
 			io.WriteString(w, "too late")
 		}, http.StatusServiceUnavailable},
 	}

@@ -22,6 +22,10 @@ import "time"
 //     the connection side is kicked to take the ResponseWriter back.
 //   - timerGrace → timerExpired: the run ignored its limit for the grace
 //     period; it is runaway, and the connection side answers for it.
+//     timerExpired is the one record of a runaway: it never changes again.
+//   - A nested route's WithTimeLimit (Run.adjust) arms the limit counted
+//     from the run's start; Finish with WithBackgroundLimit re-arms it from
+//     Finish.
 //
 // Pool.endRun stops the timer; when Stop reports that the callback may be
 // running right now, the exchange gets a fresh timer instead of sharing the
@@ -33,6 +37,13 @@ import "time"
 // moot), and looks at ex.writeStart every stall period: a call older than
 // the bound kicks the connection side, which aborts the run with
 // CauseStalled and takes the ResponseWriter back.
+
+// newLimitTimer returns a stopped time-limit timer for ex.
+func (ex *exchange) newLimitTimer() *time.Timer {
+	t := time.AfterFunc(time.Hour, ex.onTimer)
+	t.Stop()
+	return t
+}
 
 func (ex *exchange) onTimer() {
 	if rn := ex.cur.Load(); rn != nil {
@@ -100,7 +111,6 @@ func (rn *Run) onTimer() {
 		}
 	case timerGrace:
 		rn.timerMode = timerExpired
-		rn.runaway = true
 		rn.mu.Unlock()
 		rn.pool.stats.runaway.Add(1)
 		rn.conf().log().Error("lifeline: runaway run: still running after its time limit and grace period",
@@ -174,8 +184,7 @@ func (ex *exchange) stalledFor(d time.Duration) bool {
 // run.
 func (ex *exchange) stopTimers(runaway bool) {
 	if !ex.timer.Stop() && !runaway {
-		ex.timer = time.AfterFunc(time.Hour, ex.onTimer)
-		ex.timer.Stop()
+		ex.timer = ex.newLimitTimer()
 	}
 	if ex.stall != nil && ex.stallArmed && !ex.stall.t.Stop() {
 		ex.stall = nil

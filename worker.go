@@ -35,7 +35,7 @@ func (p *Pool) runLoop(rn *Run) {
 	busy := false
 	for {
 		if rn != nil {
-			rn.execute(rn.h)
+			runSide{rn, rn.ex}.execute()
 			rn, busy = nil, true
 		}
 		select {

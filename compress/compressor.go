@@ -4,7 +4,12 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/lifeline-go/lifeline/output"
 )
+
+// Headers-sent locations name the code that wrote, not this package.
+func init() { output.SkipPackage("github.com/lifeline-go/lifeline/compress") }
 
 // Compressor compresses responses as an output handler of a Lifeline run.
 // It holds the validated options and a pool of encoders per content coding,
@@ -22,11 +27,11 @@ type Compressor struct {
 // [ErrInvalidOption] for a value it cannot use.
 func New(opts ...Option) (*Compressor, error) {
 	o := defaultOptions()
-	for _, opt := range opts {
+	for i, opt := range opts {
 		if opt == nil {
-			return nil, fmt.Errorf("%w: nil option", ErrInvalidOption)
+			return nil, fmt.Errorf("%w: opts[%d] is nil", ErrInvalidOption, i)
 		}
-		opt(&o)
+		opt.apply(&o)
 	}
 	if err := o.validate(); err != nil {
 		return nil, err

@@ -21,7 +21,14 @@ const (
 
 // Option configures a [Compressor]. Options are applied in order by [New],
 // which validates the result once.
-type Option func(*options)
+type Option interface {
+	apply(*options)
+}
+
+// optionFunc is an Option made of a function.
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
 
 type options struct {
 	minSize     int
@@ -67,7 +74,7 @@ func defaultOptions() options {
 // encoder. 0 compresses every non-empty body. A streamed body (one flushed
 // before it ends) is compressed whatever its size, since its length is not
 // known when the choice must be made.
-func WithMinSize(n int) Option { return func(o *options) { o.minSize = n } }
+func WithMinSize(n int) Option { return optionFunc(func(o *options) { o.minSize = n }) }
 
 // WithChunkSize sets the chunk size of the output level [Compressor.Start]
 // pushes: whenever a write leaves at least n uncompressed bytes in it, they
@@ -78,7 +85,7 @@ func WithMinSize(n int) Option { return func(o *options) { o.minSize = n } }
 // Content-Length header carry the exact compressed length. A positive n
 // bounds the memory held per response at the price of a streamed (chunked)
 // response, without Content-Length, for bodies larger than n.
-func WithChunkSize(n int) Option { return func(o *options) { o.chunkSize = n } }
+func WithChunkSize(n int) Option { return optionFunc(func(o *options) { o.chunkSize = n }) }
 
 // WithGzipLevel sets the gzip level, from 1 (fastest) to 9 (smallest).
 //
@@ -87,7 +94,7 @@ func WithChunkSize(n int) Option { return func(o *options) { o.chunkSize = n } }
 // lazy ones. On HTML and JSON it compresses 2 to 4 times as fast as the
 // standard library's compress/gzip at the same level, for output up to 7%
 // larger, and 7% to 19% smaller than level 1 (docs/bench/compress.md).
-func WithGzipLevel(level int) Option { return func(o *options) { o.gzipLevel = level } }
+func WithGzipLevel(level int) Option { return optionFunc(func(o *options) { o.gzipLevel = level }) }
 
 // WithZstdLevel sets the zstd level on zstd's usual scale, 1 to 22. The
 // encoder has four speeds, chosen as the zstd level suggests: 1 and 2 are
@@ -97,7 +104,7 @@ func WithGzipLevel(level int) Option { return func(o *options) { o.gzipLevel = l
 // The default, [DefaultZstdLevel] (3), is zstd's own default. Every level
 // uses a window of at most 8 MiB, as RFC 9659 requires for the "zstd"
 // content coding.
-func WithZstdLevel(level int) Option { return func(o *options) { o.zstdLevel = level } }
+func WithZstdLevel(level int) Option { return optionFunc(func(o *options) { o.zstdLevel = level }) }
 
 // WithBrotliLevel sets the brotli quality, from 0 (fastest) to 11
 // (smallest).
@@ -109,7 +116,7 @@ func WithZstdLevel(level int) Option { return func(o *options) { o.zstdLevel = l
 // qualities 2 and 3 came out slower than gzip at its default level and,
 // but for small pages, larger, which would leave no reason to prefer "br"
 // over "gzip" (docs/bench/compress.md).
-func WithBrotliLevel(level int) Option { return func(o *options) { o.brotliLevel = level } }
+func WithBrotliLevel(level int) Option { return optionFunc(func(o *options) { o.brotliLevel = level }) }
 
 // WithEncodings sets the content codings offered, in the server's order of
 // preference, used to break ties between codings the client weighs equally.
@@ -119,7 +126,7 @@ func WithBrotliLevel(level int) Option { return func(o *options) { o.brotliLevel
 // The default is "zstd", "br", "gzip": zstd is the fastest of the three at a
 // ratio close to brotli's, and gzip is what every client accepts.
 func WithEncodings(encodings ...string) Option {
-	return func(o *options) { o.encodings = slices.Clone(encodings) }
+	return optionFunc(func(o *options) { o.encodings = slices.Clone(encodings) })
 }
 
 // WithContentTypes replaces the default choice of compressible responses by
@@ -130,11 +137,11 @@ func WithEncodings(encodings ...string) Option {
 //
 // Without it (or WithCompressible), [Compressible] decides.
 func WithContentTypes(patterns ...string) Option {
-	return func(o *options) {
+	return optionFunc(func(o *options) {
 		o.typeRule = typeList
 		o.contentTypes = slices.Clone(patterns)
 		o.compressible = nil
-	}
+	})
 }
 
 // WithCompressible replaces the default choice of compressible responses by
@@ -146,17 +153,17 @@ func WithContentTypes(patterns ...string) Option {
 //
 // The default is [Compressible].
 func WithCompressible(f func(contentType string) bool) Option {
-	return func(o *options) {
+	return optionFunc(func(o *options) {
 		o.typeRule = typeFunc
 		o.compressible = f
 		o.contentTypes = nil
-	}
+	})
 }
 
 // WithLogger sets the logger for the one error [Compressor.Handler] cannot
 // return: the run's output stack refusing the compression level (see
 // output.Stack.Start). The default discards it.
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+func WithLogger(l *slog.Logger) Option { return optionFunc(func(o *options) { o.logger = l }) }
 
 // validate checks the options and normalises the encoding names.
 func (o *options) validate() error {

@@ -62,7 +62,7 @@ import (
 func (c *Compressor) Start(s *output.Stack, r *http.Request) error {
 	h := c.newHandler(s, r)
 	chunk := c.opts.chunkSize
-	if st := s.Status(); h.codec != nil && !h.head && len(st) == 1 && st[0].Name == "default output handler" &&
+	if st := s.Status(); h.codec != nil && !h.head && len(st) == 1 && st[0].Base &&
 		!st[0].Started && st[0].Used == 0 && st[0].Flags&output.Removable != 0 {
 		// Take the place of the run's untouched base buffer, as
 		// zlib.output_compression takes output_buffering's, so that ending

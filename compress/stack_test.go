@@ -55,7 +55,7 @@ func newStack(t *testing.T, method, ae string, opts ...compress.Option) (*output
 	}
 	sink := &recSink{}
 	s := output.NewStack(sink)
-	if err := s.Start(nil, 4096, output.StdFlags); err != nil {
+	if err := s.StartBase(4096); err != nil {
 		t.Fatal(err)
 	}
 	r := httptest.NewRequest(method, "/", nil)

@@ -12,7 +12,12 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/lifeline-go/lifeline/output"
 )
+
+// Headers-sent locations name the code that wrote, not this package.
+func init() { output.SkipPackage("github.com/lifeline-go/lifeline/idempotency") }
 
 // Middleware makes requests that carry an idempotency key run once; see
 // [Middleware.Handler]. It is safe for concurrent use; one Middleware may

@@ -3,17 +3,14 @@ package output
 import (
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
-// libraryPrefixes are the packages whose frames are skipped when looking for
-// the code that started the output: Lifeline's library packages, net/http and
-// the runtime. The reference server and tests count as user code.
-var libraryPrefixes = [...]string{
-	"github.com/lifeline-go/lifeline.",
+// builtinLibraries are the packages whose frames are always skipped when
+// looking for the code that started the output.
+var builtinLibraries = []string{
 	"github.com/lifeline-go/lifeline/output.",
-	"github.com/lifeline-go/lifeline/compress.",
-	"github.com/lifeline-go/lifeline/session.",
-	"github.com/lifeline-go/lifeline/idempotency.",
 	"net/http.",
 	"runtime.",
 	"bufio.",
@@ -21,13 +18,50 @@ var libraryPrefixes = [...]string{
 	"io.",
 }
 
+// libraries holds the function-name prefixes skipped when looking for the
+// code that started the output: builtinLibraries and those added by
+// SkipPackage. It is replaced, never changed, so readers need no lock.
+var (
+	libraries   atomic.Pointer[[]string]
+	librariesMu sync.Mutex // serialises SkipPackage
+)
+
+// SkipPackage makes [Stack.HeadersSentAt] and [HeadersSentError] look past
+// the functions of the package with import path pkgPath, as they look past
+// this package, net/http and fmt: a package that writes to a Stack on its
+// user's behalf (a middleware, an output handler) calls it once, typically
+// from a package-level variable's initialiser, so that "headers already sent
+// at" names its user's statement, not the package's. Frames in _test.go files
+// are never skipped. It may be called from any goroutine; it is cheap to call
+// twice.
+func SkipPackage(pkgPath string) {
+	prefix := pkgPath + "."
+	librariesMu.Lock()
+	defer librariesMu.Unlock()
+	old := builtinLibraries
+	if p := libraries.Load(); p != nil {
+		old = *p
+	}
+	for _, l := range old {
+		if l == prefix {
+			return
+		}
+	}
+	next := append(append(make([]string, 0, len(old)+1), old...), prefix)
+	libraries.Store(&next)
+}
+
 // callerFrom returns the file and line of the first frame in pcs outside
 // the library packages: the user's statement whose output sent the header.
 func callerFrom(pcs []uintptr) (string, int) {
+	libs := builtinLibraries
+	if p := libraries.Load(); p != nil {
+		libs = *p
+	}
 	frames := runtime.CallersFrames(pcs)
 	for {
 		f, more := frames.Next()
-		if !isLibrary(f) {
+		if !isLibrary(f, libs) {
 			return f.File, f.Line
 		}
 		if !more {
@@ -36,11 +70,11 @@ func callerFrom(pcs []uintptr) (string, int) {
 	}
 }
 
-func isLibrary(f runtime.Frame) bool {
+func isLibrary(f runtime.Frame, libs []string) bool {
 	if strings.HasSuffix(f.File, "_test.go") {
 		return false
 	}
-	for _, p := range libraryPrefixes {
+	for _, p := range libs {
 		if strings.HasPrefix(f.Function, p) {
 			return true
 		}

@@ -21,6 +21,9 @@ var (
 	// running [Handler] (PHP: "Cannot use output buffering in output buffering
 	// display handlers").
 	ErrInHandler = errors.New("output: buffer operation inside an output handler")
+	// ErrBaseLevel is returned by [Stack.StartBase] when a buffer is
+	// already active: the base buffer is the bottom one.
+	ErrBaseLevel = errors.New("output: base buffer must be the first")
 	// ErrHeadersSent matches every [*HeadersSentError].
 	ErrHeadersSent = errors.New("output: headers already sent")
 )

@@ -31,6 +31,23 @@ func (s *Stack) Start(h Handler, chunkSize int, flags Flags) error {
 	return nil
 }
 
+// StartBase starts the base buffer, PHP's output_buffering: the bottom
+// buffer, with the default handler and [StdFlags], chunkSize as in Start,
+// marked Base in [Stack.Status] so that a handler meant to take its place
+// (as zlib.output_compression takes output_buffering's) can find it. It
+// returns [ErrBaseLevel] when a buffer is already active, and [ErrInHandler]
+// inside a handler.
+func (s *Stack) StartBase(chunkSize int) error {
+	if len(s.levels) > 0 {
+		return ErrBaseLevel
+	}
+	if err := s.Start(nil, chunkSize, StdFlags); err != nil {
+		return err
+	}
+	s.levels[0].base = true
+	return nil
+}
+
 // Level returns the number of active buffers (PHP's ob_get_level).
 func (s *Stack) Level() int { return len(s.levels) }
 
@@ -233,6 +250,7 @@ type LevelStatus struct {
 	Used      int  // bytes in the buffer
 	Started   bool // the handler has run at least once
 	Disabled  bool // the handler declined or failed and is bypassed
+	Base      bool // the base buffer, started by [Stack.StartBase]
 }
 
 // Status lists every buffer, bottom up (PHP's ob_get_status(true)).
@@ -240,7 +258,7 @@ func (s *Stack) Status() []LevelStatus {
 	st := make([]LevelStatus, len(s.levels))
 	for i, lv := range s.levels {
 		st[i] = LevelStatus{
-			Name: handlerName(lv.h), Level: i, ChunkSize: lv.chunk, Flags: lv.flags,
+			Name: handlerName(lv.h), Level: i, ChunkSize: lv.chunk, Flags: lv.flags, Base: lv.base,
 			Used: len(lv.buf), Started: lv.started, Disabled: lv.disabled,
 		}
 	}

@@ -6,15 +6,16 @@ import (
 	"strconv"
 )
 
-// Sink receives what reaches the bottom of a [Stack]: the client side.
-// Lifeline's run engine implements it by handing the bytes to the connection
-// goroutine; [NewStack] accepts any implementation, for tests and standalone use.
+// Sink receives what reaches the bottom of a [Stack]: the client side, such
+// as an [http.ResponseWriter].
 //
 // The Stack calls a Sink only from the goroutine that owns the Stack.
 type Sink interface {
 	// WriteHeader sends the status code and header. It is called for every
 	// 1xx informational code, then once for the final code, before the first
-	// body byte. h must not be retained past the call unless the Sink copies it.
+	// body byte. h is the Stack's own header map ([Stack.Header]): the Sink
+	// must not modify it, and may keep it to send it later, at the first
+	// body byte or Flush, or to read trailers at the end of the response.
 	WriteHeader(code int, h http.Header) error
 	// Write sends body bytes. p must not be retained after Write returns.
 	Write(p []byte) (int, error)
@@ -30,6 +31,7 @@ type level struct {
 	buf      []byte
 	started  bool // the handler has been called once (PHP's STARTED)
 	disabled bool // the handler declined or failed (PHP's DISABLED)
+	base     bool // started by StartBase
 }
 
 // Stack is PHP's output layer for one response: a stack of buffers between the

@@ -2,7 +2,9 @@ package output_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -306,5 +308,42 @@ func TestHandlerPanicCascade(t *testing.T) {
 	}
 	if len(upper) != 2 || upper[0].in != "ab" || upper[1].in != "c" {
 		t.Errorf("upper handler calls = %v, want ab then c", upper)
+	}
+}
+
+// TestStartBase: the base buffer is the bottom one and says so in Status.
+func TestStartBase(t *testing.T) {
+	s := output.NewStack(nil)
+	if err := s.StartBase(4096); err != nil {
+		t.Fatalf("StartBase = %v", err)
+	}
+	if err := s.Start(nil, 0, output.StdFlags); err != nil {
+		t.Fatalf("Start = %v", err)
+	}
+	st := s.Status()
+	if len(st) != 2 || !st[0].Base || st[1].Base || st[0].ChunkSize != 4096 || st[0].Flags != output.StdFlags {
+		t.Errorf("Status() = %+v, want a base level of 4096 under a plain one", st)
+	}
+	if err := s.StartBase(10); !errors.Is(err, output.ErrBaseLevel) {
+		t.Errorf("second StartBase = %v, want ErrBaseLevel", err)
+	}
+}
+
+// TestSkipPackage: a package that writes on its user's behalf registers
+// itself, and "headers already sent at" then names the user's line.
+func TestSkipPackage(t *testing.T) {
+	sentAt := func() string {
+		s := output.NewStack(&countSink{})
+		strings.NewReader("x").WriteTo(s) // the write happens in package strings
+		file, _, _ := s.HeadersSentAt()
+		return filepath.Base(file)
+	}
+	if got := sentAt(); got != "reader.go" {
+		t.Fatalf("before SkipPackage: sent at %s, want strings' reader.go", got)
+	}
+	output.SkipPackage("strings")
+	output.SkipPackage("strings") // twice is harmless
+	if got := sentAt(); got != "stack_test.go" {
+		t.Errorf("after SkipPackage: sent at %s, want stack_test.go", got)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline/internal/testenv"
+	"github.com/lifeline-go/lifeline/internal/wait"
 )
 
 // TestR7Security tries each finding of the security review as an adversary
@@ -281,11 +282,8 @@ func secToken(t *testing.T, rp *report) {
 			}
 			if w.name == "argv" {
 				// The warning may be written just after "listening on".
-				for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.stderr.String(), "-status-token is visible"); time.Sleep(10 * time.Millisecond) {
-					if time.Now().After(deadline) {
-						t.Errorf("-status-token logged no warning:\n%s", p.stderr)
-						break
-					}
+				if !wait.Until(10*time.Second, func() bool { return strings.Contains(p.stderr.String(), "-status-token is visible") }) {
+					t.Errorf("-status-token logged no warning:\n%s", p.stderr)
 				}
 			}
 			answers := counter{}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/internal/wait"
 	"github.com/lifeline-go/lifeline/server"
 )
 
@@ -104,17 +105,6 @@ func dialSmallRcvBuf(addr string, size int) (net.Conn, error) {
 	return d.Dial("tcp", addr)
 }
 
-// waitFor polls cond every 10ms until it holds or d passed, and reports
-// whether it held.
-func waitFor(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// waitFor polls cond until it holds or d passed, and reports whether it
+// held.
+func waitFor(d time.Duration, cond func() bool) bool { return wait.Until(d, cond) }

@@ -4,7 +4,7 @@
 //
 // # Why
 //
-// The user note that ends the seed of issue 4 reads: "If the connection is
+// A user note in PHP's manual on connection handling reads: "If the connection is
 // stopped by network troubles the script doesn't know that the client is
 // disconnected." Measured with PHP 8.2, a client that vanished behind nginx
 // and PHP-FPM is never noticed (a 20 s script ran to its end and wrote 26 MB
@@ -58,7 +58,7 @@
 //	defer stop()
 //	pool, err := lifeline.NewPool()
 //	if err != nil { ... }
-//	err = server.Run(ctx, pool, pool.Middleware()(mux), server.WithAddr(":8080"))
+//	err = server.ListenAndServe(ctx, pool, pool.Middleware()(mux), server.WithAddr(":8080"))
 //
 // The package examples include a complete program and tests of the drain.
 package server

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -11,19 +12,14 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/internal/wait"
 	"github.com/lifeline-go/lifeline/server"
 )
 
 // waitLog waits until the log has a line with every part.
 func waitLog(t *testing.T, buf *logBuf, parts ...string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !logHas(buf.String(), parts...) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no log line with %q", parts)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	wait.For(t, 10*time.Second, fmt.Sprintf("a log line with %q", parts), func() bool { return logHas(buf.String(), parts...) })
 }
 
 // get sends a GET in the background; the result arrives on the channel.

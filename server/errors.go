@@ -4,7 +4,7 @@ import "errors"
 
 var (
 	// ErrDrainIncomplete is returned (wrapped, with the number of runs and
-	// connections involved) by [Server.Serve] and [Run] when the drain
+	// connections involved) by [Server.Serve] and [ListenAndServe] when the drain
 	// deadline of a graceful shutdown passed before everything ended: runs
 	// still working were cancelled with [lifeline.ErrServerShutdown] and
 	// connections still open were closed. A caller can give its process a

@@ -42,7 +42,7 @@ func Example() {
 		_ = rn.Finish() // answer now, keep working; the drain waits for it
 		// ... build the report with rn.Context() ...
 	})
-	err = server.Run(ctx, pool, pool.Middleware()(mux), server.WithAddr(":8080"))
+	err = server.ListenAndServe(ctx, pool, pool.Middleware()(mux), server.WithAddr(":8080"))
 	if errors.Is(err, server.ErrDrainIncomplete) {
 		os.Exit(1)
 	}
@@ -54,12 +54,12 @@ func Example() {
 
 // Run listens on the address of WithAddr and serves until ctx is done.
 // Compile-only: it waits for a signal.
-func ExampleRun() {
+func ExampleListenAndServe() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	pool, _ := lifeline.NewPool()
 	hello := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "hello") })
-	if err := server.Run(ctx, pool, pool.Middleware()(hello)); err != nil {
+	if err := server.ListenAndServe(ctx, pool, pool.Middleware()(hello)); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 	}
 }
@@ -139,7 +139,7 @@ func ExampleWithDeadPeerTimeout() {
 			slog.Info("client vanished", "run", rn.ID())
 		}
 	}))
-	_ = server.Run(ctx, pool, h, server.WithDeadPeerTimeout(3*time.Second))
+	_ = server.ListenAndServe(ctx, pool, h, server.WithDeadPeerTimeout(3*time.Second))
 }
 
 // HTTP/2 PINGs can have a schedule of their own, here for clients behind
@@ -148,7 +148,7 @@ func ExampleWithHTTP2PingTimeout() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	pool, _ := lifeline.NewPool()
-	_ = server.Run(ctx, pool, pool.Middleware()(http.NotFoundHandler()),
+	_ = server.ListenAndServe(ctx, pool, pool.Middleware()(http.NotFoundHandler()),
 		server.WithTLS("cert.pem", "key.pem"),
 		server.WithHTTP2PingTimeout(10*time.Second))
 }
@@ -158,7 +158,7 @@ func ExampleWithTLS() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	pool, _ := lifeline.NewPool()
-	err := server.Run(ctx, pool, pool.Middleware()(http.NotFoundHandler()),
+	err := server.ListenAndServe(ctx, pool, pool.Middleware()(http.NotFoundHandler()),
 		server.WithAddr(":8443"), server.WithTLS("/etc/lifeline/cert.pem", "/etc/lifeline/key.pem"))
 	fmt.Println(err)
 }
@@ -176,7 +176,7 @@ func ExampleWithTLSConfig() {
 			return &cert, err
 		},
 	}
-	_ = server.Run(ctx, pool, pool.Middleware()(http.NotFoundHandler()), server.WithAddr(":8443"), server.WithTLSConfig(cfg))
+	_ = server.ListenAndServe(ctx, pool, pool.Middleware()(http.NotFoundHandler()), server.WithAddr(":8443"), server.WithTLSConfig(cfg))
 }
 
 // h2c: HTTP/2 without TLS, for clients with prior knowledge.
@@ -269,14 +269,40 @@ func ExampleWithAddr() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	pool, _ := lifeline.NewPool()
-	_ = server.Run(ctx, pool, pool.Middleware()(http.NotFoundHandler()),
+	_ = server.ListenAndServe(ctx, pool, pool.Middleware()(http.NotFoundHandler()),
 		server.WithAddr(server.DefaultAddr),
 		server.WithReadHeaderTimeout(server.DefaultReadHeaderTimeout),
-		server.WithIdleTimeout(server.DefaultIdleTimeout),
+		server.WithKeepAliveTimeout(server.DefaultKeepAliveTimeout),
 		server.WithMaxHeaderBytes(server.DefaultMaxHeaderBytes),
 		server.WithMaxBodyBytes(server.DefaultMaxBodyBytes),
 		server.WithDeadPeerTimeout(server.DefaultDeadPeerTimeout),
 		server.WithDrainTimeout(server.DefaultDrainTimeout),
 		server.WithLogger(slog.Default()),
 	)
+}
+
+// The status page and the metrics on an admin listener of their own, on
+// loopback, so that they stay reachable while the server drains.
+// Compile-only: it serves until SIGTERM.
+func ExampleWithAdmin() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	pool, err := lifeline.NewPool()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// With package status: st, err := status.New(pool); then
+	// admin.Handle("/status", st) and admin.Handle("/metrics", st.Metrics()).
+	admin := http.NewServeMux()
+	admin.HandleFunc("/active", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, len(pool.Active()), "runs")
+	})
+	app := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "hello")
+	}))
+	err = server.ListenAndServe(ctx, pool, app, server.WithAdmin(server.DefaultAdminAddr, admin))
+	if err != nil {
+		fmt.Println(err)
+	}
 }

@@ -4,11 +4,13 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 )
 
-// Option configures a [Server] ([New], [Run]). Options are validated once, in
-// New.
+// Option configures a [Server] ([New], [ListenAndServe]). Options are
+// validated once, in New; a nil Option is an error wrapping
+// [ErrInvalidOption].
 type Option interface {
 	apply(*options)
 }
@@ -24,7 +26,7 @@ type options struct {
 	tlsConfig         *tls.Config
 	h2c               bool
 	readHeaderTimeout time.Duration
-	idleTimeout       time.Duration
+	keepAliveTimeout  time.Duration
 	maxHeaderBytes    int
 	maxBodyBytes      int64
 	deadPeerTimeout   time.Duration
@@ -32,6 +34,9 @@ type options struct {
 	h2PingSet         bool // WithHTTP2PingTimeout was given
 	drainTimeout      time.Duration
 	logger            *slog.Logger
+	adminAddr         string       // WithAdmin
+	admin             http.Handler // WithAdmin; nil: no admin listener
+	adminSet          bool         // WithAdmin was given, perhaps with a nil handler
 }
 
 // The defaults, each explained on the option that changes it.
@@ -40,8 +45,8 @@ const (
 	DefaultAddr = "localhost:8080"
 	// DefaultReadHeaderTimeout is the timeout [WithReadHeaderTimeout] changes.
 	DefaultReadHeaderTimeout = 10 * time.Second
-	// DefaultIdleTimeout is the timeout [WithIdleTimeout] changes.
-	DefaultIdleTimeout = 75 * time.Second
+	// DefaultKeepAliveTimeout is the timeout [WithKeepAliveTimeout] changes.
+	DefaultKeepAliveTimeout = 75 * time.Second
 	// DefaultMaxHeaderBytes is the limit [WithMaxHeaderBytes] changes.
 	DefaultMaxHeaderBytes = 64 << 10
 	// DefaultMaxBodyBytes is the limit [WithMaxBodyBytes] changes.
@@ -62,7 +67,7 @@ func defaultOptions() options {
 	return options{
 		addr:              DefaultAddr,
 		readHeaderTimeout: DefaultReadHeaderTimeout,
-		idleTimeout:       DefaultIdleTimeout,
+		keepAliveTimeout:  DefaultKeepAliveTimeout,
 		maxHeaderBytes:    DefaultMaxHeaderBytes,
 		maxBodyBytes:      DefaultMaxBodyBytes,
 		deadPeerTimeout:   DefaultDeadPeerTimeout,
@@ -80,8 +85,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("%w: WithTLS and WithTLSConfig: choose one", ErrInvalidOption)
 	case o.readHeaderTimeout < 0:
 		return fmt.Errorf("%w: WithReadHeaderTimeout(%v): negative", ErrInvalidOption, o.readHeaderTimeout)
-	case o.idleTimeout < 0:
-		return fmt.Errorf("%w: WithIdleTimeout(%v): negative", ErrInvalidOption, o.idleTimeout)
+	case o.keepAliveTimeout < 0:
+		return fmt.Errorf("%w: WithKeepAliveTimeout(%v): negative", ErrInvalidOption, o.keepAliveTimeout)
 	case o.maxHeaderBytes <= 0:
 		return fmt.Errorf("%w: WithMaxHeaderBytes(%d): must be positive", ErrInvalidOption, o.maxHeaderBytes)
 	case o.maxBodyBytes < 0:
@@ -90,13 +95,15 @@ func (o *options) validate() error {
 		return fmt.Errorf("%w: WithDeadPeerTimeout(%v): want 0 (off) or at least %v", ErrInvalidOption, o.deadPeerTimeout, MinDeadPeerTimeout)
 	case o.h2PingTimeout < 0, o.h2PingSet && o.h2PingTimeout > 0 && o.h2PingTimeout < 10*time.Millisecond:
 		return fmt.Errorf("%w: WithHTTP2PingTimeout(%v): want 0 (off) or at least 10ms", ErrInvalidOption, o.h2PingTimeout)
+	case o.adminSet && o.admin == nil:
+		return fmt.Errorf("%w: WithAdmin(%q, nil): nil handler", ErrInvalidOption, o.adminAddr)
 	case o.drainTimeout < 0:
 		return fmt.Errorf("%w: WithDrainTimeout(%v): negative", ErrInvalidOption, o.drainTimeout)
 	}
 	return nil
 }
 
-// WithAddr sets the TCP address [Run] and [Server.Listen] listen on. The
+// WithAddr sets the TCP address [ListenAndServe] and [Server.Listen] listen on. The
 // default is "localhost:8080", the reference server's; use ":8080" to listen
 // on every interface.
 func WithAddr(addr string) Option {
@@ -131,11 +138,13 @@ func WithReadHeaderTimeout(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.readHeaderTimeout = d })
 }
 
-// WithIdleTimeout bounds the time a keep-alive connection may wait for its
-// next request ([http.Server.IdleTimeout]). The default is 75s, nginx's
-// keepalive_timeout; 0 means no limit.
-func WithIdleTimeout(d time.Duration) Option {
-	return optionFunc(func(o *options) { o.idleTimeout = d })
+// WithKeepAliveTimeout bounds the time a keep-alive connection may wait for
+// its next request ([http.Server.IdleTimeout]; nginx's keepalive_timeout,
+// PHP-FPM has none of its own). The default is [DefaultKeepAliveTimeout],
+// 75s, nginx's; 0 means no limit. It is not a session's idle timeout
+// (session.WithIdleTimeout).
+func WithKeepAliveTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.keepAliveTimeout = d })
 }
 
 // WithMaxHeaderBytes bounds the size of a request header
@@ -199,7 +208,7 @@ func WithHTTP2PingTimeout(d time.Duration) Option {
 }
 
 // WithDrainTimeout bounds a graceful shutdown: after the context given to
-// [Server.Serve] or [Run] is done, the server stops accepting, lets open
+// [Server.Serve] or [ListenAndServe] is done, the server stops accepting, lets open
 // responses complete and waits for every run, including runs still working
 // after [lifeline.Run.Finish], for at most d. Runs still working then are
 // cancelled with [lifeline.ErrServerShutdown] and logged, their connections

@@ -29,9 +29,10 @@ type Server struct {
 
 	served atomic.Bool
 
-	mu      sync.Mutex                // guards own and serving
+	mu      sync.Mutex                // guards own, serving and adminLn
 	own     map[net.Listener]struct{} // listeners made by Listen, already tuned
 	serving *onceCloseListener        // the listener Serve accepts on
+	adminLn net.Listener              // made by ListenAdmin, served by Serve
 }
 
 // onceCloseListener lets drain close the listener before it says so, and
@@ -48,12 +49,12 @@ func (l *onceCloseListener) Close() error {
 	return l.err
 }
 
-// Run serves h until ctx is done, then drains: it is [New] followed by
-// [Server.Listen] and [Server.Serve]. ctx is typically from
-// [signal.NotifyContext] for SIGINT and SIGTERM. Run returns nil after a
+// ListenAndServe serves h until ctx is done, then drains: it is [New]
+// followed by [Server.Listen] and [Server.Serve]. ctx is typically from
+// [signal.NotifyContext] for SIGINT and SIGTERM. It returns nil after a
 // clean drain, an error matching [ErrDrainIncomplete] when the drain deadline
 // cut runs or connections short, and any error from New or Listen at once.
-func Run(ctx context.Context, pool *lifeline.Pool, h http.Handler, opts ...Option) error {
+func ListenAndServe(ctx context.Context, pool *lifeline.Pool, h http.Handler, opts ...Option) error {
 	s, err := New(pool, h, opts...)
 	if err != nil {
 		return err
@@ -68,7 +69,7 @@ func Run(ctx context.Context, pool *lifeline.Pool, h http.Handler, opts ...Optio
 // New returns a Server that serves h, whose runs belong to pool. h is served
 // as given: wrap the routes that should become runs with [lifeline.Pool.Middleware]
 // (a status page, for instance, need not be one). New validates the options
-// once, loads the TLS certificate if [WithTLS] asks for one, and calls
+// once (a nil option is an error wrapping [ErrInvalidOption]), loads the TLS certificate if [WithTLS] asks for one, and calls
 // [lifeline.Pool.ConfigureServerWith] with the dead-peer timeout, so that the
 // pool watches every connection's socket for FIN, RST and silent peers.
 func New(pool *lifeline.Pool, h http.Handler, opts ...Option) (*Server, error) {
@@ -79,10 +80,11 @@ func New(pool *lifeline.Pool, h http.Handler, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("%w: nil handler", ErrInvalidOption)
 	}
 	o := defaultOptions()
-	for _, opt := range opts {
-		if opt != nil {
-			opt.apply(&o)
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("%w: option %d is nil", ErrInvalidOption, i+1)
 		}
+		opt.apply(&o)
 	}
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -139,7 +141,7 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 		Handler:           h,
 		TLSConfig:         s.tls,
 		ReadHeaderTimeout: s.opts.readHeaderTimeout,
-		IdleTimeout:       s.opts.idleTimeout,
+		IdleTimeout:       s.opts.keepAliveTimeout,
 		MaxHeaderBytes:    s.opts.maxHeaderBytes,
 		Protocols:         &protos,
 		HTTP2: &http.HTTP2Config{
@@ -178,6 +180,10 @@ func (s *Server) Listen(ctx context.Context) (net.Listener, error) {
 // when accepted. With [WithTLS] or [WithTLSConfig], Serve speaks TLS on ln.
 // Serve closes ln.
 //
+// With [WithAdmin], Serve also serves the admin listener (its own, or the
+// one [Server.ListenAdmin] made) from the start until the drain is over,
+// and closes it before it returns.
+//
 // Serve returns nil after a clean drain, an error matching
 // [ErrDrainIncomplete] when the deadline cut anything short, the listener's
 // error (joined with the drain's) when ln failed, and [ErrServed] when called
@@ -186,6 +192,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if !s.served.CompareAndSwap(false, true) {
 		return ErrServed
 	}
+	stopAdmin, err := s.startAdmin(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopAdmin() // after the drain: operators watch it there
 	s.mu.Lock()
 	_, own := s.own[ln]
 	s.mu.Unlock()
@@ -214,7 +226,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return errors.Join(fmt.Errorf("server: serve: %w", err), s.drain())
 	case <-ctx.Done():
 	}
-	err := s.drain()
+	err = s.drain()
 	<-served // returns http.ErrServerClosed as soon as Shutdown begins
 	return err
 }

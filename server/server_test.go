@@ -37,13 +37,14 @@ func TestNewInvalid(t *testing.T) {
 		{name: "both TLS options", pool: pool, h: h, opts: []server.Option{server.WithTLS("c", "k"), server.WithTLSConfig(&tls.Config{})}},
 		{name: "TLS config without certificate", pool: pool, h: h, opts: []server.Option{server.WithTLSConfig(&tls.Config{})}},
 		{name: "negative header timeout", pool: pool, h: h, opts: []server.Option{server.WithReadHeaderTimeout(-1)}},
-		{name: "negative idle timeout", pool: pool, h: h, opts: []server.Option{server.WithIdleTimeout(-1)}},
+		{name: "negative keep-alive timeout", pool: pool, h: h, opts: []server.Option{server.WithKeepAliveTimeout(-1)}},
 		{name: "zero header bytes", pool: pool, h: h, opts: []server.Option{server.WithMaxHeaderBytes(0)}},
 		{name: "negative body bytes", pool: pool, h: h, opts: []server.Option{server.WithMaxBodyBytes(-1)}},
 		{name: "dead-peer timeout too short", pool: pool, h: h, opts: []server.Option{server.WithDeadPeerTimeout(time.Second)}},
 		{name: "negative dead-peer timeout", pool: pool, h: h, opts: []server.Option{server.WithDeadPeerTimeout(-time.Second)}},
 		{name: "negative ping timeout", pool: pool, h: h, opts: []server.Option{server.WithHTTP2PingTimeout(-time.Second)}},
 		{name: "negative drain timeout", pool: pool, h: h, opts: []server.Option{server.WithDrainTimeout(-time.Second)}},
+		{name: "nil option", pool: pool, h: h, opts: []server.Option{server.WithAddr(":0"), nil}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

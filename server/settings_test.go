@@ -32,7 +32,7 @@ func TestHTTPServerSettings(t *testing.T) {
 			pingSend: 1600 * time.Millisecond, pingAt: 2400 * time.Millisecond, // 2/5 and 3/5 of the 4 s default
 		}},
 		{name: "options", opts: []Option{
-			WithReadHeaderTimeout(time.Second), WithIdleTimeout(0), WithMaxHeaderBytes(1000),
+			WithReadHeaderTimeout(time.Second), WithKeepAliveTimeout(0), WithMaxHeaderBytes(1000),
 			WithH2C(true), WithDeadPeerTimeout(10 * time.Second),
 		}, want: want{
 			readHeader: time.Second, headerBytes: 1000, h2c: true,

@@ -3,8 +3,9 @@
 //
 // PHP locks a session from session_start() until session_write_close() or
 // the end of the script, so two requests of one client never write the
-// session at the same time; the price is the seed's complaint: "the new
-// page cannot load until the original processing has finished". Go's
+// session at the same time; the price is what a user note in PHP's manual
+// complains of: "the new page cannot load until the original processing has
+// finished". Go's
 // session libraries have the opposite problem: no lock, so concurrent
 // requests lose each other's updates. This package has both: the lock, and
 // WriteClose, read-only starts, and release at Finish.
@@ -40,7 +41,7 @@
 //	| session.save_handler (files, redis...)     | Store: memstore, boltstore, redisstore                         |
 //	| session.name, cookie_*, gc_maxlifetime     | WithCookieName, WithSameSite, ..., WithIdleTimeout             |
 //	| session.lazy_write = 1                     | WithLazyWrite (default true)                                   |
-//	| session.use_strict_mode = 1                | always on                                                      |
+//	| session.use_strict_mode = 1                | always on; WithMigration for an existing system's ids          |
 //	| session.sid_length, sid_bits_per_character | 192 random bits, 32 base64url characters                       |
 //	| flock(LOCK_EX): waits forever              | WithLockWait (default 10s, then ErrLockTimeout)                |
 //
@@ -49,13 +50,18 @@
 // The lock is taken by Start and held until WriteClose, Abort or Destroy.
 // Inside a Lifeline run ([lifeline.FromContext]) the run releases it for
 // you, with [lifeline.Run.BeforeRelease]:
-//   - at [lifeline.Run.Finish], after the final output flush and before the
-//     response is handed to the client, so the client's next request never
+//   - at [lifeline.Run.Finish], just before the final output flush, while
+//     the response is still in the buffers: the client's next request never
 //     waits for the work that follows Finish (PHP-FPM keeps the lock through
-//     fastcgi_finish_request; ask for that with [Session.KeepAfterFinish]);
-//   - otherwise at the end of the run, after the shutdown functions and the
-//     final flush, PHP's RSHUTDOWN position: changes made in shutdown
-//     functions are saved.
+//     fastcgi_finish_request; ask for that with [Session.KeepAfterFinish]),
+//     and a session that cannot be saved can still turn the answer into a
+//     503;
+//   - otherwise at the end of the run, after the shutdown functions and
+//     just before the final flush: changes made in shutdown functions are
+//     saved, as in PHP's RSHUTDOWN, but PHP writes the session after its
+//     final flush and Lifeline before it, so a client never holds the
+//     complete response while the lock its next request asks for is still
+//     held.
 //
 // The run is annotated "session" = "waiting #a1b2c3", "locked #a1b2c3" or
 // "released #a1b2c3" (a short hash of the id, never the id), so the status
@@ -81,7 +87,10 @@
 //
 // Ids are 192 bits from crypto/rand, base64url (32 characters). Strict mode
 // is always on: an id the store does not know is never adopted, a new one
-// is issued (no session fixation); call [Session.Regenerate] at login. A
+// is issued (no session fixation); call [Session.Regenerate] at login.
+// [WithMigration] opts in to the ids of an existing system, such as a PHP
+// application's, still only for sessions that the store or that system
+// knows. A
 // cookie value that is not a well-formed id ([ParseID]) never reaches the
 // store. The cookie is HttpOnly, Secure on TLS requests (or always, with
 // [WithSecure]), SameSite=Lax by default, and set on w.Header() at Start

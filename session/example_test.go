@@ -301,3 +301,33 @@ func ExampleLockToken_String() {
 	fmt.Println(session.LockToken{Fence: 42, Nonce: "9f2c"})
 	// Output: 42:9f2c
 }
+
+// Moving a PHP application's visitors over: their PHPSESSID cookies keep
+// working. The first request of each visitor asks the old system for its
+// session (here a map standing for PHP's session store, its values already
+// decoded); later requests read it from the new store. Ids that neither
+// system knows get a new Lifeline session, as in strict mode.
+func ExampleWithMigration() {
+	php := map[string]map[string]any{
+		"k3v9q1m7a2c8t0r5u6b4n1h2j9": {"user": "ada"},
+	}
+	m := newExampleManager(
+		session.WithCookieName("PHPSESSID"),
+		session.WithMigration(session.PHPSessionID, func(ctx context.Context, id string) (map[string]any, error) {
+			return php[id], nil // nil: PHP does not know id
+		}),
+	)
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := session.FromContext(r.Context())
+		user, ok, _ := session.Value[string](s, "user")
+		fmt.Printf("user %q (known: %v), PHP's id kept: %v\n", user, ok, len(s.ID()) == 26)
+	}))
+	for _, id := range []string{"k3v9q1m7a2c8t0r5u6b4n1h2j9", "zzzzzzzzzzzzzzzzzzzzzzzzzz"} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.AddCookie(&http.Cookie{Name: "PHPSESSID", Value: id})
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	// Output:
+	// user "ada" (known: true), PHP's id kept: true
+	// user "" (known: false), PHP's id kept: false
+}

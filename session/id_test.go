@@ -169,3 +169,27 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
+
+// FuzzForeignID: whatever a client sends as a cookie, an id from an
+// existing system (WithMigration) reaches accept, and so the store, only
+// when it is 1 to 256 characters a store can key safely.
+func FuzzForeignID(f *testing.F) {
+	for _, s := range []string{"k3v9q1m7a2c8t0r5u6b4n1h2j9", "", "{x}", "a b", "a\x00b", strings.Repeat("a", 257), "a,b-c_d.e"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		r := &http.Request{Header: http.Header{"Cookie": {"PHPSESSID=" + v}}}
+		var asked []string
+		ids := idsFromRequest(r, "PHPSESSID", func(id string) bool { asked = append(asked, id); return true })
+		for _, id := range append(asked, ids...) {
+			if len(id) == 0 || len(id) > 256 || strings.ContainsFunc(id, func(c rune) bool {
+				return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(",-_.", c))
+			}) {
+				t.Fatalf("id %q reached accept or the store", id)
+			}
+		}
+		if PHPSessionID(v) && !safeForeignID(v) {
+			t.Fatalf("PHPSessionID(%q) but not safe for a store", v)
+		}
+	})
+}

@@ -34,7 +34,15 @@ func (s *Session) open(ctx context.Context, id string) error {
 			}
 		}
 		if errors.Is(err, ErrNotFound) {
-			err = nil // strict mode: an unknown id is not adopted
+			err = nil // strict mode: an unknown id is not adopted...
+			if m.opts.importSession != nil && isForeign(id) {
+				// ...unless the system that issued it knows it (WithMigration).
+				imported, ierr := s.importForeign(ctx, id, tok)
+				if imported {
+					return nil
+				}
+				err = ierr
+			}
 		}
 		uerr := m.unlock(ctx, id, tok)
 		if err != nil {
@@ -254,4 +262,29 @@ func (s *Session) Regenerate(ctx context.Context, deleteOld bool) error {
 		s.m.log.Warn("session: releasing the old id after regenerate", "err", uerr)
 	}
 	return nil
+}
+
+// importForeign asks the old system for the session id (WithMigration),
+// holding id's lock, and starts the session under id with its values if
+// that system knows it. It reports whether it did.
+func (s *Session) importForeign(ctx context.Context, id string, tok LockToken) (bool, error) {
+	vals, err := s.m.opts.importSession(ctx, id)
+	if err != nil {
+		return false, fmt.Errorf("import %s: %w", fingerprint(id), err)
+	}
+	if vals == nil {
+		return false, nil
+	}
+	values := make(map[string]json.RawMessage, len(vals))
+	for k, v := range vals {
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return false, fmt.Errorf("import %s: value %q: %w: %w", fingerprint(id), k, ErrCorrupt, err)
+		}
+		values[k] = raw
+	}
+	deadline := time.Now().Add(s.m.opts.lifetime)
+	s.activate(id, tok, deadline, values, nil, true) // new here: written at its close
+	s.setCookie(id, deadline)
+	return true, nil
 }

@@ -14,6 +14,9 @@ import (
 	"github.com/lifeline-go/lifeline/output"
 )
 
+// Headers-sent locations name the code that wrote, not this package.
+func init() { output.SkipPackage("github.com/lifeline-go/lifeline/session") }
+
 // Manager starts sessions on one [Store] with one configuration. It is safe
 // for concurrent use; create one per application with [New].
 type Manager struct {
@@ -34,10 +37,11 @@ func New(store Store, opts ...Option) (*Manager, error) {
 		return nil, fmt.Errorf("%w: nil store", ErrInvalidOption)
 	}
 	o := defaultOptions()
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("%w: option %d is nil", ErrInvalidOption, i+1)
 		}
+		opt.apply(&o)
 	}
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -133,7 +137,7 @@ func (m *Manager) StartReadOnly(r *http.Request) (*Session, error) {
 // cannot replace the visitor's valid session (issue 19; PHP takes the
 // first). With none live, or one cookie, it returns the first.
 func (m *Manager) requestID(ctx context.Context, r *http.Request) string {
-	ids := idsFromRequest(r, m.opts.cookieName)
+	ids := idsFromRequest(r, m.opts.cookieName, m.opts.acceptID)
 	switch len(ids) {
 	case 0:
 		return ""

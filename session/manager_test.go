@@ -27,6 +27,7 @@ func TestNewValidates(t *testing.T) {
 		{"store timeout", session.WithStoreTimeout(0)},
 		{"SameSite=None without Secure", session.WithSameSite(http.SameSiteNoneMode)},
 		{"nil error handler", session.WithErrorHandler(nil)},
+		{"nil option", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -34,6 +35,9 @@ func TestNewValidates(t *testing.T) {
 				t.Errorf("New(%s) = %v, want ErrInvalidOption", tt.name, err)
 			}
 		})
+	}
+	if _, err := session.New(store, session.WithLockWait(time.Second), nil); err == nil || !strings.Contains(err.Error(), "option 2 is nil") {
+		t.Errorf("New(store, ok, nil) = %v, want an error naming option 2", err)
 	}
 	if _, err := session.New(nil); !errors.Is(err, session.ErrInvalidOption) {
 		t.Errorf("New(nil store) = %v, want ErrInvalidOption", err)

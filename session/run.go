@@ -33,8 +33,9 @@ func (m *Manager) detach(s *Session) {
 }
 
 // release is s's hook on its run ([lifeline.Run.BeforeRelease]). It runs in
-// Finish, before the response goes to the client, and at the end of the
-// run, after the shutdown functions and the final flush (PHP's RSHUTDOWN).
+// Finish, before the final flush, and at the end of the run, after the
+// shutdown functions and before the final flush (PHP's RSHUTDOWN writes
+// after it): the response is still in the buffers either way.
 // In Finish a kept session registers itself again for the end of the run.
 func (s *Session) release(ctx context.Context) {
 	s.mu.Lock()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/internal/wait"
 	"github.com/lifeline-go/lifeline/output"
 	"github.com/lifeline-go/lifeline/session"
 	"github.com/lifeline-go/lifeline/session/sessiontest"
@@ -100,13 +101,9 @@ func (e *runEnv) note(path string) string {
 // annotation starts with prefix (the status page's view of lock holders).
 func (e *runEnv) waitNote(path, prefix string) {
 	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.HasPrefix(e.note(path), prefix) {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("run %s: session note %q, want %q...", path, e.note(path), prefix)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	wait.For(e.t, 10*time.Second, "run "+path+": session note "+prefix+"...", func() bool {
+		return strings.HasPrefix(e.note(path), prefix)
+	})
 }
 
 // readN is the second request of every scenario: it starts the session

@@ -99,7 +99,8 @@ func Value[T any](s *Session, key string) (T, bool, error) {
 // Set stores v under key. v is encoded as JSON now, so a value that cannot
 // be encoded is reported here, not when the session is written. Set returns
 // an error matching [ErrSessionClosed] once the session is closed: write
-// before WriteClose or Finish, as the seed warns.
+// before WriteClose or Finish; a change after them is refused, never lost
+// silently.
 func (s *Session) Set(key string, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
@@ -149,8 +150,9 @@ func (s *Session) Keys() []string {
 // that work after Finish can still change it; it is then written and
 // unlocked at the end of the run, after the shutdown functions, as PHP-FPM
 // does. Meanwhile the next request of the same client waits for the lock:
-// the seed's "the new page cannot load until the original processing has
-// finished". Outside a run it does nothing.
+// what a user note in PHP's manual describes as "the new page cannot load
+// until the original processing has finished". Outside a run it does
+// nothing.
 func (s *Session) KeepAfterFinish() {
 	s.mu.Lock()
 	s.keep = true

@@ -3,7 +3,7 @@
 // long, which runs have called Finish and still work, which are stuck past
 // their time limit, how many clients left, and how the recent runs ended.
 //
-// The package is called status, as the issue asked, next to the root's
+// The package is called status, next to the root's
 // [lifeline.Status] bit field; status.Handler reads well and the two never
 // meet in one expression.
 //
@@ -81,10 +81,13 @@
 // internal error answers "internal error (id ...)" with the detail in the
 // log ([WithLogger]). docs/SECURITY.md has the threat model.
 //
-// # What the root package does not tell
+// # Exact events
 //
-// Everything here reads [lifeline.Pool.Active], [lifeline.Pool.Recent] and
-// [lifeline.Pool.Stats]. There is no hook for ended runs, so the metrics
-// and [LogRecords] poll the ring; and no record of when a client left, so
-// there is no abort-detection latency histogram.
+// The page reads [lifeline.Pool.Active], [lifeline.Pool.Recent] and
+// [lifeline.Pool.Stats]. The metrics' histograms and [LogRecords] must see
+// every run that ended: give them a [Feed], the pool's ended-run hook
+// ([lifeline.WithRunEnded]), and none is missed; without one they poll the
+// ring of recent runs and count what left it unseen. The root package keeps
+// no record of when a client left, so there is no abort-detection latency
+// histogram.
 package status

@@ -2,6 +2,7 @@ package status
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 )
 
@@ -15,6 +16,8 @@ var (
 	// ErrAccessDenied is matched by every [*AccessError].
 	ErrAccessDenied = errors.New("status: access denied")
 )
+
+var errNilFeed = fmt.Errorf("%w: WithFeed(nil)", ErrInvalidOption)
 
 // AccessError is returned by [Access.Check] for a request that may not see
 // the runs: Code is the HTTP status to answer (401 without a valid bearer

@@ -279,3 +279,42 @@ func ExampleDefaultBuckets() {
 	fmt.Println(status.DefaultBuckets())
 	// Output: [0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 30 60 120]
 }
+
+// A Feed passes every ended run to the metrics as it ends: with a ring of
+// one recent run, three runs between two scrapes are all observed. The
+// pool's hook here also runs a function of the application's own.
+func ExampleFeed() {
+	feed := status.NewFeed()
+	ended := make(chan lifeline.Record, 3)
+	pool, err := lifeline.NewPool(lifeline.WithRecentRuns(1), lifeline.WithRunEnded(func(rec lifeline.Record) {
+		feed.RunEnded(rec)
+		ended <- rec // the application's own hook
+	}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer settle(pool)
+	metrics, err := status.NewMetrics(pool, status.WithFeed(feed))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	hello := pool.Middleware(lifeline.WithRoute("hello"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "hello")
+	}))
+	for range 3 {
+		serve(hello, "/hello")
+		<-ended
+	}
+	sc := bufio.NewScanner(serve(metrics, "/metrics").Body)
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, "lifeline_run_duration_seconds_count") ||
+			strings.HasPrefix(line, "lifeline_status_records_missed_total") {
+			fmt.Println(line)
+		}
+	}
+	// Output:
+	// lifeline_run_duration_seconds_count{route="hello"} 3
+	// lifeline_status_records_missed_total 0
+}

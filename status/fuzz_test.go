@@ -55,8 +55,8 @@ func FuzzBearer(f *testing.F) {
 		f.Add(s)
 	}
 	o := defaultOptions()
-	WithBearerToken(token)(&o)
-	WithAllowedHosts("example.com")(&o)
+	WithBearerToken(token).apply(&o)
+	WithAllowedHosts("example.com").apply(&o)
 	g := newAccess(&o)
 	f.Fuzz(func(t *testing.T, auth string) {
 		r, err := http.NewRequest(http.MethodGet, "http://example.com/status", nil)

@@ -24,12 +24,15 @@ import (
 // logged, and returns nil. It returns an error wrapping [ErrNilPool] or
 // [ErrInvalidOption] at once for bad arguments.
 //
-// The root package has no hook for ended runs, so this polls: records
-// evicted from the ring between two polls are not logged, and a warning
-// with the number missed is logged instead ("status: run records left the
-// ring before they were logged", missed=N; a lower bound, exact unless runs
-// are ending during the poll). Keep the ring ([lifeline.WithRecentRuns],
-// 256 by default) larger than the runs that end in one interval.
+// With [WithFeed] every run is logged as it ends, on the goroutine that
+// ends it, from the pool's ended-run hook; none is missed, interval is
+// ignored (it may be 0), and when ctx is done LogRecords returns once no
+// record is being logged. Without a Feed it polls: records evicted from the
+// ring between two polls are not logged, and a warning with the number
+// missed is logged instead ("status: run records left the ring before they
+// were logged", missed=N; a lower bound, exact unless runs are ending during
+// the poll); keep the ring ([lifeline.WithRecentRuns], 256 by default)
+// larger than the runs that end in one interval.
 //
 // LogRecords blocks: run it on a goroutine that you own and wait for, for
 // example with sync.WaitGroup.Go, and cancel ctx to stop it.
@@ -37,17 +40,23 @@ func LogRecords(ctx context.Context, pool *lifeline.Pool, logger *slog.Logger, l
 	if pool == nil {
 		return ErrNilPool
 	}
-	if interval <= 0 {
-		return fmt.Errorf("%w: LogRecords interval %v: must be positive", ErrInvalidOption, interval)
-	}
 	o, err := newOptions(opts)
 	if err != nil {
 		return err
+	}
+	if interval <= 0 && o.feed == nil {
+		return fmt.Errorf("%w: LogRecords interval %v: must be positive", ErrInvalidOption, interval)
 	}
 	if logger == nil {
 		logger = slog.Default()
 	}
 	rl := recordLogger{follow: follower{pool: pool}, logger: logger, level: level, opts: &o}
+	if o.feed != nil {
+		cancel := o.feed.subscribe(func(rec lifeline.Record) { rl.log(context.WithoutCancel(ctx), rec) })
+		<-ctx.Done()
+		cancel()
+		return nil
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -76,15 +85,20 @@ func (rl *recordLogger) poll(ctx context.Context) {
 			slog.Uint64("missed", lost))
 	}
 	for _, rec := range fresh {
-		lvl := rl.level
-		if wentWrong(rec) && lvl < slog.LevelWarn {
-			lvl = slog.LevelWarn
-		}
-		if !rl.logger.Enabled(ctx, lvl) {
-			continue
-		}
-		rl.logger.LogAttrs(ctx, lvl, "lifeline: run ended", recordAttrs(rec, rl.opts)...)
+		rl.log(ctx, rec)
 	}
+}
+
+// log logs one record; with a Feed, several goroutines call it at once.
+func (rl *recordLogger) log(ctx context.Context, rec lifeline.Record) {
+	lvl := rl.level
+	if wentWrong(rec) && lvl < slog.LevelWarn {
+		lvl = slog.LevelWarn
+	}
+	if !rl.logger.Enabled(ctx, lvl) {
+		return
+	}
+	rl.logger.LogAttrs(ctx, lvl, "lifeline: run ended", recordAttrs(rec, rl.opts)...)
 }
 
 func wentWrong(rec lifeline.Record) bool {

@@ -13,15 +13,16 @@ import (
 // Metrics serves a pool's metrics in the Prometheus exposition formats,
 // from a registry of its own (never the global one). Counters and gauges
 // come from [lifeline.Pool.Stats] and [lifeline.Pool.Active] at each scrape.
-// The histograms (run duration and time to Finish, by route) are fed at each
-// scrape with the records that ended since the previous one, read from
-// [lifeline.Pool.Recent]: records evicted from that ring between two scrapes
-// are missed, and counted in <namespace>_status_records_missed_total (a
-// lower bound, exact unless runs are ending during the scrape; it never
-// counts a run that the histograms observe). Keep the ring
-// ([lifeline.WithRecentRuns], 256 by default) larger than the runs that end
-// in one scrape interval. The root package has no hook for ended runs; one
-// would remove this limit.
+//
+// The histograms (run duration and time to Finish, by route) observe every
+// run as it ends when the pool's ended-run hook feeds them ([WithFeed]).
+// Without a Feed they are fed at each scrape with the records that ended
+// since the previous one, read from [lifeline.Pool.Recent]: records evicted
+// from that ring between two scrapes are then missed, and counted in
+// <namespace>_status_records_missed_total (a lower bound, exact unless runs
+// are ending during the scrape; it never counts a run that the histograms
+// observe); keep the ring ([lifeline.WithRecentRuns], 256 by default)
+// larger than the runs that end in one scrape interval.
 //
 // Access follows [WithBearerToken]. A Metrics is safe for concurrent use.
 type Metrics struct {
@@ -48,6 +49,10 @@ func NewMetrics(pool *lifeline.Pool, opts ...Option) (*Metrics, error) {
 
 func newMetrics(pool *lifeline.Pool, o options, acc *Access) (*Metrics, error) {
 	coll := newCollector(pool, &o)
+	if o.feed != nil {
+		coll.fed = true
+		o.feed.subscribe(coll.observe) // for as long as the Feed lives
+	}
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(coll); err != nil {
 		return nil, err
@@ -80,6 +85,7 @@ type collector struct {
 	sessionLocked, maxActive, queueLength, queueWaits, queueTimeouts   *prometheus.Desc
 	ended, aborts, timeLimitHits, panics, shutdownPanics               *prometheus.Desc
 
+	fed      bool       // a Feed observes the records; follow is unused
 	mu       sync.Mutex // guards follow and the feeding of the histograms
 	follow   follower
 	duration *prometheus.HistogramVec
@@ -140,25 +146,41 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	c.missed.Describe(ch)
 }
 
-// Collect implements [prometheus.Collector]. It first feeds the histograms
-// with the records that ended since the previous collect.
-func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	c.mu.Lock()
-	fresh, lost, st, active := c.follow.poll()
-	for _, rec := range fresh {
-		route := strings.ToValidUTF8(rec.Route, "\uFFFD")
-		if o, err := c.duration.GetMetricWithLabelValues(route); err == nil {
-			o.Observe(rec.Duration.Seconds())
-		}
-		if !rec.Finished {
-			continue
-		}
-		if o, err := c.finish.GetMetricWithLabelValues(route); err == nil {
-			o.Observe(rec.FinishedAfter.Seconds())
-		}
+// observe feeds the histograms with one ended run. It is safe for
+// concurrent use: a Feed calls it on the goroutines that end runs.
+func (c *collector) observe(rec lifeline.Record) {
+	route := strings.ToValidUTF8(rec.Route, "\uFFFD")
+	if o, err := c.duration.GetMetricWithLabelValues(route); err == nil {
+		o.Observe(rec.Duration.Seconds())
 	}
-	c.missed.Add(float64(lost))
-	c.mu.Unlock()
+	if !rec.Finished {
+		return
+	}
+	if o, err := c.finish.GetMetricWithLabelValues(route); err == nil {
+		o.Observe(rec.FinishedAfter.Seconds())
+	}
+}
+
+// Collect implements [prometheus.Collector]. Without a Feed it first feeds
+// the histograms with the records that ended since the previous collect.
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	var (
+		st     lifeline.Stats
+		active []lifeline.RunInfo
+	)
+	if c.fed {
+		st, active = c.pool.Stats(), c.pool.Active()
+	} else {
+		c.mu.Lock()
+		var fresh []lifeline.Record
+		var lost uint64
+		fresh, lost, st, active = c.follow.poll()
+		for _, rec := range fresh {
+			c.observe(rec)
+		}
+		c.missed.Add(float64(lost))
+		c.mu.Unlock()
+	}
 
 	var runaway, locked int
 	for _, ri := range active {

@@ -32,8 +32,14 @@ func DefaultBuckets() []float64 {
 // Option configures a [Handler], a [Metrics] handler or [LogRecords]. Each
 // applies where it makes sense and is ignored elsewhere: WithBuckets means
 // nothing to the HTML page. Options are applied in order and validated once,
-// by the constructor.
-type Option func(*options)
+// by the constructor; a nil Option is an error wrapping [ErrInvalidOption].
+type Option interface {
+	apply(*options)
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
 
 type options struct {
 	token       string   // "" = loopback only
@@ -45,6 +51,7 @@ type options struct {
 	poolName    string
 	namespace   string
 	buckets     []float64
+	feed        *Feed   // WithFeed; nil = poll the ring
 	errs        []error // option errors found while applying, reported by validate
 }
 
@@ -60,11 +67,11 @@ func defaultOptions() options {
 // newOptions applies opts over the defaults and validates the result.
 func newOptions(opts []Option) (options, error) {
 	o := defaultOptions()
-	for _, opt := range opts {
+	for i, opt := range opts {
 		if opt == nil {
-			return o, fmt.Errorf("%w: nil option", ErrInvalidOption)
+			return o, fmt.Errorf("%w: option %d is nil", ErrInvalidOption, i+1)
 		}
-		opt(&o)
+		opt.apply(&o)
 	}
 	if err := o.validate(); err != nil {
 		return o, err
@@ -159,13 +166,13 @@ func (o *options) validate() error {
 // page through a proxy that adds the header, or use the loopback default
 // through an SSH tunnel.
 func WithBearerToken(token string) Option {
-	return func(o *options) {
+	return optionFunc(func(o *options) {
 		if !validToken(token) {
 			o.errs = append(o.errs, fmt.Errorf("%w: WithBearerToken: not an RFC 6750 b64token", ErrInvalidOption))
 			return
 		}
 		o.token = token
-	}
+	})
 }
 
 // WithBearerTokenFile is [WithBearerToken] with the token read from the file
@@ -176,13 +183,13 @@ func WithBearerToken(token string) Option {
 // file that other users may read is accepted with a warning in the log
 // ([WithLogger]). It cannot be combined with WithBearerToken.
 func WithBearerTokenFile(path string) Option {
-	return func(o *options) {
+	return optionFunc(func(o *options) {
 		if path == "" {
 			o.errs = append(o.errs, fmt.Errorf("%w: WithBearerTokenFile: empty path", ErrInvalidOption))
 			return
 		}
 		o.tokenFile = path
-	}
+	})
 }
 
 // WithAllowedHosts sets the host names and addresses a request's Host
@@ -195,7 +202,7 @@ func WithBearerTokenFile(path string) Option {
 // IPv6 with or without brackets. "*" allows any Host: only for handlers
 // behind a bearer token that no proxy adds for the browser.
 func WithAllowedHosts(hosts ...string) Option {
-	return func(o *options) { o.hosts = append(make([]string, 0, len(hosts)), hosts...) }
+	return optionFunc(func(o *options) { o.hosts = append(make([]string, 0, len(hosts)), hosts...) })
 }
 
 // WithQueryStrings sets whether request URIs keep their query strings on the
@@ -206,14 +213,14 @@ func WithAllowedHosts(hosts ...string) Option {
 // headers or cookies; run notes ([lifeline.Run.Annotate]) are shown as the
 // handlers wrote them, so do not annotate secrets.
 func WithQueryStrings(show bool) Option {
-	return func(o *options) { o.queryString = show }
+	return optionFunc(func(o *options) { o.queryString = show })
 }
 
 // WithLogger sets where the handlers log what a client is not told: the
 // detail of an internal error, answered with "internal error (id ...)"
 // and logged with the same id. The default is [slog.Default].
 func WithLogger(l *slog.Logger) Option {
-	return func(o *options) { o.logger = l }
+	return optionFunc(func(o *options) { o.logger = l })
 }
 
 // WithRefresh sets how often the HTML page refreshes itself: its script
@@ -221,26 +228,26 @@ func WithLogger(l *slog.Logger) Option {
 // <meta http-equiv="refresh"> reloads the page (in whole seconds, at least
 // one). The default is 1s, PHP-FPM status page style; 0 turns refreshing off.
 func WithRefresh(d time.Duration) Option {
-	return func(o *options) { o.refresh = d }
+	return optionFunc(func(o *options) { o.refresh = d })
 }
 
 // WithPoolName sets the name shown as the page title and the "pool" field
 // of the JSON, PHP-FPM's pool name. The default is "lifeline".
 func WithPoolName(name string) Option {
-	return func(o *options) { o.poolName = name }
+	return optionFunc(func(o *options) { o.poolName = name })
 }
 
 // WithNamespace sets the prefix of every Prometheus metric name. The default
 // is "lifeline", giving names such as lifeline_runs_active.
 func WithNamespace(ns string) Option {
-	return func(o *options) { o.namespace = ns }
+	return optionFunc(func(o *options) { o.namespace = ns })
 }
 
 // WithBuckets sets the upper bounds, in seconds, of the run duration and
 // time-to-Finish histograms. They must be positive and strictly increasing.
 // The default is [DefaultBuckets].
 func WithBuckets(bounds ...float64) Option {
-	return func(o *options) { o.buckets = slices.Clone(bounds) }
+	return optionFunc(func(o *options) { o.buckets = slices.Clone(bounds) })
 }
 
 // validToken reports whether t is an RFC 6750 b64token.

@@ -50,40 +50,57 @@ type Store struct {
 	sweepNext  chan time.Time // cap 1: the next sweep time, taken by the writer that sweeps
 }
 
-// Option configures a [Store].
-type Option func(*options)
+// Option configures a [Store]; pass options to [New], which validates them
+// once. A nil Option is an error wrapping [session.ErrInvalidOption].
+type Option interface {
+	apply(*options)
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
 
 type options struct {
-	bucket     string
-	sweepEvery time.Duration
+	bucket       string
+	cleanupEvery time.Duration
+}
+
+func defaultOptions() options {
+	return options{bucket: "lifeline_sessions", cleanupEvery: time.Minute}
 }
 
 // WithBucket sets the name of the top-level bucket that holds the store;
 // default "lifeline_sessions". Two stores on one file need two buckets.
-func WithBucket(name string) Option { return func(o *options) { o.bucket = name } }
+func WithBucket(name string) Option { return optionFunc(func(o *options) { o.bucket = name }) }
 
-// WithSweepInterval sets how often a write also removes expired entries (at
-// most 1000 per sweep); default one minute.
-func WithSweepInterval(d time.Duration) Option { return func(o *options) { o.sweepEvery = d } }
+// WithCleanupInterval sets how often a write also removes expired entries
+// (at most 1000 each time), PHP's session garbage collection
+// (session.gc_probability, gc_divisor); default one minute. Expired
+// entries are never returned in between.
+func WithCleanupInterval(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.cleanupEvery = d })
+}
 
 // New returns a store in db, creating its bucket if needed, and starts a new
-// fence epoch (one write transaction).
+// fence epoch (one write transaction). A nil db, a nil option or an
+// invalid value returns an error wrapping [session.ErrInvalidOption].
 func New(db *bbolt.DB, opts ...Option) (*Store, error) {
-	o := options{bucket: "lifeline_sessions", sweepEvery: time.Minute}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
+	o := defaultOptions()
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("boltstore: option %d is nil: %w", i+1, session.ErrInvalidOption)
 		}
+		opt.apply(&o)
 	}
 	switch {
 	case db == nil:
-		return nil, fmt.Errorf("%w: nil *bbolt.DB", ErrInvalidOption)
+		return nil, fmt.Errorf("boltstore: nil *bbolt.DB: %w", session.ErrInvalidOption)
 	case o.bucket == "":
-		return nil, fmt.Errorf("%w: empty bucket name", ErrInvalidOption)
-	case o.sweepEvery <= 0:
-		return nil, fmt.Errorf("%w: sweep interval %v must be positive", ErrInvalidOption, o.sweepEvery)
+		return nil, fmt.Errorf("boltstore: WithBucket(\"\"): empty bucket name: %w", session.ErrInvalidOption)
+	case o.cleanupEvery <= 0:
+		return nil, fmt.Errorf("boltstore: WithCleanupInterval(%v): must be positive: %w", o.cleanupEvery, session.ErrInvalidOption)
 	}
-	s := &Store{db: db, bucket: []byte(o.bucket), sweepEvery: o.sweepEvery, sweepNext: make(chan time.Time, 1)}
+	s := &Store{db: db, bucket: []byte(o.bucket), sweepEvery: o.cleanupEvery, sweepNext: make(chan time.Time, 1)}
 	var epoch uint64
 	err := db.Update(func(tx *bbolt.Tx) error {
 		root, err := tx.CreateBucketIfNotExists(s.bucket)
@@ -107,7 +124,7 @@ func New(db *bbolt.DB, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("boltstore: fence epochs exhausted (%d)", epoch)
 	}
 	s.locks = lockmap.New(epoch << epochShift)
-	s.sweepNext <- time.Now().Add(o.sweepEvery)
+	s.sweepNext <- time.Now().Add(o.cleanupEvery)
 	return s, nil
 }
 

@@ -3,6 +3,7 @@ package boltstore_test
 import (
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,7 +113,7 @@ func TestClosedDBIsUnavailable(t *testing.T) {
 func TestSweep(t *testing.T) {
 	db := open(t, filepath.Join(t.TempDir(), "sessions.db"))
 	defer db.Close()
-	s := newStore(t, db, boltstore.WithSweepInterval(time.Millisecond))
+	s := newStore(t, db, boltstore.WithCleanupInterval(time.Millisecond))
 	ctx := t.Context()
 	old, fresh := sessiontest.ID(t), sessiontest.ID(t)
 	tok, _ := s.Lock(ctx, old, time.Minute)
@@ -138,14 +139,16 @@ func TestNewValidates(t *testing.T) {
 	db := open(t, filepath.Join(t.TempDir(), "sessions.db"))
 	defer db.Close()
 	for name, opts := range map[string][]boltstore.Option{
-		"empty bucket":   {boltstore.WithBucket("")},
-		"sweep interval": {boltstore.WithSweepInterval(0)},
+		"empty bucket":     {boltstore.WithBucket("")},
+		"cleanup interval": {boltstore.WithCleanupInterval(0)},
+		"nil option":       {boltstore.WithBucket("b"), nil},
 	} {
-		if _, err := boltstore.New(db, opts...); !errors.Is(err, boltstore.ErrInvalidOption) {
-			t.Errorf("New(%s) = %v, want ErrInvalidOption", name, err)
+		_, err := boltstore.New(db, opts...)
+		if !errors.Is(err, session.ErrInvalidOption) || !strings.HasPrefix(err.Error(), "boltstore: ") {
+			t.Errorf("New(%s) = %v, want \"boltstore: ...\" wrapping session.ErrInvalidOption", name, err)
 		}
 	}
-	if _, err := boltstore.New(nil); !errors.Is(err, boltstore.ErrInvalidOption) {
+	if _, err := boltstore.New(nil); !errors.Is(err, session.ErrInvalidOption) {
 		t.Errorf("New(nil) = %v, want ErrInvalidOption", err)
 	}
 }

@@ -4,9 +4,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifeline-go/lifeline/internal/handoff"
 	"github.com/lifeline-go/lifeline/session"
 	"github.com/lifeline-go/lifeline/session/memstore"
-	"github.com/lifeline-go/lifeline/session/sessiontest"
 )
 
 // BenchmarkHandoff measures the lock hand-off after a release: the holder
@@ -17,11 +17,11 @@ func BenchmarkHandoff(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	base := sessiontest.ChannelHandoff(b.N)
+	base := handoff.Channel(b.N)
 	b.ResetTimer()
-	lat := sessiontest.Handoff(b, s, s, b.N)
-	sessiontest.ReportLatency(b, "handoff-", lat)
-	sessiontest.ReportLatency(b, "chan-", base)
+	lat := handoff.Store(b, s, s, b.N)
+	handoff.ReportLatency(b, "handoff-", lat)
+	handoff.ReportLatency(b, "chan-", base)
 	b.ReportMetric(ratio(lat, base), "p50-ratio")
 }
 
@@ -37,14 +37,14 @@ func BenchmarkWriteCloseHandoff(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	base := sessiontest.ChannelHandoff(b.N)
+	base := handoff.Channel(b.N)
 	b.ResetTimer()
-	lat := sessiontest.HandoffWriteClose(b, m, m, b.N)
-	sessiontest.ReportLatency(b, "handoff-", lat)
-	sessiontest.ReportLatency(b, "chan-", base)
+	lat := handoff.WriteClose(b, m, m, b.N)
+	handoff.ReportLatency(b, "handoff-", lat)
+	handoff.ReportLatency(b, "chan-", base)
 	b.ReportMetric(ratio(lat, base), "p50-ratio")
 }
 
 func ratio(d, base []time.Duration) float64 {
-	return float64(sessiontest.Percentile(d, 50)) / float64(max(1, sessiontest.Percentile(base, 50)))
+	return float64(handoff.Percentile(d, 50)) / float64(max(1, handoff.Percentile(base, 50)))
 }

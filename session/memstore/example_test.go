@@ -12,7 +12,7 @@ import (
 )
 
 func ExampleNew() {
-	store, err := memstore.New(memstore.WithSweepInterval(5 * time.Minute))
+	store, err := memstore.New(memstore.WithCleanupInterval(5 * time.Minute))
 	if err != nil {
 		panic(err)
 	}

@@ -37,31 +37,46 @@ type item struct {
 	expires time.Time
 }
 
-// Option configures a [Store].
-type Option func(*options)
-
-type options struct {
-	sweepEvery time.Duration
+// Option configures a [Store]; pass options to [New], which validates them
+// once. A nil Option is an error wrapping [session.ErrInvalidOption].
+type Option interface {
+	apply(*options)
 }
 
-// WithSweepInterval sets how often a write also removes expired entries;
-// default one minute. Expired entries are never returned in between.
-func WithSweepInterval(d time.Duration) Option { return func(o *options) { o.sweepEvery = d } }
+type optionFunc func(*options)
 
-// New returns an empty store.
+func (f optionFunc) apply(o *options) { f(o) }
+
+type options struct {
+	cleanupEvery time.Duration
+}
+
+func defaultOptions() options { return options{cleanupEvery: time.Minute} }
+
+// WithCleanupInterval sets how often a write also removes expired entries,
+// PHP's session garbage collection (session.gc_probability,
+// gc_divisor); default one minute. Expired entries are never returned in
+// between.
+func WithCleanupInterval(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.cleanupEvery = d })
+}
+
+// New returns an empty store. A nil option or an invalid value returns an
+// error wrapping [session.ErrInvalidOption].
 func New(opts ...Option) (*Store, error) {
-	o := options{sweepEvery: time.Minute}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
+	o := defaultOptions()
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("memstore: option %d is nil: %w", i+1, session.ErrInvalidOption)
 		}
+		opt.apply(&o)
 	}
-	if o.sweepEvery <= 0 {
-		return nil, fmt.Errorf("%w: sweep interval %v must be positive", ErrInvalidOption, o.sweepEvery)
+	if o.cleanupEvery <= 0 {
+		return nil, fmt.Errorf("memstore: WithCleanupInterval(%v): must be positive: %w", o.cleanupEvery, session.ErrInvalidOption)
 	}
 	return &Store{
 		locks:      lockmap.New(0),
-		sweepEvery: o.sweepEvery,
+		sweepEvery: o.cleanupEvery,
 		items:      make(map[string]item),
 		lastSweep:  time.Now(),
 	}, nil

@@ -3,6 +3,7 @@ package memstore_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -26,7 +27,7 @@ func TestConformance(t *testing.T) {
 // interval has passed, without a background goroutine.
 func TestSweep(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s, err := memstore.New(memstore.WithSweepInterval(time.Minute))
+		s, err := memstore.New(memstore.WithCleanupInterval(time.Minute))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,7 +58,13 @@ func TestSweep(t *testing.T) {
 }
 
 func TestNewValidates(t *testing.T) {
-	if _, err := memstore.New(memstore.WithSweepInterval(0)); !errors.Is(err, memstore.ErrInvalidOption) {
-		t.Errorf("New(sweep 0) = %v, want ErrInvalidOption", err)
+	for name, opts := range map[string][]memstore.Option{
+		"cleanup interval": {memstore.WithCleanupInterval(0)},
+		"nil option":       {nil},
+	} {
+		_, err := memstore.New(opts...)
+		if !errors.Is(err, session.ErrInvalidOption) || !strings.HasPrefix(err.Error(), "memstore: ") {
+			t.Errorf("New(%s) = %v, want \"memstore: ...\" wrapping session.ErrInvalidOption", name, err)
+		}
 	}
 }

@@ -5,10 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifeline-go/lifeline/internal/handoff"
 	"github.com/lifeline-go/lifeline/internal/redistest"
 	"github.com/lifeline-go/lifeline/session"
 	"github.com/lifeline-go/lifeline/session/redisstore"
-	"github.com/lifeline-go/lifeline/session/sessiontest"
 )
 
 // BenchmarkHandoff measures the lock hand-off between two machines on one
@@ -33,7 +33,7 @@ func BenchmarkHandoff(b *testing.B) {
 			waiter := newStore(b, newClient(b, srv), opts...)
 			base := pings(b, srv, b.N)
 			b.ResetTimer()
-			lat := sessiontest.Handoff(b, holder, waiter, b.N)
+			lat := handoff.Store(b, holder, waiter, b.N)
 			report(b, lat, base)
 		})
 	}
@@ -54,14 +54,14 @@ func BenchmarkWriteCloseHandoff(b *testing.B) {
 	}
 	base := pings(b, srv, b.N)
 	b.ResetTimer()
-	lat := sessiontest.HandoffWriteClose(b, ms[0], ms[1], b.N)
+	lat := handoff.WriteClose(b, ms[0], ms[1], b.N)
 	report(b, lat, base)
 }
 
 func report(b *testing.B, lat, base []time.Duration) {
-	sessiontest.ReportLatency(b, "handoff-", lat)
-	sessiontest.ReportLatency(b, "ping-", base)
-	b.ReportMetric(float64(sessiontest.Percentile(lat, 50))/float64(max(1, sessiontest.Percentile(base, 50))), "p50/ping")
+	handoff.ReportLatency(b, "handoff-", lat)
+	handoff.ReportLatency(b, "ping-", base)
+	b.ReportMetric(float64(handoff.Percentile(lat, 50))/float64(max(1, handoff.Percentile(base, 50))), "p50/ping")
 }
 
 // pings measures n PING round trips.

@@ -14,12 +14,6 @@ import (
 	"github.com/lifeline-go/lifeline/session"
 )
 
-// Sentinel errors.
-var (
-	// ErrInvalidOption wraps every option validation error from [New].
-	ErrInvalidOption = errors.New("redisstore: invalid option")
-)
-
 // wrapErr adds context to an error from Redis: the cause of a done ctx, or
 // [session.ErrStoreUnavailable] with the network error when Redis cannot
 // be reached.

@@ -65,8 +65,15 @@ type gateHold struct {
 	tok  session.LockToken
 }
 
-// Option configures a [Store].
-type Option func(*options)
+// Option configures a [Store]; pass options to [New], which validates them
+// once. A nil Option is an error wrapping [session.ErrInvalidOption].
+type Option interface {
+	apply(*options)
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
 
 type options struct {
 	prefix string
@@ -74,34 +81,41 @@ type options struct {
 	notify bool
 }
 
+func defaultOptions() options {
+	return options{prefix: "lifeline:session:", poll: 100 * time.Millisecond, notify: true}
+}
+
 // WithPrefix sets the prefix of every key and of the channel; default
 // "lifeline:session:".
-func WithPrefix(p string) Option { return func(o *options) { o.prefix = p } }
+func WithPrefix(p string) Option { return optionFunc(func(o *options) { o.prefix = p }) }
 
 // WithPollInterval sets how often a waiter retries a held lock when no
 // release message wakes it; default 100ms. With notifications on, polling
 // only covers lost messages (a reconnect); with them off, it is the
 // hand-off latency, and a few milliseconds is a better value.
-func WithPollInterval(d time.Duration) Option { return func(o *options) { o.poll = d } }
+func WithPollInterval(d time.Duration) Option { return optionFunc(func(o *options) { o.poll = d }) }
 
 // WithNotify sets whether Unlock publishes releases and waiters subscribe
 // to them; default true. Turn it off where Pub/Sub is unavailable.
-func WithNotify(on bool) Option { return func(o *options) { o.notify = on } }
+func WithNotify(on bool) Option { return optionFunc(func(o *options) { o.notify = on }) }
 
 // New returns a store that keeps sessions in Redis through client. It does
-// not contact Redis: an unreachable server shows in the first operation.
+// not contact Redis: an unreachable server shows in the first operation. A
+// nil client, a nil option or an invalid value returns an error wrapping
+// [session.ErrInvalidOption].
 func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
-	o := options{prefix: "lifeline:session:", poll: 100 * time.Millisecond, notify: true}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
+	o := defaultOptions()
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("redisstore: option %d is nil: %w", i+1, session.ErrInvalidOption)
 		}
+		opt.apply(&o)
 	}
 	switch {
 	case client == nil:
-		return nil, fmt.Errorf("%w: nil client", ErrInvalidOption)
+		return nil, fmt.Errorf("redisstore: nil client: %w", session.ErrInvalidOption)
 	case o.poll <= 0:
-		return nil, fmt.Errorf("%w: poll interval %v must be positive", ErrInvalidOption, o.poll)
+		return nil, fmt.Errorf("redisstore: WithPollInterval(%v): must be positive: %w", o.poll, session.ErrInvalidOption)
 	}
 	s := &Store{
 		client: client,

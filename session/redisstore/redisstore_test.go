@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -178,12 +179,18 @@ func TestRedisDown(t *testing.T) {
 }
 
 func TestNewValidates(t *testing.T) {
-	if _, err := redisstore.New(nil); !errors.Is(err, redisstore.ErrInvalidOption) {
+	if _, err := redisstore.New(nil); !errors.Is(err, session.ErrInvalidOption) {
 		t.Errorf("New(nil) = %v, want ErrInvalidOption", err)
 	}
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	defer c.Close()
-	if _, err := redisstore.New(c, redisstore.WithPollInterval(0)); !errors.Is(err, redisstore.ErrInvalidOption) {
-		t.Errorf("New(poll 0) = %v, want ErrInvalidOption", err)
+	for name, opts := range map[string][]redisstore.Option{
+		"poll interval": {redisstore.WithPollInterval(0)},
+		"nil option":    {redisstore.WithNotify(false), nil},
+	} {
+		_, err := redisstore.New(c, opts...)
+		if !errors.Is(err, session.ErrInvalidOption) || !strings.HasPrefix(err.Error(), "redisstore: ") {
+			t.Errorf("New(%s) = %v, want \"redisstore: ...\" wrapping session.ErrInvalidOption", name, err)
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package sessiontest_test
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/lifeline-go/lifeline/session"
@@ -21,9 +20,4 @@ func ExampleRun() {
 			return s
 		})
 	}
-}
-
-func ExamplePercentile() {
-	fmt.Println(sessiontest.Percentile(nil, 99))
-	// Output: 0s
 }

@@ -31,7 +31,7 @@ func leakedGoroutines() string {
 		leaked = ""
 		for _, g := range strings.Split(string(buf), "\n\n") {
 			if strings.Contains(g, "lifeline-go/lifeline/status.") ||
-				strings.Contains(g, "lifeline-go/lifeline.(*Run).execute") ||
+				strings.Contains(g, "lifeline-go/lifeline.runSide.execute") ||
 				strings.Contains(g, "lifeline-go/lifeline.(*route).ServeHTTP") ||
 				strings.Contains(g, "github.com/chromedp/") {
 				leaked += g + "\n\n"

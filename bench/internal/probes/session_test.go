@@ -8,11 +8,11 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lifeline-go/lifeline/bench/internal/stats"
+	"github.com/lifeline-go/lifeline/internal/handoff"
 	"github.com/lifeline-go/lifeline/internal/redistest"
 	"github.com/lifeline-go/lifeline/session"
 	"github.com/lifeline-go/lifeline/session/memstore"
 	"github.com/lifeline-go/lifeline/session/redisstore"
-	"github.com/lifeline-go/lifeline/session/sessiontest"
 )
 
 // BenchmarkSessionHandoff measures P8: the time from a request's
@@ -59,9 +59,9 @@ func BenchmarkSessionHandoff(b *testing.B) {
 		}
 	}
 	measure := map[string]func() []time.Duration{
-		"memory/handoff": func() []time.Duration { return sessiontest.HandoffWriteClose(b, mm, mm, n) },
-		"memory/channel": func() []time.Duration { return sessiontest.ChannelHandoff(n) },
-		"redis/handoff":  func() []time.Duration { return sessiontest.HandoffWriteClose(b, rm[0], rm[1], n) },
+		"memory/handoff": func() []time.Duration { return handoff.WriteClose(b, mm, mm, n) },
+		"memory/channel": func() []time.Duration { return handoff.Channel(n) },
+		"redis/handoff":  func() []time.Duration { return handoff.WriteClose(b, rm[0], rm[1], n) },
 		"redis/ping":     func() []time.Duration { return pings(b, ping, n) },
 	}
 	pairs := [][2]string{{"memory/handoff", "memory/channel"}, {"redis/handoff", "redis/ping"}}

@@ -62,6 +62,7 @@ func driveMain(args []string) error {
 	wl := fs.String("workloads", strings.Join(workloads, ","), "workloads to run")
 	pr := fs.String("protos", strings.Join(protos, ","), "protocols to run")
 	verbose := fs.Bool("v", false, "also print every round's requests/s")
+	breakdown := fs.Bool("profile", true, "after the table, profile bare and Lifeline on hello and print Lifeline's extra CPU per request by category")
 	timeout := fs.Duration("timeout", 30*time.Minute, "bound on the whole run")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -110,6 +111,9 @@ func driveMain(args []string) error {
 	}
 	elapsed := time.Since(start).Round(time.Second)
 	printTable(os.Stdout, cfg, groups, cpuRounds, elapsed)
+	if *breakdown {
+		return printBreakdown(ctx, os.Stdout, cfg, cpuRounds)
+	}
 	return nil
 }
 

@@ -9,7 +9,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"runtime/pprof"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -176,8 +179,26 @@ func serveMain(args []string) error {
 	proto := fs.String("proto", "h1", "h1 or h2c")
 	addr := fs.String("addr", "127.0.0.1:0", "listen address")
 	cpuRounds := fs.Int("cpurounds", 0, "SHA-256 rounds of the cpu workload (0: calibrate to ~50 µs at start)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file, ended by SIGTERM")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		term := make(chan os.Signal, 1)
+		signal.Notify(term, syscall.SIGTERM)
+		go func() {
+			<-term
+			pprof.StopCPUProfile()
+			f.Close()
+			os.Exit(0)
+		}()
 	}
 	if *cpuRounds <= 0 && *workload == "cpu" {
 		*cpuRounds = calibrate()

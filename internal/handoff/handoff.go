@@ -1,4 +1,8 @@
-package sessiontest
+// Package handoff measures how fast a session lock passes from one holder
+// to the next, for the benchmarks of the session stores and of bench/: the
+// store's Lock and Unlock, a Manager's WriteClose and Start, and the
+// baseline of a goroutine woken from a channel.
+package handoff
 
 import (
 	"context"
@@ -8,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline/session"
+	"github.com/lifeline-go/lifeline/session/sessiontest"
 )
 
 // settle is how long a hand-off measurement lets the waiter block before
@@ -15,15 +20,15 @@ import (
 // waiting; it is not part of the measured latency.
 const settle = time.Millisecond
 
-// Handoff measures n lock hand-offs on one id: holder takes the lock, a
+// Store measures n lock hand-offs on one id: holder takes the lock, a
 // goroutine starts waiting for it on waiter (which may be the same store,
 // or another store on the same backend, as another machine), and the
 // latency runs from just before holder's Unlock until the waiter's Lock
 // returns. It returns the n latencies, for benchmarks to report.
-func Handoff(tb testing.TB, holder, waiter session.Store, n int) []time.Duration {
+func Store(tb testing.TB, holder, waiter session.Store, n int) []time.Duration {
 	tb.Helper()
 	ctx := context.Background()
-	id := ID(tb)
+	id := sessiontest.ID(tb)
 	lat := make([]time.Duration, 0, n)
 	type grant struct {
 		at  time.Time
@@ -57,14 +62,14 @@ func Handoff(tb testing.TB, holder, waiter session.Store, n int) []time.Duration
 	return lat
 }
 
-// HandoffWriteClose measures n hand-offs of one session between two
+// WriteClose measures n hand-offs of one session between two
 // requests through Managers: the holder changes the session and calls
 // WriteClose (save and unlock) while the waiter is blocked in Start; the
 // latency runs from just before WriteClose until the waiter's Start returns
 // (with the session loaded).
-func HandoffWriteClose(tb testing.TB, holder, waiter *session.Manager, n int) []time.Duration {
+func WriteClose(tb testing.TB, holder, waiter *session.Manager, n int) []time.Duration {
 	tb.Helper()
-	cookie := NewSession(tb, holder, func(s *session.Session) error { return s.Set("n", 0) })
+	cookie := sessiontest.NewSession(tb, holder, func(s *session.Session) error { return s.Set("n", 0) })
 	lat := make([]time.Duration, 0, n)
 	type started struct {
 		at  time.Time
@@ -104,9 +109,9 @@ func HandoffWriteClose(tb testing.TB, holder, waiter *session.Manager, n int) []
 	return lat
 }
 
-// ChannelHandoff measures the baseline for [Handoff]: n wake-ups of a
+// Channel measures the baseline for [Store]: n wake-ups of a
 // goroutine blocked on a channel receive, timed the same way.
-func ChannelHandoff(n int) []time.Duration {
+func Channel(n int) []time.Duration {
 	lat := make([]time.Duration, 0, n)
 	for range n {
 		ch := make(chan struct{})
