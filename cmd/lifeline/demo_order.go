@@ -20,6 +20,7 @@ type orderParams struct {
 	Work  time.Duration // how long registering the order's items takes (default 2s)
 	Email time.Duration // how long its email job takes to send (default 100ms)
 	Ref   string        // the order's label; default: a new random one
+	NoJob bool          // place the order without its email job (job=0), to measure what the job costs
 }
 
 func parseOrder(q url.Values) (orderParams, error) {
@@ -28,6 +29,9 @@ func parseOrder(q url.Values) (orderParams, error) {
 		Work:  p.duration("work", 2*time.Second),
 		Email: p.duration("email", 100*time.Millisecond),
 		Ref:   p.ref("ref"),
+	}
+	if _, given := p.value("job"); given {
+		op.NoJob = !p.boolean("job")
 	}
 	return op, p.done()
 }
@@ -106,7 +110,7 @@ func (a *app) order(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
 	err = registerItems(rn.Context(), ord, p.Work)
 	var existing order
 	if err == nil {
-		existing, err = a.placeOrder(rn.Context(), ord, p.Email, nil)
+		existing, err = a.placeOrder(rn.Context(), ord, p.Email, !p.NoJob, nil)
 	}
 	switch {
 	case errors.Is(err, errOrderExists):
@@ -124,7 +128,9 @@ func (a *app) order(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
 	}
 	placed = true
 	a.crashAt("after-commit")
-	rn.Annotate("job", fmt.Sprintf("email %d", ord.Job))
+	if ord.Job != 0 {
+		rn.Annotate("job", fmt.Sprintf("email %d", ord.Job))
+	}
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"message": fmt.Sprintf("order %s placed", ord.Ref),
 		"order":   ord,

@@ -73,10 +73,11 @@ func registerItems(ctx context.Context, ord *order, work time.Duration) error {
 	return nil
 }
 
-// placeOrder commits ord, in state placed, together with its email job, in
-// one transaction; inTx may add to it (the idempotency record). A ref held by
+// placeOrder commits ord, in state placed, together with its email job
+// (unless withJob is false), in one transaction; inTx may add to it (the
+// idempotency record). A ref held by
 // an order that did not fail returns errOrderExists and that order.
-func (a *app) placeOrder(ctx context.Context, ord *order, email time.Duration, inTx func(*sql.Tx) error) (existing order, err error) {
+func (a *app) placeOrder(ctx context.Context, ord *order, email time.Duration, withJob bool, inTx func(*sql.Tx) error) (existing order, err error) {
 	err = a.db.inTx(ctx, func(tx *sql.Tx) error {
 		items, err := json.Marshal(ord.Items)
 		if err != nil {
@@ -103,19 +104,22 @@ func (a *app) placeOrder(ctx context.Context, ord *order, email time.Duration, i
 			}
 			return errOrderExists
 		}
-		job, err := a.queue.client.InsertTx(ctx, tx, emailArgs{Ref: ord.Ref, Work: email}, nil)
-		if err != nil {
-			return fmt.Errorf("order %s: email job: %w", ord.Ref, err)
-		}
-		if _, err := tx.ExecContext(ctx, a.db.q(`UPDATE orders SET job = $1 WHERE ref = $2`), job.Job.ID, ord.Ref); err != nil {
-			return fmt.Errorf("order %s: %w", ord.Ref, err)
+		if withJob {
+			job, err := a.queue.client.InsertTx(ctx, tx, emailArgs{Ref: ord.Ref, Work: email}, nil)
+			if err != nil {
+				return fmt.Errorf("order %s: email job: %w", ord.Ref, err)
+			}
+			if _, err := tx.ExecContext(ctx, a.db.q(`UPDATE orders SET job = $1 WHERE ref = $2`), job.Job.ID, ord.Ref); err != nil {
+				return fmt.Errorf("order %s: %w", ord.Ref, err)
+			}
+			ord.Job = job.Job.ID
 		}
 		if inTx != nil {
 			if err := inTx(tx); err != nil {
 				return err
 			}
 		}
-		ord.State, ord.Job, ord.Placed, ord.Updated = statePlaced, job.Job.ID, now, now
+		ord.State, ord.Placed, ord.Updated = statePlaced, now, now
 		return nil
 	})
 	return existing, err
