@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -46,6 +47,9 @@ var crashPoints = []crashPoint{
 // once, no job is lost, no key stays blocked, and nothing stays placed.
 func TestCrashMatrix(t *testing.T) {
 	trials := pick(1, 100)
+	if v, err := strconv.Atoi(getenv("CRASH_TRIALS")); err == nil && v > 0 {
+		trials = v // a run of its own size: CRASH_TRIALS=10
+	}
 	for _, db := range []string{"sqlite", "postgres"} {
 		t.Run(db, func(t *testing.T) {
 			url := ""
