@@ -70,7 +70,7 @@ func ExampleNew_options() {
 		idempotency.WithRequireKey(false),
 		idempotency.WithPrincipal(nil),
 		idempotency.WithTTL(24*time.Hour),
-		idempotency.WithReservationTTL(24*time.Hour),
+		idempotency.WithLease(10*time.Second),
 		idempotency.WithMaxRequestBody(1<<20),
 		idempotency.WithMaxResponseBody(1<<20),
 		idempotency.WithWait(0),
@@ -81,9 +81,12 @@ func ExampleNew_options() {
 	fmt.Println(err)
 	_, err = idempotency.New(store, idempotency.WithTTL(0))
 	fmt.Println(err)
+	_, err = idempotency.New(store, idempotency.WithTTL(time.Hour), nil)
+	fmt.Println(err)
 	// Output:
 	// <nil>
 	// idempotency: invalid option: WithTTL(0s): must be positive
+	// idempotency: invalid option: opts[1] is nil
 }
 
 // ExampleMiddleware_Handler shows the answers besides a replay.

@@ -98,6 +98,8 @@ func (s failingStore) Reserve(context.Context, string, string, string, time.Dura
 	return idempotency.Reservation{}, s.err
 }
 
+func (s failingStore) Renew(context.Context, string, string, time.Duration) error { return s.err }
+
 func (s failingStore) Complete(context.Context, string, string, *idempotency.Record, time.Duration) error {
 	return s.err
 }
@@ -130,6 +132,11 @@ type hangingStore struct{}
 func (hangingStore) Reserve(ctx context.Context, _, _, _ string, _ time.Duration) (idempotency.Reservation, error) {
 	<-ctx.Done()
 	return idempotency.Reservation{}, ctx.Err()
+}
+
+func (hangingStore) Renew(ctx context.Context, _, _ string, _ time.Duration) error {
+	<-ctx.Done()
+	return ctx.Err()
 }
 
 func (hangingStore) Complete(ctx context.Context, _, _ string, _ *idempotency.Record, _ time.Duration) error {

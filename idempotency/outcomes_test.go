@@ -250,13 +250,14 @@ func TestNewValidates(t *testing.T) {
 		opt   idempotency.Option
 	}{
 		{"nil store", nil, nil},
+		{"nil option", newMem(t), nil},
 		{"header", newMem(t), idempotency.WithHeader("Bad Header")},
 		{"empty header", newMem(t), idempotency.WithHeader("")},
 		{"replay header", newMem(t), idempotency.WithReplayHeader("x:y")},
 		{"no methods", newMem(t), idempotency.WithMethods()},
 		{"bad method", newMem(t), idempotency.WithMethods("PO ST")},
 		{"ttl", newMem(t), idempotency.WithTTL(0)},
-		{"reservation ttl", newMem(t), idempotency.WithReservationTTL(-time.Second)},
+		{"lease", newMem(t), idempotency.WithLease(time.Millisecond)},
 		{"request body", newMem(t), idempotency.WithMaxRequestBody(0)},
 		{"response body", newMem(t), idempotency.WithMaxResponseBody(-1)},
 		{"wait", newMem(t), idempotency.WithWait(-time.Second)},
@@ -265,11 +266,7 @@ func TestNewValidates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var opts []idempotency.Option
-			if tt.opt != nil {
-				opts = append(opts, tt.opt)
-			}
-			if _, err := idempotency.New(tt.store, opts...); !errors.Is(err, idempotency.ErrInvalidOption) {
+			if _, err := idempotency.New(tt.store, tt.opt); !errors.Is(err, idempotency.ErrInvalidOption) {
 				t.Fatalf("New error = %v, want ErrInvalidOption", err)
 			}
 		})

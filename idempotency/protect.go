@@ -3,13 +3,16 @@ package idempotency
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // run executes next for a request whose key it reserved, then completes
-// or releases the key.
+// or releases the key. The reservation is renewed while next runs.
 func (m *Middleware) run(w http.ResponseWriter, r *http.Request, next http.Handler, body []byte, key, token string) {
 	g := &guard{
 		m:     m,
@@ -17,7 +20,9 @@ func (m *Middleware) run(w http.ResponseWriter, r *http.Request, next http.Handl
 		token: token,
 		rec:   recorder{w: w, maxBody: m.opts.maxResponseBody, logger: m.opts.logger},
 		base:  context.WithoutCancel(r.Context()),
+		lost:  make(chan struct{}),
 	}
+	g.startRenewal()
 	ctx := r.Context()
 	if rn := runOf(r); rn != nil {
 		if m.opts.ignoreUserAbort {
@@ -30,7 +35,7 @@ func (m *Middleware) run(w http.ResponseWriter, r *http.Request, next http.Handl
 	} else if m.opts.ignoreUserAbort {
 		ctx = g.base
 	}
-	r2 := r.WithContext(ctx)
+	r2 := r.WithContext(context.WithValue(ctx, leaseKey{}, &Lease{g: g}))
 	if r.Body != nil && r.Body != http.NoBody {
 		rb := &restoredBody{orig: r.Body}
 		rb.Reset(body)
@@ -56,23 +61,93 @@ func (m *Middleware) run(w http.ResponseWriter, r *http.Request, next http.Handl
 	g.complete(g.base)
 }
 
-// guard owns one reservation: exactly one of complete and release acts on
-// it, once.
+// The states of a guard. It starts running; exactly one of complete,
+// release and seal moves it on, once; a sealed guard is settled by the
+// next complete or release.
+const (
+	guardRunning int32 = iota
+	guardSealed        // the record is being stored in the handler's transaction
+	guardDone
+)
+
+// guard owns one reservation: it renews its lease while the run is alive,
+// and completes or releases it once.
 type guard struct {
 	m     *Middleware
 	key   string
 	token string
 	rec   recorder
 	base  context.Context // the request's values, without its cancellation
-	done  atomic.Bool
+	state atomic.Int32
+
+	stopRenewal context.CancelFunc
+	renewed     chan struct{} // closed when the renewal goroutine has returned
+
+	lostOnce sync.Once
+	lost     chan struct{} // closed when a renewal found the reservation lost
+}
+
+// startRenewal starts the goroutine that renews the lease every third of
+// its length until stopRenewal is called.
+func (g *guard) startRenewal() {
+	ctx, cancel := context.WithCancel(g.base)
+	g.stopRenewal, g.renewed = cancel, make(chan struct{})
+	go g.renew(ctx)
+}
+
+// renew is the renewal goroutine. A renewal that fails for a passing reason
+// is tried again at the next tick; one that finds the reservation lost
+// stops and closes g.lost.
+func (g *guard) renew(ctx context.Context) {
+	defer close(g.renewed)
+	lease := g.m.opts.lease
+	t := time.NewTicker(lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		sctx, cancel := g.m.storeContext(ctx)
+		err := g.m.store.Renew(sctx, g.key, g.token, lease)
+		cancel()
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return // the run ended while the renewal was under way
+		case errors.Is(err, ErrReservationLost):
+			g.lostOnce.Do(func() { close(g.lost) })
+			if g.state.Load() == guardRunning {
+				g.m.opts.logger.LogAttrs(ctx, slog.LevelError, "idempotency: the reservation was lost while its run went on (its lease ran out: the store was unreachable for longer than WithLease); another request with the key may run",
+					slog.String("key", g.key), slog.Any("error", err))
+			}
+			return
+		default:
+			g.m.opts.logger.LogAttrs(ctx, slog.LevelWarn, "idempotency: renewing the reservation failed; trying again",
+				slog.String("key", g.key), slog.Duration("lease", lease), slog.Any("error", err))
+		}
+	}
+}
+
+// endRenewal stops the renewal goroutine and waits for it.
+func (g *guard) endRenewal() {
+	g.stopRenewal()
+	<-g.renewed
 }
 
 // complete stores the recorded response, or releases the key if the status
-// is a server error. ctx is used for its values only.
+// is a server error; after seal it settles the key instead. ctx is used for
+// its values only.
 func (g *guard) complete(ctx context.Context) {
-	if !g.done.CompareAndSwap(false, true) {
+	if g.state.CompareAndSwap(guardSealed, guardDone) {
+		g.settleSealed(ctx)
 		return
 	}
+	if !g.state.CompareAndSwap(guardRunning, guardDone) {
+		return
+	}
+	g.endRenewal()
 	rec := g.rec.take()
 	if rec.StatusCode >= 500 {
 		g.releaseTaken(ctx, "the response was a server error")
@@ -81,20 +156,26 @@ func (g *guard) complete(ctx context.Context) {
 	sctx, cancel := g.m.storeContext(context.WithoutCancel(ctx))
 	defer cancel()
 	if err := g.m.store.Complete(sctx, g.key, g.token, rec, g.m.opts.ttl); err != nil {
-		msg := "idempotency: the response could not be recorded; the key stays reserved until its reservation expires"
+		msg := "idempotency: the response could not be recorded; the key stays reserved until its lease runs out"
 		if errors.Is(err, ErrReservationLost) {
-			msg = "idempotency: the reservation expired before the run ended, so another run may have used the key; make WithReservationTTL longer than any run"
+			msg = "idempotency: the lease ran out before the run ended, so another run may have used the key; make WithLease longer than the store's worst stall"
 		}
 		g.m.opts.logger.LogAttrs(ctx, slog.LevelError, msg,
 			slog.String("key", g.key), slog.Int("status", rec.StatusCode), slog.Any("error", err))
 	}
 }
 
-// release gives the key back, unless complete or release already acted.
+// release gives the key back, unless complete or release already acted;
+// after seal it settles the key instead.
 func (g *guard) release(ctx context.Context, why string) {
-	if !g.done.CompareAndSwap(false, true) {
+	if g.state.CompareAndSwap(guardSealed, guardDone) {
+		g.settleSealed(ctx)
 		return
 	}
+	if !g.state.CompareAndSwap(guardRunning, guardDone) {
+		return
+	}
+	g.endRenewal()
 	g.rec.take() // later writes are not recorded
 	g.releaseTaken(ctx, why)
 }
@@ -103,7 +184,42 @@ func (g *guard) releaseTaken(ctx context.Context, why string) {
 	sctx, cancel := g.m.storeContext(context.WithoutCancel(ctx))
 	defer cancel()
 	if err := g.m.store.Release(sctx, g.key, g.token); err != nil {
-		g.m.opts.logger.LogAttrs(ctx, slog.LevelError, "idempotency: the key could not be released; it stays reserved until its reservation expires",
+		g.m.opts.logger.LogAttrs(ctx, slog.LevelError, "idempotency: the key could not be released; it stays reserved until its lease runs out",
 			slog.String("key", g.key), slog.String("reason", why), slog.Any("error", err))
+	}
+}
+
+// seal hands the recording of the answer to the handler's transaction: it
+// returns rec, or the response written so far when rec is nil, and stops
+// recording and renewing (the renewal goroutine is waited for by settle,
+// since a renewal may be blocked behind the handler's own transaction).
+func (g *guard) seal(rec *Record) (*Record, error) {
+	if !g.state.CompareAndSwap(guardRunning, guardSealed) {
+		return nil, fmt.Errorf("idempotency: the key was already completed, released or sealed: %w", ErrReservationLost)
+	}
+	g.stopRenewal()
+	taken := g.rec.take()
+	if rec == nil {
+		rec = taken
+	}
+	return rec, nil
+}
+
+// settleSealed runs when the handler that sealed the guard returns (or at
+// Finish): if its transaction committed, the key is completed and Release
+// finds it lost, as expected; if it rolled back, the key is still reserved
+// and Release frees it, so that a retry runs.
+func (g *guard) settleSealed(ctx context.Context) {
+	<-g.renewed
+	sctx, cancel := g.m.storeContext(context.WithoutCancel(ctx))
+	defer cancel()
+	err := g.m.store.Release(sctx, g.key, g.token)
+	switch {
+	case err == nil:
+		g.m.opts.logger.LogAttrs(ctx, slog.LevelWarn, "idempotency: the answer was recorded in a transaction that did not commit; the key is released, so a retry runs again",
+			slog.String("key", g.key))
+	case !errors.Is(err, ErrReservationLost):
+		g.m.opts.logger.LogAttrs(ctx, slog.LevelError, "idempotency: after a transaction that recorded the answer, the key could not be checked; if the transaction did not commit it stays reserved until its lease runs out",
+			slog.String("key", g.key), slog.Any("error", err))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -49,11 +50,13 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	}{
 		{"nil DB", nil, nil},
 		{"empty bucket", db, []boltstore.Option{boltstore.WithBucket("")}},
+		{"nil option", db, []boltstore.Option{boltstore.WithBucket("b"), nil}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := boltstore.New(tt.db, tt.opts...); !errors.Is(err, idempotency.ErrInvalidOption) {
-				t.Fatalf("New error = %v, want ErrInvalidOption", err)
+			_, err := boltstore.New(tt.db, tt.opts...)
+			if !errors.Is(err, idempotency.ErrInvalidOption) || !strings.HasPrefix(err.Error(), "boltstore: ") {
+				t.Fatalf("New error = %v, want one matching ErrInvalidOption, prefixed boltstore:", err)
 			}
 		})
 	}
