@@ -5,6 +5,7 @@ go 1.26.0
 replace (
 	github.com/lifeline-go/lifeline => ../
 	github.com/lifeline-go/lifeline/cmd/lifeline => ../cmd/lifeline
+	github.com/lifeline-go/lifeline/idempotency/sqlstore => ../idempotency/sqlstore
 )
 
 // The reference server, built and run as a process by the scenarios.
@@ -29,6 +30,7 @@ require (
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/lib/pq v1.12.3 // indirect
 	github.com/lifeline-go/lifeline/cmd/lifeline v0.0.0-00010101000000-000000000000 // indirect
+	github.com/lifeline-go/lifeline/idempotency/sqlstore v0.0.0-00010101000000-000000000000 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect

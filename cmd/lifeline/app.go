@@ -13,7 +13,7 @@ import (
 	"github.com/lifeline-go/lifeline"
 	"github.com/lifeline-go/lifeline/compress"
 	"github.com/lifeline-go/lifeline/idempotency"
-	"github.com/lifeline-go/lifeline/idempotency/memstore"
+	"github.com/lifeline-go/lifeline/idempotency/sqlstore"
 	"github.com/lifeline-go/lifeline/session"
 	"github.com/lifeline-go/lifeline/status"
 )
@@ -33,6 +33,7 @@ type app struct {
 	queue     *queue
 	compress  *compress.Compressor
 	idem      *idempotency.Middleware
+	idemStore *sqlstore.Store
 	sessions  *session.Manager
 	sessStore *sessionStore
 	status    *status.Handler
@@ -64,13 +65,20 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (a *app, err erro
 	if a.compress, err = compress.New(); err != nil {
 		return a, err
 	}
-	is, err := memstore.New()
-	if err != nil {
+	dialect := sqlstore.SQLite
+	if a.db.dialect == postgres {
+		dialect = sqlstore.Postgres
+	}
+	// The idempotency keys live in the same database as the orders, so an
+	// order commits with its recorded answer (CompleteTx).
+	if a.idemStore, err = sqlstore.New(ctx, a.db.DB, dialect); err != nil {
 		return a, fmt.Errorf("idempotency store: %w", err)
 	}
 	// A retry that arrives while the first request still works waits for
-	// its answer, up to the longest an order can take, instead of a 409.
-	if a.idem, err = idempotency.New(is, idempotency.WithLogger(log), idempotency.WithWait(maxDuration)); err != nil {
+	// its answer, as long as its own time limit allows, instead of a 409;
+	// a replay that reaches its client confirms an unconfirmed order.
+	if a.idem, err = idempotency.New(a.idemStore, idempotency.WithLogger(log), idempotency.WithWait(maxDuration),
+		idempotency.WithOnReplay(a.replayed)); err != nil {
 		return a, err
 	}
 	a.sessStore = &sessionStore{db: a.db}

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/idempotency"
 )
 
 // orderParams are the parameters of POST /demo/order, from the query or
@@ -108,9 +111,32 @@ func (a *app) order(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
 		rn.Annotate("order", ord.Ref+" "+state)
 	})
 	err = registerItems(rn.Context(), ord, p.Work)
-	var existing order
+	var (
+		existing order
+		answered bool // the 201 is written (buffered: nothing reached the client)
+	)
 	if err == nil {
-		existing, err = a.placeOrder(rn.Context(), ord, p.Email, !p.NoJob, nil)
+		existing, err = a.placeOrder(rn.Context(), ord, p.Email, !p.NoJob, func(tx *sql.Tx) error {
+			// The answer is written, then recorded for the request's
+			// Idempotency-Key in the order's transaction: a retry finds
+			// both or neither.
+			answer, err := jsonRecord(http.StatusCreated, map[string]any{
+				"message": fmt.Sprintf("order %s placed", ord.Ref),
+				"order":   ord,
+			})
+			if err != nil {
+				return err
+			}
+			writeRecord(w, answer)
+			answered = true
+			return a.idemStore.CompleteTx(r.Context(), tx, nil)
+		})
+	}
+	if err != nil && answered {
+		// The transaction did not commit after the 201 was written: it is
+		// still in the run's buffer, so it is replaced by the error.
+		_ = rn.Output().DiscardAll()
+		_ = rn.Output().WriteHeader(http.StatusInternalServerError)
 	}
 	switch {
 	case errors.Is(err, errOrderExists):
@@ -131,11 +157,20 @@ func (a *app) order(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
 	if ord.Job != 0 {
 		rn.Annotate("job", fmt.Sprintf("email %d", ord.Job))
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{
-		"message": fmt.Sprintf("order %s placed", ord.Ref),
-		"order":   ord,
-	})
 	_ = rn.Finish() // the answer goes out now; the shutdown function waits for its delivery
+}
+
+// replayed is told of every replay of an order's answer: one that reached
+// its client confirms the order, which its first answer may have left
+// unconfirmed.
+func (a *app) replayed(ctx context.Context, rp *idempotency.Replay) {
+	var ans struct{ Order struct{ Ref string } }
+	if rp.Delivery != lifeline.Delivered || json.Unmarshal(rp.Record.Body, &ans) != nil || ans.Order.Ref == "" {
+		return
+	}
+	if err := a.confirmReplayed(ctx, ans.Order.Ref); err != nil {
+		a.log.Error("order: confirm after a delivered replay", "ref", ans.Order.Ref, "err", err)
+	}
 }
 
 // deliveryWait bounds the wait for an order's answer to be acknowledged: a

@@ -4,11 +4,15 @@ go 1.26.0
 
 // The reference server is a module of its own, so that what only it needs
 // (River, SQLite, the PostgreSQL driver) never reaches the library's go.mod.
-replace github.com/lifeline-go/lifeline => ../../
+replace (
+	github.com/lifeline-go/lifeline => ../../
+	github.com/lifeline-go/lifeline/idempotency/sqlstore => ../../idempotency/sqlstore
+)
 
 require (
 	github.com/jackc/pgx/v5 v5.13.0
 	github.com/lifeline-go/lifeline v0.0.0-00010101000000-000000000000
+	github.com/lifeline-go/lifeline/idempotency/sqlstore v0.0.0-00010101000000-000000000000
 	github.com/prometheus/client_golang v1.24.1
 	github.com/riverqueue/river v0.51.2
 	github.com/riverqueue/river/riverdriver v0.51.2

@@ -74,8 +74,8 @@ func registerItems(ctx context.Context, ord *order, work time.Duration) error {
 }
 
 // placeOrder commits ord, in state placed, together with its email job
-// (unless withJob is false), in one transaction; inTx may add to it (the
-// idempotency record). A ref held by
+// (unless withJob is false), in one transaction; inTx, called last with ord
+// as committed, may add to it (the recorded answer). A ref held by
 // an order that did not fail returns errOrderExists and that order.
 func (a *app) placeOrder(ctx context.Context, ord *order, email time.Duration, withJob bool, inTx func(*sql.Tx) error) (existing order, err error) {
 	err = a.db.inTx(ctx, func(tx *sql.Tx) error {
@@ -114,12 +114,10 @@ func (a *app) placeOrder(ctx context.Context, ord *order, email time.Duration, w
 			}
 			ord.Job = job.Job.ID
 		}
-		if inTx != nil {
-			if err := inTx(tx); err != nil {
-				return err
-			}
-		}
 		ord.State, ord.Placed, ord.Updated = statePlaced, now, now
+		if inTx != nil {
+			return inTx(tx)
+		}
 		return nil
 	})
 	return existing, err
