@@ -14,8 +14,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/lifeline-go/lifeline/internal/pgtest"
 )
 
 // TestOrderExact checks that an order of the reference server is confirmed
@@ -25,34 +23,24 @@ import (
 // PostgreSQL.
 func TestOrderExact(t *testing.T) {
 	n := pick(40, 200)
-	for _, db := range []string{"sqlite", "postgres"} {
-		t.Run(db, func(t *testing.T) {
-			url := ""
-			if db == "postgres" {
-				url = pgtest.Shared(t).Database(t)
-			}
-			rp := newReport(t, "orders-exact-"+db, fmt.Sprintf("Orders exact by delivery on %s", db))
-			rp.Load("`lifeline` on %s; (a) a transaction of the test holds the orders table for 5s while two clients order, one giving up at 3s, one waiting 15s; (b) %d orders, 20 at a time, work 0-800ms, each client giving up after a random 50ms-1.5s", db, n)
-			rp.Check("an order whose client read the whole 201 is confirmed; one whose client got nothing is not confirmed (unconfirmed with the reason, failed, or absent); 0 mismatches")
-			dir := dataDir(t)
-			args := []string{"-addr", "127.0.0.1:0", "-data", dir}
-			if url != "" {
-				args = append(args, "-database", url)
-			}
-			p := startProc(t, "lifeline", binary(t, refServerPkg), args...)
-			var fail failures
-			heldStore(t, rp, &fail, p, dir, url)
-			randomTimeouts(t, rp, &fail, p, dir, url, n)
-			if code := p.stop(t, 60*time.Second); code != 0 {
-				fail.add("exit status %d", code)
-			}
-			p.checkLog(t)
-			rp.Figure("mismatches", "%d", fail.n())
-			if fail.n() > 0 {
-				t.Errorf("%d mismatches:%s", fail.n(), fail.String())
-			}
-		})
-	}
+	eachRefDatabase(t, func(t *testing.T, db, url string) {
+		rp := newReport(t, "orders-exact-"+db, fmt.Sprintf("Orders exact by delivery on %s", db))
+		rp.Load("`lifeline` on %s; (a) a transaction of the test holds the orders table for 5s while two clients order, one giving up at 3s, one waiting 15s; (b) %d orders, 20 at a time, work 0-800ms, each client giving up after a random 50ms-1.5s", db, n)
+		rp.Check("an order whose client read the whole 201 is confirmed; one whose client got nothing is not confirmed (unconfirmed with the reason, failed, or absent); 0 mismatches")
+		dir := dataDir(t)
+		p := startProc(t, "lifeline", binary(t, refServerPkg), refArgs(dir, url)...)
+		var fail failures
+		heldStore(t, rp, &fail, p, dir, url)
+		randomTimeouts(t, rp, &fail, p, dir, url, n)
+		if code := p.stop(t, 60*time.Second); code != 0 {
+			fail.add("exit status %d", code)
+		}
+		p.checkLog(t)
+		rp.Figure("mismatches", "%d", fail.n())
+		if fail.n() > 0 {
+			t.Errorf("%d mismatches:%s", fail.n(), fail.String())
+		}
+	})
 }
 
 // heldStore holds the orders table in a transaction of its own for 5s while

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/lifeline-go/lifeline/internal/pgtest"
 )
 
 // TestOrderThroughput measures orders per second on the reference server,
@@ -19,63 +17,53 @@ import (
 // that every order was answered 201 and every job ran.
 func TestOrderThroughput(t *testing.T) {
 	n := pick(200, 3000)
-	for _, db := range []string{"sqlite", "postgres"} {
-		t.Run(db, func(t *testing.T) {
-			url := ""
-			if db == "postgres" {
-				url = pgtest.Shared(t).Database(t)
+	eachRefDatabase(t, func(t *testing.T, db, url string) {
+		rp := newReport(t, "order-throughput-"+db, fmt.Sprintf("Order + durable job throughput on %s", db))
+		rp.Load("`lifeline` on %s; %d POST /demo/order?work=0s&email=0s, 16 clients on keep-alive connections; then %d with job=0 (no job)", db, n, n)
+		dir := dataDir(t)
+		p := startProc(t, "lifeline", binary(t, refServerPkg), refArgs(dir, url)...)
+		var fail failures
+		for _, mode := range []string{"job", "nojob"} {
+			q := "work=0s&email=0s"
+			if mode == "nojob" {
+				q += "&job=0"
 			}
-			rp := newReport(t, "order-throughput-"+db, fmt.Sprintf("Order + durable job throughput on %s", db))
-			rp.Load("`lifeline` on %s; %d POST /demo/order?work=0s&email=0s, 16 clients on keep-alive connections; then %d with job=0 (no job)", db, n, n)
-			dir := dataDir(t)
-			args := []string{"-addr", "127.0.0.1:0", "-data", dir}
-			if url != "" {
-				args = append(args, "-database", url)
-			}
-			p := startProc(t, "lifeline", binary(t, refServerPkg), args...)
-			var fail failures
-			for _, mode := range []string{"job", "nojob"} {
-				q := "work=0s&email=0s"
-				if mode == "nojob" {
-					q += "&job=0"
-				}
-				elapsed := postOrders(t, &fail, p, mode, q, n)
-				rp.Figure("orders/s, "+mode, "%.0f (%d in %v)", float64(n)/elapsed.Seconds(), n, elapsed.Round(time.Millisecond))
-			}
-			// Every job ran: the emails.
-			deadline := time.Now().Add(60 * time.Second)
-			var orders []refOrder
-			for {
-				var err error
-				if orders, err = refOrdersDB(dir, url); err != nil {
-					t.Fatal(err)
-				}
-				emailed := 0
-				for _, o := range orders {
-					emailed += o.Emails
-				}
-				if emailed >= n || time.Now().After(deadline) {
-					if emailed != n {
-						fail.add("%d emails, want %d", emailed, n)
-					}
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-			lat, err := finishToJobStart(dir, url)
-			if err != nil {
+			elapsed := postOrders(t, &fail, p, mode, q, n)
+			rp.Figure("orders/s, "+mode, "%.0f (%d in %v)", float64(n)/elapsed.Seconds(), n, elapsed.Round(time.Millisecond))
+		}
+		// Every job ran: the emails.
+		deadline := time.Now().Add(60 * time.Second)
+		var orders []refOrder
+		for {
+			var err error
+			if orders, err = refOrdersDB(dir, url); err != nil {
 				t.Fatal(err)
 			}
-			rp.Figure("commit (then Finish) → job start", "%s", latencies(lat))
-			if code := p.stop(t, 60*time.Second); code != 0 {
-				fail.add("exit status %d", code)
+			emailed := 0
+			for _, o := range orders {
+				emailed += o.Emails
 			}
-			rp.Figure("violations", "%d", fail.n())
-			if fail.n() > 0 {
-				t.Errorf("%d violations:%s", fail.n(), fail.String())
+			if emailed >= n || time.Now().After(deadline) {
+				if emailed != n {
+					fail.add("%d emails, want %d", emailed, n)
+				}
+				break
 			}
-		})
-	}
+			time.Sleep(100 * time.Millisecond)
+		}
+		lat, err := finishToJobStart(dir, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rp.Figure("commit (then Finish) → job start", "%s", latencies(lat))
+		if code := p.stop(t, 60*time.Second); code != 0 {
+			fail.add("exit status %d", code)
+		}
+		rp.Figure("violations", "%d", fail.n())
+		if fail.n() > 0 {
+			t.Errorf("%d violations:%s", fail.n(), fail.String())
+		}
+	})
 }
 
 // postOrders places n orders with query q, 16 at a time, and returns how

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"testing"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	_ "modernc.org/sqlite"             // the reference server's database
+
+	"github.com/lifeline-go/lifeline/internal/pgtest"
 )
 
 // refOrder is an order of the reference server as its orders table and
@@ -51,6 +54,34 @@ func openRefDB(dir, url string) (*sql.DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// eachRefDatabase runs f in a subtest per database the reference server
+// keeps its data in: "sqlite" (url empty: the file in its data directory)
+// and "postgres" (url: a fresh database of the shared PostgreSQL server of
+// internal/pgtest).
+func eachRefDatabase(t *testing.T, f func(t *testing.T, db, url string)) {
+	t.Helper()
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			url := ""
+			if db == "postgres" {
+				url = pgtest.Shared(t).Database(t)
+			}
+			f(t, db, url)
+		})
+	}
+}
+
+// refArgs are the arguments of a reference server on loopback with its
+// data in dir, or in the PostgreSQL database at url when url is not empty,
+// followed by extra.
+func refArgs(dir, url string, extra ...string) []string {
+	args := []string{"-addr", "127.0.0.1:0", "-data", dir}
+	if url != "" {
+		args = append(args, "-database", url)
+	}
+	return append(args, extra...)
 }
 
 // refOrdersDB reads every order, with the number of emails sent for it.

@@ -30,19 +30,30 @@ const (
 	maxPage  = 1000
 )
 
-// listOrders is GET /demo/orders[?limit=N&after=REF]: a page of the orders
-// as JSON, oldest first, and the ref to pass as after for the next page.
-func (a *app) listOrders(w http.ResponseWriter, r *http.Request) {
+// page reads the parameters of a paged listing: limit (1 to maxPage,
+// default pageSize) and after, the previous page's last item. When they are
+// wrong it answers 400 and returns ok false.
+func page(w http.ResponseWriter, r *http.Request) (limit int, after string, ok bool) {
 	q, err := query(r)
 	if err != nil {
 		badRequest(w, err)
-		return
+		return 0, "", false
 	}
 	p := newParams(q)
-	limit := p.integer("limit", pageSize, 1, maxPage)
-	after := p.ref("after")
+	limit = p.integer("limit", pageSize, 1, maxPage)
+	after, _ = p.value("after")
 	if err := p.done(); err != nil {
 		badRequest(w, err)
+		return 0, "", false
+	}
+	return limit, after, true
+}
+
+// listOrders is GET /demo/orders[?limit=N&after=REF]: a page of the orders
+// as JSON, oldest first, and the ref to pass as after for the next page.
+func (a *app) listOrders(w http.ResponseWriter, r *http.Request) {
+	limit, after, ok := page(w, r)
+	if !ok {
 		return
 	}
 	list, more, err := a.queryOrders(r.Context(), after, limit)
@@ -75,16 +86,8 @@ type jobJSON struct {
 // first, a page at a time (next is the cursor of the next page), with the
 // number of jobs in each state.
 func (a *app) listJobs(w http.ResponseWriter, r *http.Request) {
-	q, err := query(r)
-	if err != nil {
-		badRequest(w, err)
-		return
-	}
-	p := newParams(q)
-	limit := p.integer("limit", pageSize, 1, maxPage)
-	after, _ := p.value("after")
-	if err := p.done(); err != nil {
-		badRequest(w, err)
+	limit, after, ok := page(w, r)
+	if !ok {
 		return
 	}
 	lp := river.NewJobListParams().First(limit).OrderBy(river.JobListOrderByID, river.SortOrderDesc)
