@@ -312,8 +312,8 @@ func checkRefOrders(fail *failures, dir string, calls []*refCall, answers map[st
 		}
 		states[o.State+"/"+o.Status]++
 		want := map[string]string{"confirmed": "normal", "unconfirmed": "aborted"}[o.State]
-		if o.State == "unconfirmed" && strings.HasPrefix(o.Reason, "answer not") {
-			want = o.Status // decided by the answer's delivery, after Finish: the status may stay normal
+		if (o.State == "unconfirmed" && strings.HasPrefix(o.Reason, "answer not")) || o.Reason == "answer delivered by an idempotent replay" {
+			want = o.Status // decided by the delivery of the answer or of its replay, after Finish: any status
 		}
 		if len(o.Items) != 4 || want == "" || o.Status != want {
 			fail.add("order %s: state %s, status %s, %d items (want confirmed/normal or unconfirmed/aborted, 4 items)", c.ref, o.State, o.Status, len(o.Items))

@@ -124,11 +124,15 @@ func (a *app) placeOrder(ctx context.Context, ord *order, email time.Duration, w
 }
 
 // settleOrder moves a placed order to state (confirmed or unconfirmed), with
-// the run's connection status and the reason. It touches one row and waits
-// for no other order.
+// the run's connection status and the reason. An order that a delivered
+// replay confirmed first keeps its state and gets the status. It touches
+// one row and waits for no other order.
 func (a *app) settleOrder(ctx context.Context, ref, state, status, reason string) error {
-	_, err := a.db.ExecContext(ctx, a.db.q(`UPDATE orders SET state = $1, status = $2, reason = $3, updated = $4
-		WHERE ref = $5 AND state = $6`), state, status, reason, time.Now().UnixNano(), ref, statePlaced)
+	_, err := a.db.ExecContext(ctx, a.db.q(`UPDATE orders SET
+			state = CASE WHEN state = $6 THEN $1 ELSE state END,
+			reason = CASE WHEN state = $6 THEN $3 ELSE reason END,
+			status = $2, updated = $4
+		WHERE ref = $5 AND (state = $6 OR status = '')`), state, status, reason, time.Now().UnixNano(), ref, statePlaced)
 	if err != nil {
 		return fmt.Errorf("settle order %s: %w", ref, err)
 	}
