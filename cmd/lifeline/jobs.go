@@ -206,7 +206,8 @@ var jobStates = []rivertype.JobState{
 	rivertype.JobStateCancelled,
 }
 
-// counts returns how many jobs are in each state, from River's table.
+// jobCounts returns how many jobs are in each state, from River's table
+// (read only: River has no count in its API).
 func (a *app) jobCounts(ctx context.Context) (map[string]int64, error) {
 	rows, err := a.db.QueryContext(ctx, `SELECT state, count(*) FROM river_job GROUP BY state`)
 	if err != nil {

@@ -11,15 +11,6 @@ import (
 	"github.com/lifeline-go/lifeline/status"
 )
 
-// listParams reads the query of a listing that takes no parameters.
-func listParams(r *http.Request) error {
-	q, err := query(r)
-	if err != nil {
-		return err
-	}
-	return newParams(q).done()
-}
-
 // The listings show what the runs did, so they are behind the status
 // page's access rule (status.Access, issue 19): mounted by routes through
 // a.listing.

@@ -162,7 +162,7 @@ func (s *sessionStore) tryLock(ctx context.Context, id, nonce string, ttl time.D
 	return session.LockToken{Fence: uint64(fence), Nonce: nonce}, true, nil
 }
 
-// pruneSessions deletes the sessions whose data and lock have both expired.
+// prune deletes the sessions whose data and lock have both expired.
 func (s *sessionStore) prune(ctx context.Context) error {
 	now := time.Now().UnixNano()
 	_, err := s.db.ExecContext(ctx, s.db.q(`DELETE FROM sessions WHERE data_expires < $1 AND lock_expires < $1`), now)
