@@ -100,8 +100,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	logCtx, stopLog := context.WithCancel(context.WithoutCancel(ctx))
 	waitLog := a.logRuns(logCtx)
-	stopped := a.stopQueueAtDrain(ctx)
+	serveDone := make(chan struct{})
+	stopped := a.stopQueueAtDrain(ctx, serveDone)
 	serveErr := srv.Serve(ctx, ln) // drains the pool when ctx is done
+	close(serveDone)
 	a.settle()
 	queueErr := <-stopped
 	stopUpkeep()
@@ -113,13 +115,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // stopQueueAtDrain stops the job workers when ctx is done, beside the
-// pool's drain and within the same deadline: jobs still working when the
-// drain ends are cancelled and left to River, which runs them again at the
-// next start or on another instance. The channel gets the result.
-func (a *app) stopQueueAtDrain(ctx context.Context) <-chan error {
+// pool's drain and within the same deadline, or when serving ended for
+// another reason (serveDone closed): jobs still working when the drain ends
+// are cancelled and left to River, which runs them again at the next start
+// or on another instance. The channel gets the result.
+func (a *app) stopQueueAtDrain(ctx context.Context, serveDone <-chan struct{}) <-chan error {
 	done := make(chan error, 1)
 	go func() {
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-serveDone:
+		}
 		// The soft stop lasts the drain; the hard stop that follows only
 		// waits for cancelled jobs to return.
 		stopCtx, cancel := context.WithTimeout(context.Background(), a.cfg.drain+settleTimeout)
