@@ -24,7 +24,7 @@ fmt-check:
 # `replace github.com/lifeline-go/lifeline => ../`. go.work joins them for
 # development; the targets below set GOWORK=off and run each module under its
 # own go.mod, as a user or a clean `go test` in that directory would.
-MODULES := . compress status session/redisstore session/boltstore internal/stacktest cmd/lifeline conformance reliability bench status/browsertest frameworks benchpeers otel
+MODULES := . compress status session/redisstore session/boltstore internal/stacktest cmd/lifeline conformance reliability bench status/browsertest frameworks benchpeers otel idempotency/sqlstore idempotency/redisstore idempotency/boltstore
 
 # Under make, a test whose component (redis-server, PHP-FPM, nginx, Chromium, root
 # for network namespaces, wrk, h2load) is missing fails; under a bare `go test ./...`

@@ -200,7 +200,7 @@ func (rn *Run) Delivery() Delivery {
 // deliveryNow checks once; wait is a channel to wait on for the target, or
 // nil when there is nothing to wait for but polling.
 func (rn *Run) deliveryNow() (Delivery, <-chan struct{}) {
-	if rn.Aborted() && !rn.finished.Load() {
+	if rn.Aborted() && !rn.released() {
 		return Undelivered, nil // the client left before the response was complete
 	}
 	d := &rn.dlv

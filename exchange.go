@@ -19,7 +19,7 @@ import (
 //
 // The connection side lends w to the run side for the life of the response.
 // The run side writes to it directly, holding mu for each call (header, body,
-// flush, 1xx, deadlines), while the connection side is parked in its select
+// flush, 1xx, deadlines), while the connection side is parked in its loop
 // and does not touch w. When the connection side must act (the run ended,
 // Finish, a runaway, a stall), it takes w back: it sets revoked, wakes a
 // write that is stuck on a client that does not read by setting a write
@@ -29,20 +29,22 @@ import (
 // acting: a write is the only thing it waits for, and it can always wake it.
 //
 // Hand-offs that need the connection side itself (Hijack, the release at
-// Finish, the end of the run) travel on req, with the message in msg.
+// Finish, the end of the run) and the timers' alarms are bits in ev, with
+// the message in msg; see signal.
 //
 // Exchanges are pooled per Pool with their stack, timers and channels; a Run
 // handle (and the ResponseWriter it gives the handler) is not, so a stale
 // *Run never reaches another request.
 type exchange struct {
-	req   chan msgKind  // run side → connection side: a hand-off (msg holds the rest for msgDone and msgHijack)
+	ev    atomic.Uint32 // what the connection side must look at (ev* bits), and whether it left (evGone)
+	wake  chan struct{} // the connection side parks here while ev is empty (size 1)
 	ack   chan error    // connection side → run side: msg handled (Hijack)
 	gone  chan struct{} // closed when the connection side returned early
-	alarm chan struct{} // the connection side must look: a runaway, or a write that may be stuck (size 1)
 	timer *time.Timer   // the time limit and grace period (see timer.go)
 	stall *stallTimer   // the stall bound, armed lazily (see timer.go)
 	cur   atomic.Pointer[Run]
 	msg   message
+	conn  connSide // the connection side's state (see route.serve)
 	stack *output.Stack
 	sink  runSink
 
@@ -51,7 +53,7 @@ type exchange struct {
 	wroteHeader bool                // guarded by mu: the final header went out
 
 	revoked    atomic.Bool  // the connection side is taking w back: start no new call on it
-	overtime   atomic.Bool  // past the time limit, calls on w have a write deadline (see serveConn)
+	overtime   atomic.Bool  // past the time limit, calls on w have a write deadline (see connSide.alarm)
 	writing    atomic.Bool  // the run side is inside a call on w
 	writeStart atomic.Int64 // when the current call on w began (UnixNano), if stallArmed
 
@@ -65,6 +67,19 @@ const (
 	msgRelease msgKind = iota + 1 // Finish: the response is complete, return
 	msgDone                       // the run ended: answer per outcome, return
 	msgHijack                     // take over the connection
+)
+
+// The bits of exchange.ev. The run side posts one message bit (msgRelease
+// and msgDone once each, msgHijack and then waits for the answer); the
+// timers set evAlarm; the connection side sets evGone when it returns early
+// (a runaway) and then takes no message: the run side that finds evGone
+// goes on alone.
+const (
+	evRelease = 1 << msgRelease
+	evDone    = 1 << msgDone
+	evHijack  = 1 << msgHijack
+	evAlarm   = 1 << 4 // a runaway, or a write that may be stuck
+	evGone    = 1 << 5 // the connection side returned early
 )
 
 // message is the one request in flight on an exchange.
@@ -88,10 +103,9 @@ const (
 
 func newExchange() *exchange {
 	ex := &exchange{
-		req:   make(chan msgKind),
+		wake:  make(chan struct{}, 1),
 		ack:   make(chan error),
 		gone:  make(chan struct{}),
-		alarm: make(chan struct{}, 1),
 		stack: output.NewStack(nil),
 	}
 	ex.timer = ex.newLimitTimer()
@@ -101,9 +115,9 @@ func newExchange() *exchange {
 
 // reset prepares a pooled exchange for rn, whose response goes to w.
 func (ex *exchange) reset(rn *Run, w http.ResponseWriter) {
-	select {
-	case <-ex.alarm:
-	default:
+	ex.ev.Store(0)
+	if len(ex.wake) > 0 { // a wake-up left over from the last run; no call otherwise
+		<-ex.wake
 	}
 	ex.released, ex.stallArmed = false, false
 	ex.msg = message{}
@@ -183,19 +197,53 @@ func (ex *exchange) take() {
 	ex.mu.Unlock()
 }
 
-// send hands the prepared msg to the connection side and waits for its
-// answer. ok is false when the connection side is gone.
+// signal sets bit in ev and wakes the connection side. It reports false
+// when the connection side has returned early (evGone): nobody will look.
+// The bit is set before the wake-up, and the connection side looks at ev
+// before it parks, so no signal is lost; a wake-up whose bit was already
+// seen only makes it look again.
+func (ex *exchange) signal(bit uint32) bool {
+	if ex.ev.Or(bit)&evGone != 0 {
+		return false
+	}
+	select {
+	case ex.wake <- struct{}{}:
+	default: // a wake-up is pending already
+	}
+	return true
+}
+
+// leave marks the connection side as gone, unless the run side has already
+// handed it the response (release or done), which it must then take
+// instead. Connection side.
+func (ex *exchange) leave() bool {
+	for {
+		old := ex.ev.Load()
+		if old&(evRelease|evDone) != 0 {
+			return false
+		}
+		if ex.ev.CompareAndSwap(old, old|evGone) {
+			close(ex.gone)
+			return true
+		}
+	}
+}
+
+// send hands the prepared msg (a hijack) to the connection side and waits
+// for its answer. ok is false when the connection side is gone.
 func (ex *exchange) send() (err error, ok bool) {
 	if ex.released {
 		return nil, false
 	}
-	select {
-	case ex.req <- ex.msg.kind:
-		return <-ex.ack, true
-	case <-ex.gone:
-		ex.released = true
-		return nil, false
+	if ex.signal(1 << ex.msg.kind) {
+		select {
+		case err := <-ex.ack:
+			return err, true
+		case <-ex.gone:
+		}
 	}
+	ex.released = true
+	return nil, false
 }
 
 // post hands the prepared msg to the connection side without waiting for an
@@ -205,10 +253,5 @@ func (ex *exchange) send() (err error, ok bool) {
 func (ex *exchange) post(kind msgKind, out outcome) bool {
 	ex.msg = message{kind: kind, outcome: out}
 	ex.released = true
-	select {
-	case ex.req <- kind:
-		return true
-	case <-ex.gone:
-		return false
-	}
+	return ex.signal(1 << kind)
 }

@@ -18,9 +18,9 @@ type liveSet struct {
 const liveShards = 16
 
 type liveShard struct {
-	mu   sync.Mutex // guards runs
-	runs map[*Run]struct{}
-	_    [40]byte // keep shards on separate cache lines
+	mu   sync.Mutex // guards head and the runs' live links
+	head *Run       // a list through Run.liveNext and Run.livePrev
+	_    [48]byte   // keep shards on separate cache lines
 }
 
 // reserve counts a run about to start, before the pool's closing is looked
@@ -39,10 +39,11 @@ func (s *liveSet) reserve() {
 func (s *liveSet) add(rn *Run) {
 	sh := &s.shards[rn.id%liveShards]
 	sh.mu.Lock()
-	if sh.runs == nil {
-		sh.runs = make(map[*Run]struct{})
+	rn.liveNext = sh.head
+	if sh.head != nil {
+		sh.head.livePrev = rn
 	}
-	sh.runs[rn] = struct{}{}
+	sh.head = rn
 	sh.mu.Unlock()
 }
 
@@ -50,7 +51,15 @@ func (s *liveSet) add(rn *Run) {
 func (s *liveSet) remove(rn *Run) int64 {
 	sh := &s.shards[rn.id%liveShards]
 	sh.mu.Lock()
-	delete(sh.runs, rn)
+	if rn.livePrev != nil {
+		rn.livePrev.liveNext = rn.liveNext
+	} else {
+		sh.head = rn.liveNext
+	}
+	if rn.liveNext != nil {
+		rn.liveNext.livePrev = rn.livePrev
+	}
+	rn.liveNext, rn.livePrev = nil, nil
 	sh.mu.Unlock()
 	return s.n.Add(-1)
 }
@@ -61,7 +70,7 @@ func (s *liveSet) snapshot() []*Run {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		for rn := range sh.runs {
+		for rn := sh.head; rn != nil; rn = rn.liveNext {
 			runs = append(runs, rn)
 		}
 		sh.mu.Unlock()

@@ -107,8 +107,16 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request) {
 		cw.attach(rn)
 	}
 	p.startRun(rn)
-	c := connSide{rn: rn, ex: ex, w: w, r: r, cw: cw}
-	abortStream := c.loop()
+	// The connection side's state lives in the pooled exchange, not in
+	// this frame: net/http's goroutine for an HTTP/2 stream is a new one,
+	// and a stack that must grow is copied. The exchange goes back to the
+	// pool in endRun: c is not used after it.
+	c := &ex.conn
+	*c = connSide{rn: rn, ex: ex, w: w, r: r, cw: cw}
+	abortStream, ended := c.loop()
+	if ended {
+		p.endRun(rn)
+	}
 	if cw != nil {
 		cw.detach(rn)
 	}

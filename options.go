@@ -148,7 +148,10 @@ func WithTimeoutResponse(h http.Handler) Option {
 // WithGracePeriod sets how long a run may go on after its time limit before
 // it is declared runaway: the connection side then answers for it (or cuts
 // the response short if it had started) and the run is counted as runaway.
-// The default is 2s, like PHP's hard_timeout.
+// The default is 2s. PHP has no such state: at its hard_timeout it kills the
+// process ([WithShutdownBudget] is the hard_timeout of shutdown functions);
+// a Go program cannot kill a goroutine, so Lifeline answers for the run and
+// keeps it visible instead.
 func WithGracePeriod(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.gracePeriod = d })
 }

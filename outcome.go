@@ -53,6 +53,6 @@ func (rn *Run) fillOutcome(r *http.Request, cut bool) {
 	rn.mu.Unlock()
 	*o = Outcome{
 		Run: rn.id, Code: int(rn.code.Load()), BytesSent: rn.bytes.Load(), Status: rn.Status(),
-		Cause: cause, Finished: rn.finished.Load(), Cut: cut,
+		Cause: cause, Finished: rn.released(), Cut: cut,
 	}
 }

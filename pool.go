@@ -14,21 +14,27 @@ import (
 // php.ini) and the registry of live runs. Create one with [NewPool], wrap
 // handlers with [Pool.Middleware], and call [Pool.Shutdown] when the server
 // stops. A Pool is safe for concurrent use.
+//
+// The name is PHP-FPM's: a pool there is a named group of workers with its
+// own settings (pm.max_children is [WithMaxActive], its max_execution_time
+// [WithTimeLimit], pm.status_path package status). A Lifeline pool runs each
+// request on a goroutine of its own, kept for reuse while idle, rather than
+// on a fixed set of worker processes.
 type Pool struct {
-	cfg   config
-	start time.Time
-	slots chan struct{} // WithMaxActive semaphore, nil when uncapped
-	exs   sync.Pool     // *exchange
-	ids   atomic.Uint64
-	stats counters
-	det   detector      // socket-level abort detection (ConfigureServer)
-	work  chan *Run     // idle run goroutines wait here (see worker.go)
-	quit  chan struct{} // closed by Shutdown: idle run goroutines exit
+	cfg     config
+	start   time.Time
+	slots   chan struct{} // WithMaxActive semaphore, nil when uncapped
+	exs     sync.Pool     // *exchange
+	ids     atomic.Uint64
+	stats   counters
+	det     detector // socket-level abort detection (ConfigureServer)
+	workers workers  // idle run goroutines (see worker.go)
 
 	outcomes   atomic.Bool  // WithOutcome was called: responses look for an Outcome
 	flushWaits atomic.Int32 // early answers waiting for net/http's flush (delivery)
 
 	live    liveSet        // the live runs (see live.go)
+	late    lateArms       // runs whose first time limit is not armed yet (see timer.go)
 	closing atomic.Bool    // Shutdown has begun: new requests get 503
 	hooks   sync.WaitGroup // ended runs whose WithRunEnded functions are still running
 
@@ -62,7 +68,7 @@ func NewPool(opts ...Option) (*Pool, error) {
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()
 	}
-	p := &Pool{cfg: cfg, start: time.Now(), work: make(chan *Run), quit: make(chan struct{})}
+	p := &Pool{cfg: cfg, start: time.Now()}
 	if cfg.maxActive > 0 {
 		p.slots = make(chan struct{}, cfg.maxActive)
 	}
@@ -155,9 +161,7 @@ func (p *Pool) newRun(rt *route, r *http.Request, w http.ResponseWriter) (*Run, 
 		_ = ex.stack.StartBase(rt.cfg.outputBuffering)
 	}
 	if rt.cfg.timeLimit > 0 {
-		rn.mu.Lock()
-		rn.armFromLocked(rt.cfg.timeLimit, now, now)
-		rn.mu.Unlock()
+		p.armLate(rn, rt.cfg.timeLimit, now)
 	} else if rt.cfg.stallTimeout > 0 {
 		rn.stallNeeded.Store(true)
 	}
@@ -169,19 +173,19 @@ func (p *Pool) newRun(rt *route, r *http.Request, w http.ResponseWriter) (*Run, 
 // endRun ends the run: on the run's goroutine, or on the connection side
 // when the run handed itself over (exchange.handOver).
 func (p *Pool) endRun(rn *Run) {
-	rn.phase.Store(uint32(PhaseDone))
+	rn.setPhase(PhaseDone)
 	ex := rn.ex
 	rn.mu.Lock()
 	runaway := rn.timerMode == timerExpired // stays so: the record says runaway
 	if !runaway {
 		rn.timerMode = timerOff
 	}
-	ex.stopTimers(runaway)
+	ex.stopTimers(runaway, rn.timerLate)
+	rn.timerLate = false
 	rn.mu.Unlock()
-	rec := rn.record()
-	st := rn.Status()
-	p.stats.byStatus[st&3].Add(1)
-	if rec.Finished {
+	dlv := rn.Delivery()
+	p.stats.byStatus[rn.Status()&3].Add(1)
+	if rn.finishCalled() {
 		p.stats.finished.Add(-1)
 	}
 	hooks := p.cfg.onEnd
@@ -191,7 +195,9 @@ func (p *Pool) endRun(rn *Run) {
 	left := p.live.remove(rn)
 	p.mu.Lock()
 	if len(p.recent) > 0 {
-		p.recent[p.recentAt] = rec
+		// Run.mu is taken under the pool's lock here, never the other
+		// way round.
+		rn.record(&p.recent[p.recentAt], dlv)
 		p.recentAt = (p.recentAt + 1) % len(p.recent)
 		if p.recentN < len(p.recent) {
 			p.recentN++
@@ -209,10 +215,7 @@ func (p *Pool) endRun(rn *Run) {
 		<-p.slots
 	}
 	if len(hooks) > 0 {
-		for _, f := range hooks {
-			rn.safeCall("WithRunEnded hook", func() { f(rec) })
-		}
-		p.hooks.Done()
+		p.runEnded(rn, dlv, hooks)
 	}
 	ex.cur.Store(nil)
 	rn.mu.Lock()
@@ -227,6 +230,18 @@ func (p *Pool) endRun(rn *Run) {
 	p.exs.Put(ex)
 }
 
+// runEnded calls the WithRunEnded functions with the run's record.
+//
+//go:noinline
+func (p *Pool) runEnded(rn *Run, dlv Delivery, hooks []func(Record)) {
+	defer p.hooks.Done()
+	var rec Record
+	rn.record(&rec, dlv)
+	for _, f := range hooks {
+		rn.safeCall("WithRunEnded hook", func() { f(rec) })
+	}
+}
+
 // Shutdown waits for every run to end, including runs still working after
 // Finish, like [http.Server.Shutdown] waits for connections. New requests get
 // 503 once it has begun. If ctx is done first, the remaining runs are
@@ -237,7 +252,7 @@ func (p *Pool) endRun(rn *Run) {
 func (p *Pool) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	if !p.closing.Swap(true) {
-		close(p.quit)
+		p.workers.close()
 	}
 	if p.live.n.Load() == 0 {
 		p.mu.Unlock()

@@ -371,8 +371,8 @@ func TestFinishDoesNotCancelContext(t *testing.T) {
 // does not kill the process: it is logged, and the client gets a 500 when
 // nothing was sent, a cut response otherwise (issue 13 §4).
 func TestFinalFlushPanic(t *testing.T) {
-	panicky := output.HandlerFunc(func(buf []byte, ph output.Phase) ([]byte, error) {
-		if ph&output.PhaseFinal != 0 {
+	panicky := output.HandlerFunc(func(buf []byte, ph output.Op) ([]byte, error) {
+		if ph&output.OpFinal != 0 {
 			panic("compressor exploded")
 		}
 		return buf, nil

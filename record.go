@@ -66,27 +66,26 @@ type Stats struct {
 	ShutdownPanics uint64
 }
 
-func (rn *Run) record() Record {
-	dlv := rn.Delivery()
+// record fills rec with the run's final record; dlv is its delivery. It
+// fills in place, field by field: a Record is large, and the end of a run
+// is on net/http's goroutine, whose stack should stay small.
+func (rn *Run) record(rec *Record, dlv Delivery) {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
-	rec := Record{
-		ID: rn.id, Route: rn.conf().route, Method: rn.req.Method, URI: rn.req.RequestURI,
-		Status: rn.Status(), Cause: rn.cause, Code: int(rn.code.Load()), BytesSent: rn.bytes.Load(),
-		Start: rn.start, Duration: time.Since(rn.start), Finished: !rn.finishedAt.IsZero(),
-		ShutdownFuncs: rn.ranShutdown, Runaway: rn.timerMode == timerExpired, Panicked: rn.panicked,
-		IgnoreUserAbort: rn.ignore.Load(), Delivery: dlv,
-	}
+	rec.ID, rec.Route, rec.Method, rec.URI = rn.id, rn.conf().route, rn.req.Method, rn.req.RequestURI
+	rec.Status, rec.Cause, rec.Code, rec.BytesSent = rn.Status(), rn.cause, int(rn.code.Load()), rn.bytes.Load()
+	rec.Start, rec.Duration, rec.Finished, rec.Delivery = rn.start, time.Since(rn.start), rn.finishCalled(), dlv
+	rec.FinishedAfter, rec.ShutdownFuncs, rec.Runaway = 0, rn.ranShutdown, rn.timerMode == timerExpired
+	rec.Panicked, rec.IgnoreUserAbort, rec.Notes = rn.panicked, rn.ignore.Load(), nil
 	if rec.URI == "" && rn.req.URL != nil {
 		rec.URI = rn.req.URL.RequestURI()
 	}
 	if rec.Finished {
-		rec.FinishedAfter = rn.finishedAt.Sub(rn.start)
+		rec.FinishedAfter = rn.finishedIn
 	}
 	if len(rn.notes) > 0 {
 		rec.Notes = maps.Clone(rn.notes)
 	}
-	return rec
 }
 
 func (rn *Run) info(now time.Time) RunInfo {

@@ -28,13 +28,12 @@ type Run struct {
 	start time.Time
 	ex    *exchange
 
-	status   atomic.Uint32 // Status bits; only ever ORed
-	phase    atomic.Uint32 // Phase
-	ignore   atomic.Bool   // ignore_user_abort
-	stop     atomic.Bool   // the pool shut down past its deadline
-	finished atomic.Bool   // Finish was called
-	bytes    atomic.Int64  // body bytes written to the client's ResponseWriter
-	code     atomic.Int32  // status code written to the client's ResponseWriter, 0 if none
+	status atomic.Uint32 // Status bits; only ever ORed
+	state  atomic.Uint32 // the Phase, and whether Finish was called and released the response (see setPhase)
+	ignore atomic.Bool   // ignore_user_abort
+	stop   atomic.Bool   // the pool shut down past its deadline
+	bytes  atomic.Int64  // body bytes written to the client's ResponseWriter
+	code   atomic.Int32  // status code written to the client's ResponseWriter, 0 if none
 
 	terminated  atomic.Bool // the run was terminated (panic ErrTerminated)
 	hijacked    atomic.Bool // the handler hijacked the connection
@@ -43,7 +42,9 @@ type Run struct {
 	w   runWriter  // the handler's ResponseWriter; part of the Run so it is never reused
 	ctx runContext // the run context (Run.Context); part of the Run for the same reason
 	cw  *connWatch // the detector's watch of the client connection, or nil
-	dlv delivery   // delivery tracking, armed by Finish (see delivery.go)
+
+	liveNext, livePrev *Run     // the pool's live set (live.go), guarded by its shard's lock
+	dlv                delivery // delivery tracking, armed by Finish (see delivery.go)
 
 	mu          sync.Mutex      // guards the fields below
 	cause       Cause           // first cause recorded
@@ -54,10 +55,11 @@ type Run struct {
 	limit       time.Duration // current time limit, 0 = none
 	deadline    time.Time     // when the current limit expires
 	timerMode   timerMode
+	timerLate   bool // the limit is set but its timer not armed yet (see armLate)
 	shutdowns   []func(context.Context, *Run)
 	release     []func(context.Context)
 	notes       map[string]string
-	finishedAt  time.Time
+	finishedIn  time.Duration // from the start to Finish, if it was called
 	ranShutdown int
 	panicked    bool
 }
@@ -92,7 +94,33 @@ func (rn *Run) Status() Status { return Status(rn.status.Load()) }
 func (rn *Run) Aborted() bool { return rn.Status()&Aborted != 0 }
 
 // Phase returns where the run is in its life.
-func (rn *Run) Phase() Phase { return Phase(rn.phase.Load()) }
+func (rn *Run) Phase() Phase { return Phase(rn.state.Load() & stateMask) }
+
+// Run.state holds the phase in its low bits, and two facts about Finish
+// that outlive PhaseFinished: it is the one record of both.
+const (
+	stateMask     = 0xff   // the Phase
+	stateFinished = 1 << 8 // Finish was called (set with PhaseFinished)
+	stateReleased = 1 << 9 // Finish wrote the whole response: the client no longer matters
+)
+
+// setPhase moves the run to ph, keeping the Finish facts. Only the side
+// that owns the run at the time calls it.
+func (rn *Run) setPhase(ph Phase) {
+	for {
+		old := rn.state.Load()
+		if rn.state.CompareAndSwap(old, old&^stateMask|uint32(ph)) {
+			return
+		}
+	}
+}
+
+// finishCalled reports whether the run called Finish.
+func (rn *Run) finishCalled() bool { return rn.state.Load()&stateFinished != 0 }
+
+// released reports whether Finish has written the whole response: from
+// then on, the client no longer matters.
+func (rn *Run) released() bool { return rn.state.Load()&stateReleased != 0 }
 
 // Request returns the request as the handler sees it.
 func (rn *Run) Request() *http.Request { return rn.req }
@@ -241,7 +269,7 @@ func (rn *Run) checkOutput() {
 
 // mustStop reports whether the handler must be terminated at its next output.
 func (rn *Run) mustStop() bool {
-	ph := Phase(rn.phase.Load())
+	ph := rn.Phase()
 	if ph > PhaseFinished {
 		return false // shutdown functions are never terminated
 	}
@@ -267,11 +295,11 @@ func (rn *Run) cutByUsLocked() bool {
 
 // abort records that the client left, from any goroutine.
 func (rn *Run) abort(c Cause) {
-	if rn.finished.Load() || Phase(rn.phase.Load()) == PhaseDone {
+	if st := rn.state.Load(); st&stateReleased != 0 || Phase(st&stateMask) == PhaseDone {
 		return // after Finish the client no longer matters
 	}
 	rn.mu.Lock()
-	if rn.finished.Load() || rn.cutByUsLocked() {
+	if rn.released() || rn.cutByUsLocked() {
 		rn.mu.Unlock()
 		return
 	}
@@ -311,7 +339,7 @@ func (rn *Run) Finish() error {
 	if ended || rn.Phase() == PhaseDone {
 		return ErrRunEnded
 	}
-	if rn.finished.Load() {
+	if rn.finishCalled() {
 		return ErrFinished
 	}
 	if rn.hijacked.Load() {
@@ -326,12 +354,13 @@ func (rn *Run) Finish() error {
 	// complete response while a lock it will ask for is still held.
 	rn.runRelease()
 	// The phase says Finished before the client can hold the whole
-	// response; the client stops mattering (rn.finished) only once it was
-	// written, so that a client that leaves during the final write is seen.
+	// response; the client stops mattering (stateReleased) only once it
+	// was written, so that a client that leaves during the final write is
+	// seen.
 	rn.mu.Lock()
-	rn.finishedAt = time.Now()
+	rn.finishedIn = time.Since(rn.start)
 	rn.mu.Unlock()
-	rn.phase.Store(uint32(PhaseFinished))
+	rn.state.Or(stateFinished | uint32(PhaseFinished)) // from PhaseRunning
 	rn.pool.stats.finished.Add(1)
 	rn.armDelivery(ex) // the run goes on without the client: code may ask (delivery.go)
 	ex.sink.final = true
@@ -341,7 +370,7 @@ func (rn *Run) Finish() error {
 	if rn.Aborted() {
 		rn.dlv.decide(Undelivered) // the client left before it had the whole answer
 	}
-	rn.finished.Store(true)
+	rn.state.Or(stateReleased)
 	ex.take()
 	ex.post(msgRelease, outcomeNormal)
 	rn.mu.Lock()

@@ -29,7 +29,7 @@ func (s runSide) execute() {
 		ex.stack.SetSink(discardSink{})
 	}
 	if rn.Phase() != PhaseFinished {
-		rn.phase.Store(uint32(PhaseShutdown))
+		rn.setPhase(PhaseShutdown)
 	}
 	s.runShutdown()
 	rn.runRelease()
@@ -110,7 +110,7 @@ func (s runSide) callHandler() (out outcome) {
 				out = outcomePanic
 			}
 		}
-		if rn.finished.Load() {
+		if rn.released() {
 			out = outcomeNormal // Finish sent the whole response
 		}
 	}()
@@ -126,7 +126,7 @@ func (s runSide) terminatedOutcome() outcome {
 	rn := s.rn
 	stopped := rn.Status()&Timeout != 0 || rn.stop.Load()
 	switch {
-	case rn.finished.Load():
+	case rn.released():
 		return outcomeNormal
 	case stopped && s.ex.stack.HeadersSent():
 		return outcomeAbortStream

@@ -164,6 +164,9 @@ func (s *runSink) finishResponse() {
 		s.pendingCode, s.pendingHeader = 0, nil
 		return
 	}
+	if s.pendingCode == 0 && (!s.ex.wroteHeader || onlyContentLength(s.ex.stack.Header())) {
+		return // the header went out, and no trailer follows: nothing to write
+	}
 	w, ok := s.ex.acquire()
 	if !ok {
 		return

@@ -1,6 +1,9 @@
 package lifeline
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // A run's clocks. Each exchange owns two timers that outlive its runs (the
 // exchange is pooled), so both callbacks go through ex.cur, the run the
@@ -27,9 +30,17 @@ import "time"
 //     from the run's start; Finish with WithBackgroundLimit re-arms it from
 //     Finish.
 //
-// Pool.endRun stops the timer; when Stop reports that the callback may be
-// running right now, the exchange gets a fresh timer instead of sharing the
-// old one with the next run.
+// Most runs end long before their limit, so a run's first limit is armed
+// late: newRun sets the deadline and timerMode and queues the run
+// (Run.timerLate); the pool's arming tick (armTick, every armDelay while
+// runs are queued) arms the timers of those still running then, for what
+// is left of their limit. A run that ends sooner never touches its timer.
+// Any later change of the limit (SetTimeLimit, a nested route, Finish with
+// WithBackgroundLimit) arms the timer at once.
+//
+// Pool.endRun stops the timer if it was armed; when Stop reports that the
+// callback may be running right now, the exchange gets a fresh timer instead
+// of sharing the old one with the next run.
 //
 // The stall timer (ex.stall) bounds one call on the ResponseWriter (see
 // WithStallTimeout). It is armed at a run's first write, only when the stall
@@ -60,6 +71,7 @@ func (rn *Run) armLocked(d time.Duration) {
 // armFromLocked arms the time limit d counted from from; rn.mu must be held.
 // A deadline already past fires at once.
 func (rn *Run) armFromLocked(d time.Duration, from, now time.Time) {
+	rn.timerLate = false
 	rn.limit = d
 	rn.needStallLocked(d)
 	if d == 0 {
@@ -70,6 +82,74 @@ func (rn *Run) armFromLocked(d time.Duration, from, now time.Time) {
 	rn.timerMode = timerLimit
 	rn.deadline = from.Add(d)
 	rn.ex.timer.Reset(rn.deadline.Sub(now))
+}
+
+// armDelay is how long a run's first time limit waits before its timer is
+// armed: runs that end sooner never arm it. A limit shorter than that
+// expires up to armDelay late.
+const armDelay = 5 * time.Millisecond
+
+// lateArms are the runs whose first time limit is not armed yet.
+type lateArms struct {
+	mu      sync.Mutex
+	pending []*Run
+	spare   []*Run
+	tick    *time.Timer // runs armTick; nil until first needed
+	ticking bool        // tick is armed
+}
+
+// armLate sets the run's first time limit d from start and queues the run
+// for the arming tick. The run is not yet seen by any other goroutine.
+func (p *Pool) armLate(rn *Run, d time.Duration, start time.Time) {
+	rn.limit = d
+	rn.needStallLocked(d)
+	rn.timerMode = timerLimit
+	rn.deadline = start.Add(d)
+	rn.timerLate = true
+	la := &p.late
+	la.mu.Lock()
+	la.pending = append(la.pending, rn)
+	if !la.ticking {
+		la.ticking = true
+		if la.tick == nil {
+			la.tick = time.AfterFunc(armDelay, p.armTick)
+		} else {
+			la.tick.Reset(armDelay)
+		}
+	}
+	la.mu.Unlock()
+}
+
+// armTick arms the timers of the queued runs that still wait for theirs.
+func (p *Pool) armTick() {
+	la := &p.late
+	la.mu.Lock()
+	runs := la.pending
+	la.pending, la.spare = la.spare[:0], nil
+	la.mu.Unlock()
+	now := time.Now()
+	for _, rn := range runs {
+		if rn.Phase() == PhaseDone {
+			continue // most runs: ended before their timer mattered
+		}
+		rn.mu.Lock()
+		if rn.timerLate {
+			rn.timerLate = false
+			if rn.timerMode == timerLimit && rn.ex != nil {
+				rn.ex.timer.Reset(rn.deadline.Sub(now))
+			}
+		}
+		rn.mu.Unlock()
+	}
+	clear(runs)
+	la.mu.Lock()
+	la.spare = runs[:0]
+	if len(la.pending) > 0 {
+		la.tick.Reset(armDelay)
+	} else {
+		la.ticking = false
+	}
+	la.mu.Unlock()
 }
 
 // needStallLocked notes whether the stall bound can matter with the time
@@ -123,12 +203,7 @@ func (rn *Run) onTimer() {
 
 // kickConn tells the connection side to look at the run: it may have run
 // away, or a write may be stuck.
-func (ex *exchange) kickConn() {
-	select {
-	case ex.alarm <- struct{}{}:
-	default:
-	}
-}
+func (ex *exchange) kickConn() { ex.signal(evAlarm) }
 
 // stallTimer is the stall bound's timer, reused by the runs of one exchange
 // while its callback is known not to run (see stopTimers).
@@ -181,9 +256,9 @@ func (ex *exchange) stalledFor(d time.Duration) bool {
 
 // stopTimers stops both timers at the end of the run. A timer whose callback
 // may be running now is replaced, so it cannot act on the exchange's next
-// run.
-func (ex *exchange) stopTimers(runaway bool) {
-	if !ex.timer.Stop() && !runaway {
+// run. late says that the time limit's timer was never armed.
+func (ex *exchange) stopTimers(runaway, late bool) {
+	if !late && !ex.timer.Stop() && !runaway {
 		ex.timer = ex.newLimitTimer()
 	}
 	if ex.stall != nil && ex.stallArmed && !ex.stall.t.Stop() {

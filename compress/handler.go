@@ -48,14 +48,14 @@ func (h *handler) Name() string {
 }
 
 // Handle compresses buf. See [Compressor.Start] for the rules it follows.
-func (h *handler) Handle(buf []byte, phase output.Phase) ([]byte, error) {
+func (h *handler) Handle(buf []byte, phase output.Op) ([]byte, error) {
 	switch h.state {
 	case stateStreaming:
 		return h.stream(buf, phase)
 	case stateDone:
 		return nil, nil
 	}
-	if phase&output.PhaseClean != 0 {
+	if phase&output.OpClean != 0 {
 		// Discarded before anything was decided: the next call starts
 		// afresh, and nothing of this one reaches the client.
 		return nil, nil
@@ -64,7 +64,7 @@ func (h *handler) Handle(buf []byte, phase output.Phase) ([]byte, error) {
 	// the whole body, as the seed's early-close recipe does before it
 	// flushes: compress it all now and correct the length, so the early
 	// answer goes out compressed and the client is not left waiting.
-	final := phase&output.PhaseFinal != 0 || declaresWhole(h.st.Header(), len(buf))
+	final := phase&output.OpFinal != 0 || declaresWhole(h.st.Header(), len(buf))
 	switch v := h.decide(buf, final); v {
 	case verdictWait:
 		return nil, nil
@@ -157,11 +157,11 @@ func (h *handler) whole(buf []byte) ([]byte, error) {
 }
 
 // stream feeds buf to the stream encoder and returns what it produced.
-func (h *handler) stream(buf []byte, phase output.Phase) ([]byte, error) {
-	if phase&output.PhaseClean != 0 {
+func (h *handler) stream(buf []byte, phase output.Op) ([]byte, error) {
+	if phase&output.OpClean != 0 {
 		// Discard buf. What the encoder already took stays: it was passed
 		// on when it was handed over, as a handler's output is.
-		if phase&output.PhaseFinal != 0 {
+		if phase&output.OpFinal != 0 {
 			h.release()
 		}
 		return nil, nil
@@ -176,10 +176,10 @@ func (h *handler) stream(buf []byte, phase output.Phase) ([]byte, error) {
 	}
 	switch {
 	case err != nil:
-	case phase&output.PhaseFinal != 0:
+	case phase&output.OpFinal != 0:
 		err = h.enc.Close()
 		h.release()
-	case phase&output.PhaseFlush != 0:
+	case phase&output.OpFlush != 0:
 		err = h.enc.Flush()
 	}
 	if err != nil {

@@ -12,16 +12,16 @@ import (
 )
 
 const (
-	start = output.PhaseStart
-	clean = output.PhaseClean
-	flush = output.PhaseFlush
-	final = output.PhaseFinal
+	start = output.OpStart
+	clean = output.OpClean
+	flush = output.OpFlush
+	final = output.OpFinal
 )
 
 // call is one call of a handler: the buffer it gets and the phase.
 type call struct {
 	buf   string
-	phase output.Phase
+	phase output.Op
 }
 
 // runCalls feeds calls to h and returns the concatenated output.
@@ -125,7 +125,7 @@ func TestSkipRules(t *testing.T) {
 		method   string
 		setup    func(*fakeResponse)
 		body     []byte
-		phase    output.Phase
+		phase    output.Op
 		wantVary bool
 		wantCT   string // Content-Type after the call, if not ""
 	}{
@@ -244,7 +244,7 @@ func TestVaryAndETag(t *testing.T) {
 		{name: "strong ETag", etag: `"abc"`, wantETag: `W/"abc"`, wantVary: []string{"Accept-Encoding"}},
 		{name: "weak ETag", etag: `W/"abc"`, wantETag: `W/"abc"`, wantVary: []string{"Accept-Encoding"}},
 	}
-	for _, mode := range []output.Phase{start | final, start | flush} {
+	for _, mode := range []output.Op{start | final, start | flush} {
 		for _, tt := range tests {
 			t.Run(mode.String()+"/"+tt.name, func(t *testing.T) {
 				h, st := newTestHandler(t, "gzip")

@@ -284,7 +284,7 @@ func TestStartError(t *testing.T) {
 	}
 	s := output.NewStack(&recSink{})
 	var startErr error
-	s.Start(output.HandlerFunc(func(b []byte, _ output.Phase) ([]byte, error) {
+	s.Start(output.HandlerFunc(func(b []byte, _ output.Op) ([]byte, error) {
 		startErr = c.Start(s, httptest.NewRequest(http.MethodGet, "/", nil))
 		return b, nil
 	}), 0, output.StdFlags)

@@ -85,7 +85,7 @@ func earlyScenarios() []*scenario {
 			name:  "shutdown-order",
 			about: "Shutdown functions a and b; a registers c. All echo, through an ob_start handler left open.",
 			goCode: func(s *script) {
-				err := s.out.Start(output.HandlerFunc(func(buf []byte, ph output.Phase) ([]byte, error) {
+				err := s.out.Start(output.HandlerFunc(func(buf []byte, ph output.Op) ([]byte, error) {
 					s.ev("ob", "upper:"+strconv.Itoa(int(ph))+":"+strconv.Itoa(len(buf)))
 					return []byte(strings.ToUpper(string(buf))), nil
 				}), 0, output.StdFlags)

@@ -14,7 +14,7 @@ import (
 // obHandler returns an output handler that logs each call as
 // "name:phase:length" and returns f(buf), or declines when f is nil.
 func (s *script) obHandler(name string, f func([]byte) []byte) output.Handler {
-	return output.HandlerFunc(func(buf []byte, ph output.Phase) ([]byte, error) {
+	return output.HandlerFunc(func(buf []byte, ph output.Op) ([]byte, error) {
 		s.ev("ob", name+":"+strconv.Itoa(int(ph))+":"+strconv.Itoa(len(buf)))
 		if f == nil {
 			return nil, output.ErrDecline

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline/idempotency"
+	"github.com/lifeline-go/lifeline/internal/idemtest"
 )
 
 // stallingBody delivers head, then blocks in Read until release is closed,
@@ -60,7 +61,7 @@ func await(t *testing.T, what string, c <-chan struct{}) {
 // bytes must cost about 10 bytes of buffer while the middleware waits.
 func TestRequestBodyReadAsItArrives(t *testing.T) {
 	const declared = 64 << 20
-	h := newMiddleware(t, newMem(t), idempotency.WithMaxRequestBody(declared)).Handler(&orders{})
+	h := idemtest.NewMiddleware(t, newMem(t), idempotency.WithMaxRequestBody(declared)).Handler(&idemtest.Orders{})
 	body := &stallingBody{head: []byte("0123456789"), waiting: make(chan struct{}), release: make(chan struct{})}
 	r := request("POST", "/", "k", "")
 	r.Body, r.ContentLength = body, declared
@@ -149,7 +150,7 @@ func TestRequestBodySizes(t *testing.T) {
 				var got []byte
 				ran := false
 				fps := &fingerprints{Store: newMem(t)}
-				h := newMiddleware(t, fps, idempotency.WithMaxRequestBody(limit)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				h := idemtest.NewMiddleware(t, fps, idempotency.WithMaxRequestBody(limit)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					ran = true
 					got, _ = io.ReadAll(r.Body)
 					w.WriteHeader(http.StatusCreated)
@@ -186,8 +187,8 @@ func TestRequestBodySizes(t *testing.T) {
 func TestRequestBodyDeclaredNotSent(t *testing.T) {
 	const conns = 50
 	reading := make(chan struct{}, conns)
-	m := newMiddleware(t, newMem(t))
-	inner := m.Handler(&orders{})
+	m := idemtest.NewMiddleware(t, newMem(t))
+	inner := m.Handler(&idemtest.Orders{})
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = &firstRead{ReadCloser: r.Body, reading: reading}
 		inner.ServeHTTP(w, r)

@@ -10,9 +10,9 @@ var (
 	// and never runs the handler without protection.
 	ErrStoreUnavailable = errors.New("idempotency: store unavailable")
 
-	// ErrReservationLost is returned by [Store.Complete] and [Store.Release]
-	// when the key is not reserved with the given token any more: the
-	// reservation expired (see [WithReservationTTL]) and was taken over or
+	// ErrReservationLost is returned by [Store.Renew], [Store.Complete] and
+	// [Store.Release] when the key is not reserved with the given token any
+	// more: the lease ran out (see [WithLease]) and was taken over or
 	// removed, or it was already completed or released.
 	ErrReservationLost = errors.New("idempotency: reservation lost")
 
@@ -24,8 +24,10 @@ var (
 	// for data that [Record.MarshalBinary] did not produce.
 	ErrCorruptRecord = errors.New("idempotency: corrupt record")
 
-	// ErrInvalidOption is matched by the errors of [New] for an option
-	// value it cannot use.
+	// ErrInvalidOption is matched by the errors of [New] for a nil option
+	// or an option value it cannot use, and by those of the stores'
+	// constructors (memstore.New, boltstore.New, redisstore.New,
+	// sqlstore.New), whose messages start with the store's name.
 	ErrInvalidOption = errors.New("idempotency: invalid option")
 
 	// errBodyTooLarge is readBody's answer to a body over the limit.

@@ -70,20 +70,25 @@ func ExampleNew_options() {
 		idempotency.WithRequireKey(false),
 		idempotency.WithPrincipal(nil),
 		idempotency.WithTTL(24*time.Hour),
-		idempotency.WithReservationTTL(24*time.Hour),
+		idempotency.WithLease(10*time.Second),
 		idempotency.WithMaxRequestBody(1<<20),
 		idempotency.WithMaxResponseBody(1<<20),
 		idempotency.WithWait(0),
 		idempotency.WithIgnoreUserAbort(true),
 		idempotency.WithStoreTimeout(5*time.Second),
 		idempotency.WithLogger(slog.Default()),
+		idempotency.WithOnReplay(nil),
+		idempotency.WithDeliveryTimeout(10*time.Second),
 	)
 	fmt.Println(err)
 	_, err = idempotency.New(store, idempotency.WithTTL(0))
 	fmt.Println(err)
+	_, err = idempotency.New(store, idempotency.WithTTL(time.Hour), nil)
+	fmt.Println(err)
 	// Output:
 	// <nil>
 	// idempotency: invalid option: WithTTL(0s): must be positive
+	// idempotency: invalid option: opts[1] is nil
 }
 
 // ExampleMiddleware_Handler shows the answers besides a replay.
@@ -229,4 +234,55 @@ func ExampleState_String() {
 	// in progress
 	// completed
 	// fingerprint mismatch
+}
+
+// ExampleWithOnReplay confirms an order when a replay of its answer is
+// delivered. Outside a Lifeline pool the delivery is unknown; inside one
+// (with Pool.ConfigureServer, on Linux) it is Delivered or Undelivered.
+func ExampleWithOnReplay() {
+	store, err := memstore.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	confirm := func(ctx context.Context, rp *idempotency.Replay) {
+		if rp.Delivery == lifeline.Delivered {
+			fmt.Println("confirm", rp.Record.Header.Get("Location"))
+			return
+		}
+		fmt.Printf("replay of key %s: %v\n", rp.Key, rp.Delivery)
+	}
+	idem, err := idempotency.New(store, idempotency.WithOnReplay(confirm))
+	if err != nil {
+		log.Fatal(err)
+	}
+	h := idem.Handler(placeOrder())
+	for range 2 {
+		r := httptest.NewRequest("POST", "/orders", strings.NewReader("book"))
+		r.Header.Set("Idempotency-Key", "order-1")
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	// Output:
+	// replay of key order-1: unknown
+}
+
+// ExampleLeaseFromContext shows what a protected handler sees of its key's
+// reservation.
+func ExampleLeaseFromContext() {
+	store, err := memstore.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	idem, err := idempotency.New(store, idempotency.WithPrincipal(func(r *http.Request) string { return "user-7" }))
+	if err != nil {
+		log.Fatal(err)
+	}
+	h := idem.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l, ok := idempotency.LeaseFromContext(r.Context())
+		fmt.Println(ok, l.Key(), l.TTL())
+	}))
+	r := httptest.NewRequest("POST", "/orders", nil)
+	r.Header.Set("Idempotency-Key", "order-1")
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	// Output:
+	// true 6:user-7:order-1 24h0m0s
 }

@@ -3,13 +3,9 @@ package idempotency_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,31 +20,6 @@ func newMem(t testing.TB) *memstore.Store {
 		t.Fatalf("memstore.New: %v", err)
 	}
 	return s
-}
-
-func newMiddleware(t testing.TB, store idempotency.Store, opts ...idempotency.Option) *idempotency.Middleware {
-	t.Helper()
-	opts = append([]idempotency.Option{idempotency.WithLogger(slog.New(slog.DiscardHandler))}, opts...)
-	m, err := idempotency.New(store, opts...)
-	if err != nil {
-		t.Fatalf("idempotency.New: %v", err)
-	}
-	return m
-}
-
-// orders is the side effect under test: a handler that places an order
-// (counts it) and answers 201 with the order number.
-type orders struct {
-	n atomic.Int64
-}
-
-func (o *orders) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	n := o.n.Add(1)
-	w.Header().Set("Location", fmt.Sprintf("/orders/%d", n))
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(http.StatusCreated)
-	fmt.Fprintf(w, "order %d: %s", n, body)
 }
 
 // request builds a protected request; key "" sends no key header.
@@ -98,6 +69,8 @@ func (s failingStore) Reserve(context.Context, string, string, string, time.Dura
 	return idempotency.Reservation{}, s.err
 }
 
+func (s failingStore) Renew(context.Context, string, string, time.Duration) error { return s.err }
+
 func (s failingStore) Complete(context.Context, string, string, *idempotency.Record, time.Duration) error {
 	return s.err
 }
@@ -130,6 +103,11 @@ type hangingStore struct{}
 func (hangingStore) Reserve(ctx context.Context, _, _, _ string, _ time.Duration) (idempotency.Reservation, error) {
 	<-ctx.Done()
 	return idempotency.Reservation{}, ctx.Err()
+}
+
+func (hangingStore) Renew(ctx context.Context, _, _ string, _ time.Duration) error {
+	<-ctx.Done()
+	return ctx.Err()
 }
 
 func (hangingStore) Complete(ctx context.Context, _, _ string, _ *idempotency.Record, _ time.Duration) error {

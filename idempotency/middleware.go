@@ -35,8 +35,11 @@ func New(store Store, opts ...Option) (*Middleware, error) {
 		return nil, fmt.Errorf("%w: nil Store", ErrInvalidOption)
 	}
 	o := defaultOptions()
-	for _, opt := range opts {
-		opt(&o)
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("%w: opts[%d] is nil", ErrInvalidOption, i)
+		}
+		opt.apply(&o)
 	}
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -58,7 +61,7 @@ func New(store Store, opts ...Option) (*Middleware, error) {
 //     [WithPrincipal];
 //   - if the key is free, next runs, and the response is recorded;
 //   - while that run is in progress, a request with the key gets 409
-//     Conflict (or waits, see [WithWait]);
+//     Conflict with "Retry-After: 1" (or waits, see [WithWait]);
 //   - after it, a request with the key gets the recorded response again,
 //     marked with the header "Idempotent-Replayed: true" ([WithReplayHeader]);
 //   - a request with the key and another fingerprint gets 422 Unprocessable
@@ -68,6 +71,14 @@ func New(store Store, opts ...Option) (*Middleware, error) {
 //
 // Error responses are RFC 9457 problem details (application/problem+json)
 // whose detail says what happened and what to do.
+//
+// # Leases
+//
+// While next runs, the middleware renews the key's lease ([WithLease]) from
+// a goroutine of its own, which ends before the key is completed or
+// released. next reaches the lease with [LeaseFromContext]: to record its
+// answer in its own transaction (sqlstore), or to learn from [Lease.Lost]
+// that the store lost it.
 //
 // # What is recorded
 //
@@ -173,7 +184,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	skey := m.storeKey(r, key)
 	token := rand.Text()
-	res, err := m.reserve(r.Context(), skey, fingerprint(r, body), token)
+	res, err := m.reserve(r, skey, fingerprint(r, body), token)
 	if err != nil {
 		m.storeFailed(w, r, "reserve", err)
 		return
@@ -184,10 +195,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.run(w, r, h.next, body, skey, token)
 	case StateInProgress:
 		note(r, "in progress")
+		w.Header().Set("Retry-After", "1")
 		writeProblem(w, http.StatusConflict, fmt.Sprintf("idempotency: a request with this %s is still being processed; retry after it has completed to get its response", m.opts.header))
 	case StateCompleted:
 		note(r, "replayed")
 		m.replay(w, r, res.Record)
+		if m.opts.onReplay != nil {
+			m.replayed(r, key, res.Record)
+		}
 	case StateMismatch:
 		note(r, "mismatch")
 		writeProblem(w, http.StatusUnprocessableEntity, fmt.Sprintf("idempotency: this %s was already used for a different request (method, path, query or body differ); send a new key with a new request", m.opts.header))
@@ -244,14 +259,34 @@ func fingerprint(r *http.Request, body []byte) string {
 	return string(out[:])
 }
 
+// waitMargin is the part of a waiting run's time limit that the wait for
+// an in-flight key leaves over, so that the run answers 409 itself rather
+// than being stopped by its limit.
+const waitMargin = time.Second
+
 // reserve calls Store.Reserve, and while the key is in progress and
-// WithWait allows, calls it again with a growing pause.
-func (m *Middleware) reserve(ctx context.Context, key, fp, token string) (Reservation, error) {
+// WithWait allows, calls it again with a growing pause. Inside a Lifeline
+// run the wait ends waitMargin before the run's own time limit, and a run
+// that waited and then got the key starts its time limit again.
+func (m *Middleware) reserve(r *http.Request, key, fp, token string) (Reservation, error) {
+	ctx := r.Context()
 	res, err := m.reserveOnce(ctx, key, fp, token)
-	if err != nil || res.State != StateInProgress || m.opts.wait <= 0 {
+	if err != nil || res.State != StateInProgress {
 		return res, err
 	}
-	deadline := time.Now().Add(m.opts.wait)
+	wait := m.opts.wait
+	rn := runOf(r)
+	var limit time.Duration
+	if rn != nil {
+		var left time.Duration
+		if limit, left = rn.TimeLimit(); limit > 0 {
+			wait = min(wait, left-waitMargin)
+		}
+	}
+	if wait <= 0 {
+		return res, nil
+	}
+	deadline := time.Now().Add(wait)
 	pause := 10 * time.Millisecond
 	t := time.NewTimer(pause)
 	defer t.Stop()
@@ -268,6 +303,10 @@ func (m *Middleware) reserve(ctx context.Context, key, fp, token string) (Reserv
 		}
 		res, err = m.reserveOnce(ctx, key, fp, token)
 		if err != nil || res.State != StateInProgress {
+			if err == nil && res.State == StateReserved && limit > 0 {
+				// PHP's limit counts CPU time, which waiting does not use.
+				rn.SetTimeLimit(limit)
+			}
 			return res, err
 		}
 		pause = min(2*pause, 250*time.Millisecond)
@@ -277,7 +316,7 @@ func (m *Middleware) reserve(ctx context.Context, key, fp, token string) (Reserv
 func (m *Middleware) reserveOnce(ctx context.Context, key, fp, token string) (Reservation, error) {
 	ctx, cancel := m.storeContext(ctx)
 	defer cancel()
-	res, err := m.store.Reserve(ctx, key, fp, token, m.opts.reservationTTL)
+	res, err := m.store.Reserve(ctx, key, fp, token, m.opts.lease)
 	if err == nil && res.State == StateCompleted {
 		switch rec := res.Record; {
 		case rec == nil:

@@ -10,13 +10,14 @@ import (
 	"testing"
 
 	"github.com/lifeline-go/lifeline/idempotency"
+	"github.com/lifeline-go/lifeline/internal/idemtest"
 )
 
 // TestReplay is the seed's double click: the second submission with the
 // same key gets the first one's response and places no order.
 func TestReplay(t *testing.T) {
-	var o orders
-	h := newMiddleware(t, newMem(t)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var o idemtest.Orders
+	h := idemtest.NewMiddleware(t, newMem(t)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Set-Cookie", "flash=order-placed")
 		w.Header().Set("Date", "Mon, 02 Jan 2006 15:04:05 GMT")
 		w.Header().Set("Connection", "X-Hop")
@@ -50,14 +51,14 @@ func TestReplay(t *testing.T) {
 			}
 		}
 	}
-	if n := o.n.Load(); n != 1 {
+	if n := o.N.Load(); n != 1 {
 		t.Fatalf("%d orders placed, want 1", n)
 	}
 }
 
 func TestMismatch(t *testing.T) {
-	var o orders
-	h := newMiddleware(t, newMem(t)).Handler(&o)
+	var o idemtest.Orders
+	h := idemtest.NewMiddleware(t, newMem(t)).Handler(&o)
 	if w := serve(h, request("POST", "/orders?x=1", "k", "book")); w.Code != 201 {
 		t.Fatalf("first = %d, want 201", w.Code)
 	}
@@ -75,7 +76,7 @@ func TestMismatch(t *testing.T) {
 			wantProblem(t, serve(h, request(tt.method, tt.target, "k", tt.body)), 422, "already used for a different request")
 		})
 	}
-	if n := o.n.Load(); n != 1 {
+	if n := o.N.Load(); n != 1 {
 		t.Fatalf("%d orders placed, want 1", n)
 	}
 }
@@ -83,9 +84,9 @@ func TestMismatch(t *testing.T) {
 // TestInProgress: a duplicate that arrives while the first run works gets
 // 409, and the handler is not run for it.
 func TestInProgress(t *testing.T) {
-	var o orders
+	var o idemtest.Orders
 	entered, proceed := make(chan struct{}), make(chan struct{})
-	h := newMiddleware(t, newMem(t)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := idemtest.NewMiddleware(t, newMem(t)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(entered)
 		<-proceed
 		o.ServeHTTP(w, r)
@@ -120,14 +121,14 @@ func TestKeyErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var o orders
-			h := newMiddleware(t, newMem(t), tt.opts...).Handler(&o)
+			var o idemtest.Orders
+			h := idemtest.NewMiddleware(t, newMem(t), tt.opts...).Handler(&o)
 			r := request("POST", "/orders", "", "book")
 			for _, v := range tt.header {
 				r.Header.Add("Idempotency-Key", v)
 			}
 			wantProblem(t, serve(h, r), 400, tt.detail)
-			if n := o.n.Load(); n != 0 {
+			if n := o.N.Load(); n != 0 {
 				t.Fatalf("the handler ran %d times, want 0", n)
 			}
 		})
@@ -150,14 +151,14 @@ func TestPassThrough(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var o orders
-			h := newMiddleware(t, newMem(t), tt.opts...).Handler(&o)
+			var o idemtest.Orders
+			h := idemtest.NewMiddleware(t, newMem(t), tt.opts...).Handler(&o)
 			for range 2 {
 				if w := serve(h, tt.req()); w.Header().Get("Idempotent-Replayed") != "" {
 					t.Fatalf("got a replay for an unprotected request")
 				}
 			}
-			if n := o.n.Load(); n != 2 {
+			if n := o.N.Load(); n != 2 {
 				t.Fatalf("the handler ran %d times, want 2", n)
 			}
 		})
@@ -167,7 +168,7 @@ func TestPassThrough(t *testing.T) {
 func TestRequestBody(t *testing.T) {
 	t.Run("restored for the handler", func(t *testing.T) {
 		var got []byte
-		h := newMiddleware(t, newMem(t)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := idemtest.NewMiddleware(t, newMem(t)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			got, _ = io.ReadAll(r.Body)
 			_ = r.Body.Close()
 		}))
@@ -179,8 +180,8 @@ func TestRequestBody(t *testing.T) {
 	})
 	for _, chunked := range []bool{false, true} {
 		t.Run(fmt.Sprintf("too large, chunked=%v", chunked), func(t *testing.T) {
-			var o orders
-			h := newMiddleware(t, newMem(t), idempotency.WithMaxRequestBody(10)).Handler(&o)
+			var o idemtest.Orders
+			h := idemtest.NewMiddleware(t, newMem(t), idempotency.WithMaxRequestBody(10)).Handler(&o)
 			r := request("POST", "/", "k", "01234567890")
 			if chunked {
 				r.ContentLength = -1
@@ -190,7 +191,7 @@ func TestRequestBody(t *testing.T) {
 			if w := serve(h, request("POST", "/", "k", "0123456789")); w.Code != 201 {
 				t.Fatalf("a body at the limit: %d, want 201", w.Code)
 			}
-			if n := o.n.Load(); n != 1 {
+			if n := o.N.Load(); n != 1 {
 				t.Fatalf("the handler ran %d times, want 1", n)
 			}
 		})
@@ -198,7 +199,7 @@ func TestRequestBody(t *testing.T) {
 	t.Run("read error", func(t *testing.T) {
 		r := request("POST", "/", "k", "")
 		r.Body = io.NopCloser(io.MultiReader(strings.NewReader("par"), errReader{}))
-		wantProblem(t, serve(newMiddleware(t, newMem(t)).Handler(&orders{}), r), 400, "reading the request body")
+		wantProblem(t, serve(idemtest.NewMiddleware(t, newMem(t)).Handler(&idemtest.Orders{}), r), 400, "reading the request body")
 	})
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/lifeline-go/lifeline"
 	"github.com/lifeline-go/lifeline/idempotency"
+	"github.com/lifeline-go/lifeline/internal/idemtest"
 )
 
 // TestOutcomes: which results are stored and which release the key.
@@ -35,7 +36,7 @@ func TestOutcomes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var runs int64
-			h := newMiddleware(t, newMem(t)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := idemtest.NewMiddleware(t, newMem(t)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				runs++
 				w.WriteHeader(tt.status)
 				fmt.Fprint(w, "run ", runs)
@@ -66,7 +67,7 @@ func TestPanicReleases(t *testing.T) {
 	for _, v := range []any{"boom", http.ErrAbortHandler, lifeline.ErrTerminated} {
 		t.Run(fmt.Sprint(v), func(t *testing.T) {
 			runs := 0
-			h := newMiddleware(t, newMem(t)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := idemtest.NewMiddleware(t, newMem(t)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				runs++
 				if runs == 1 {
 					fmt.Fprint(w, "partial")
@@ -93,8 +94,8 @@ func TestPanicReleases(t *testing.T) {
 }
 
 func TestLargeResponseNotStored(t *testing.T) {
-	var o orders
-	h := newMiddleware(t, newMem(t), idempotency.WithMaxResponseBody(10)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var o idemtest.Orders
+	h := idemtest.NewMiddleware(t, newMem(t), idempotency.WithMaxResponseBody(10)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("ETag", `"v1"`)
 		o.ServeHTTP(w, r)
 		_, _ = w.Write(bytes.Repeat([]byte("x"), 100))
@@ -108,15 +109,15 @@ func TestLargeResponseNotStored(t *testing.T) {
 	if w.Header().Get("Location") != "/orders/1" || w.Header().Get("Idempotent-Replayed") != "true" || w.Header().Get("ETag") != "" {
 		t.Fatalf("replay header = %v, want Location and the replay mark, no ETag", w.Header())
 	}
-	if n := o.n.Load(); n != 1 {
+	if n := o.N.Load(); n != 1 {
 		t.Fatalf("%d orders placed, want 1", n)
 	}
 }
 
 // TestPrincipal: one client's key can neither replay nor block another's.
 func TestPrincipal(t *testing.T) {
-	var o orders
-	h := newMiddleware(t, newMem(t), idempotency.WithPrincipal(func(r *http.Request) string {
+	var o idemtest.Orders
+	h := idemtest.NewMiddleware(t, newMem(t), idempotency.WithPrincipal(func(r *http.Request) string {
 		return r.Header.Get("X-User")
 	})).Handler(&o)
 	send := func(user string) *httptest.ResponseRecorder {
@@ -151,12 +152,12 @@ func TestStoreFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var o orders
+			var o idemtest.Orders
 			var logs bytes.Buffer
-			m := newMiddleware(t, failingStore{tt.err}, idempotency.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			m := idemtest.NewMiddleware(t, failingStore{tt.err}, idempotency.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 			w := serve(m.Handler(&o), request("POST", "/", "k", ""))
 			wantProblem(t, w, tt.status, "the request was not processed; retry later with the same key")
-			if n := o.n.Load(); n != 0 {
+			if n := o.N.Load(); n != 0 {
 				t.Fatalf("the handler ran %d times with the store failing, want 0", n)
 			}
 			if !strings.Contains(logs.String(), "store failed") {
@@ -170,9 +171,9 @@ func TestStoreFailures(t *testing.T) {
 // operator learns that the key stays reserved.
 func TestCompleteFailureIsLogged(t *testing.T) {
 	var logs bytes.Buffer
-	m := newMiddleware(t, completeFails{newMem(t), idempotency.ErrStoreUnavailable},
+	m := idemtest.NewMiddleware(t, completeFails{newMem(t), idempotency.ErrStoreUnavailable},
 		idempotency.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
-	h := m.Handler(&orders{})
+	h := m.Handler(&idemtest.Orders{})
 	if w := serve(h, request("POST", "/", "k", "")); w.Code != 201 {
 		t.Fatalf("status = %d, want 201", w.Code)
 	}
@@ -197,8 +198,8 @@ func TestWait(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				var o orders
-				h := newMiddleware(t, newMem(t), idempotency.WithWait(2*time.Second)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var o idemtest.Orders
+				h := idemtest.NewMiddleware(t, newMem(t), idempotency.WithWait(2*time.Second)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					time.Sleep(tt.runTakes)
 					o.ServeHTTP(w, r)
 				}))
@@ -213,7 +214,7 @@ func TestWait(t *testing.T) {
 					t.Fatalf("the duplicate waited %v, more than WithWait's 2s", waited)
 				}
 				time.Sleep(tt.runTakes)
-				if n := o.n.Load(); n != 1 {
+				if n := o.N.Load(); n != 1 {
 					t.Fatalf("%d orders placed, want 1", n)
 				}
 			})
@@ -226,7 +227,7 @@ func TestWait(t *testing.T) {
 func TestWaitRunsAfterRelease(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		runs := 0
-		h := newMiddleware(t, newMem(t), idempotency.WithWait(time.Minute)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := idemtest.NewMiddleware(t, newMem(t), idempotency.WithWait(time.Minute)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			runs++
 			if runs == 1 {
 				time.Sleep(time.Second)
@@ -250,13 +251,15 @@ func TestNewValidates(t *testing.T) {
 		opt   idempotency.Option
 	}{
 		{"nil store", nil, nil},
+		{"nil option", newMem(t), nil},
 		{"header", newMem(t), idempotency.WithHeader("Bad Header")},
 		{"empty header", newMem(t), idempotency.WithHeader("")},
 		{"replay header", newMem(t), idempotency.WithReplayHeader("x:y")},
 		{"no methods", newMem(t), idempotency.WithMethods()},
 		{"bad method", newMem(t), idempotency.WithMethods("PO ST")},
 		{"ttl", newMem(t), idempotency.WithTTL(0)},
-		{"reservation ttl", newMem(t), idempotency.WithReservationTTL(-time.Second)},
+		{"lease", newMem(t), idempotency.WithLease(time.Millisecond)},
+		{"delivery timeout", newMem(t), idempotency.WithDeliveryTimeout(0)},
 		{"request body", newMem(t), idempotency.WithMaxRequestBody(0)},
 		{"response body", newMem(t), idempotency.WithMaxResponseBody(-1)},
 		{"wait", newMem(t), idempotency.WithWait(-time.Second)},
@@ -265,11 +268,7 @@ func TestNewValidates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var opts []idempotency.Option
-			if tt.opt != nil {
-				opts = append(opts, tt.opt)
-			}
-			if _, err := idempotency.New(tt.store, opts...); !errors.Is(err, idempotency.ErrInvalidOption) {
+			if _, err := idempotency.New(tt.store, tt.opt); !errors.Is(err, idempotency.ErrInvalidOption) {
 				t.Fatalf("New error = %v, want ErrInvalidOption", err)
 			}
 		})
@@ -289,10 +288,10 @@ func TestBadStoreAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var o orders
-			w := serve(newMiddleware(t, fixedStore{res: tt.res}).Handler(&o), request("POST", "/", "k", ""))
+			var o idemtest.Orders
+			w := serve(idemtest.NewMiddleware(t, fixedStore{res: tt.res}).Handler(&o), request("POST", "/", "k", ""))
 			wantProblem(t, w, 500, "the key store failed")
-			if n := o.n.Load(); n != 0 {
+			if n := o.N.Load(); n != 0 {
 				t.Fatalf("the handler ran %d times, want 0", n)
 			}
 		})
@@ -303,15 +302,15 @@ func TestBadStoreAnswers(t *testing.T) {
 // and the client gets 503, on synctest's clock.
 func TestStoreTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var o orders
-		h := newMiddleware(t, hangingStore{}, idempotency.WithStoreTimeout(3*time.Second)).Handler(&o)
+		var o idemtest.Orders
+		h := idemtest.NewMiddleware(t, hangingStore{}, idempotency.WithStoreTimeout(3*time.Second)).Handler(&o)
 		start := time.Now()
 		w := serve(h, request("POST", "/", "k", ""))
 		if took := time.Since(start); took != 3*time.Second {
 			t.Fatalf("the request took %v, want exactly the 3s store timeout", took)
 		}
 		wantProblem(t, w, 503, "store is unavailable")
-		if o.n.Load() != 0 {
+		if o.N.Load() != 0 {
 			t.Fatalf("the handler ran with the store hanging")
 		}
 	})

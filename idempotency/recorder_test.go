@@ -17,6 +17,8 @@ import (
 
 	"github.com/lifeline-go/lifeline/idempotency"
 	"github.com/lifeline-go/lifeline/internal/cstest"
+	"github.com/lifeline-go/lifeline/internal/idemtest"
+	"github.com/lifeline-go/lifeline/internal/wait"
 )
 
 // plainWriter is a ResponseWriter with no optional interface at all.
@@ -55,7 +57,7 @@ func TestRecorderFlush(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var flushErr error
-			h := newMiddleware(t, newMem(t)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := idemtest.NewMiddleware(t, newMem(t)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				fmt.Fprint(w, "part 1,")
 				flushErr = http.NewResponseController(w).Flush()
 				if f, ok := w.(http.Flusher); ok {
@@ -120,7 +122,7 @@ func TestRecorderSnapshot(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newMiddleware(t, newMem(t)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := idemtest.NewMiddleware(t, newMem(t)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				tt.handler(w)
 			}))
 			ts := httptest.NewServer(h)
@@ -169,7 +171,7 @@ func TestRecorderReadFrom(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newMiddleware(t, newMem(t), idempotency.WithMaxResponseBody(tt.maxBody)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := idemtest.NewMiddleware(t, newMem(t), idempotency.WithMaxResponseBody(tt.maxBody)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				fmt.Fprint(w, tt.prefix)
 				f, err := os.Open(path)
 				if err != nil {
@@ -214,7 +216,7 @@ func TestRecorderReadFrom(t *testing.T) {
 func TestRecorderOverProtocols(t *testing.T) {
 	cstest.Run(t, func(t *testing.T, mode cstest.Mode) {
 		var hijackErr, deadlineErr error
-		h := newMiddleware(t, newMem(t)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := idemtest.NewMiddleware(t, newMem(t)).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rc := http.NewResponseController(w)
 			deadlineErr = rc.SetWriteDeadline(time.Now().Add(time.Minute))
 			if r.URL.Path != "/hijack" {
@@ -262,7 +264,7 @@ func TestRecorderOverProtocols(t *testing.T) {
 			}
 			// The client has its bytes before the handler returns and the
 			// key is completed: until then the key is in progress.
-			waitFor(t, "the hijack to be recorded", func() bool {
+			wait.For(t, 10*time.Second, "the hijack to be recorded", func() bool {
 				resp, body = post("/hijack")
 				return !strings.Contains(body, "still being processed")
 			})
@@ -281,7 +283,7 @@ func TestRecorderOverProtocols(t *testing.T) {
 // writer, and the log names the handler's line, not the recorder's.
 func TestSuperfluousWriteHeader(t *testing.T) {
 	var logs bytes.Buffer
-	m := newMiddleware(t, newMem(t), idempotency.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	m := idemtest.NewMiddleware(t, newMem(t), idempotency.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	inner := &countingWriter{ResponseWriter: httptest.NewRecorder()}
 	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "body")

@@ -9,11 +9,17 @@ import (
 // Store keeps the idempotency keys: which keys are taken, by which request
 // (its fingerprint), and the recorded response once the request has run.
 //
+// A reservation is a lease: it lives for the duration given to Reserve,
+// and the run that holds it renews it with Renew while it is alive. If the
+// process dies, the renewals stop and the key is free again when the lease
+// runs out, seconds later, rather than when a completed key would expire.
+//
 // Implementations must be safe for concurrent use, and, when several
 // processes share one store, Reserve must be atomic across all of them: two
 // callers can never both get [StateReserved] for one key while the entry
-// lives. The packages memstore (one process), boltstore (one file) and
-// redisstore (any number of processes) implement it, and
+// lives. The packages memstore (one process), boltstore (one file),
+// redisstore (any number of processes) and sqlstore (SQLite or PostgreSQL,
+// in the database of the side effects, in its own module) implement it, and
 // idempotencytest.Run checks an implementation against this contract.
 //
 // Errors that mean the store cannot be reached should match
@@ -23,12 +29,18 @@ import (
 // value and return it to every caller.
 type Store interface {
 	// Reserve claims key for one run if the store holds no live entry for
-	// it: it records fingerprint and token, keeps the reservation for ttl,
-	// and returns StateReserved. Otherwise it returns what the entry is,
-	// checking the fingerprint first: StateMismatch if the entry's
+	// it: it records fingerprint and token, keeps the reservation for
+	// lease, and returns StateReserved. Otherwise it returns what the entry
+	// is, checking the fingerprint first: StateMismatch if the entry's
 	// fingerprint differs from fingerprint, else StateInProgress while the
 	// entry is reserved, or StateCompleted with the entry's Record.
-	Reserve(ctx context.Context, key, fingerprint, token string, ttl time.Duration) (Reservation, error)
+	Reserve(ctx context.Context, key, fingerprint, token string, lease time.Duration) (Reservation, error)
+
+	// Renew extends the reservation of key made with token to lease from
+	// now. It returns an error matching [ErrReservationLost] if key is not
+	// reserved with token: the lease ran out, or the key was completed or
+	// released.
+	Renew(ctx context.Context, key, token string, lease time.Duration) error
 
 	// Complete replaces the reservation of key made with token by rec,
 	// kept for ttl from now. It returns an error matching

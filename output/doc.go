@@ -22,7 +22,7 @@
 //
 // # Handlers
 //
-// A [Handler] gets the whole buffer and the phase bits (start=1, clean=2,
+// A [Handler] gets the whole buffer and the operation bits ([Op]) (start=1, clean=2,
 // flush=4, final=8) and returns the bytes to pass down. It runs when a write
 // leaves the buffer at or over its chunk size (a write is never split), and on
 // Flush, Clean and End. Returning an error disables it, as PHP's false: the

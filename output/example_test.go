@@ -49,7 +49,7 @@ func ExampleStack_Start() {
 	s := output.NewStack(printSink{})
 	// ob_start(fn, 4): the handler sees the whole buffer each time it holds
 	// at least 4 bytes, and once more at the end.
-	upper := output.HandlerFunc(func(buf []byte, phase output.Phase) ([]byte, error) {
+	upper := output.HandlerFunc(func(buf []byte, phase output.Op) ([]byte, error) {
 		return fmt.Appendf(nil, "[%v]%s", phase, bytes.ToUpper(buf)), nil
 	})
 	_ = s.Start(upper, 4, output.StdFlags)
@@ -158,7 +158,7 @@ func ExampleStack_HeadersSentAt() {
 func ExampleStack_Status() {
 	s := output.NewStack(printSink{})
 	_ = s.Start(nil, 0, output.StdFlags)
-	_ = s.Start(output.HandlerFunc(func([]byte, output.Phase) ([]byte, error) {
+	_ = s.Start(output.HandlerFunc(func([]byte, output.Op) ([]byte, error) {
 		return nil, output.ErrDecline
 	}), 64, output.Flushable)
 	fmt.Fprint(s, "x")
@@ -196,9 +196,9 @@ func ExampleStack_FlushAll() {
 	// flush
 }
 
-func ExamplePhase_String() {
-	fmt.Println(output.PhaseStart | output.PhaseFlush)
-	fmt.Println(output.PhaseClean | output.PhaseFinal)
+func ExampleOp_String() {
+	fmt.Println(output.OpStart | output.OpFlush)
+	fmt.Println(output.OpClean | output.OpFinal)
 	// Output:
 	// start|flush
 	// clean|final
@@ -315,8 +315,8 @@ func (discard) Flush() error                       { return nil }
 func ExampleHandlerFunc() {
 	s := output.NewStack(printSink{})
 	// A handler that wraps the whole response, like a template layout.
-	layout := output.HandlerFunc(func(buf []byte, phase output.Phase) ([]byte, error) {
-		if phase&output.PhaseFinal == 0 {
+	layout := output.HandlerFunc(func(buf []byte, phase output.Op) ([]byte, error) {
+		if phase&output.OpFinal == 0 {
 			return nil, output.ErrDecline // only whole bodies; otherwise pass through
 		}
 		return fmt.Appendf(nil, "<main>%s</main>", buf), nil

@@ -38,7 +38,7 @@ type fuzzHandler struct {
 
 func (h *fuzzHandler) Name() string { return fmt.Sprintf("k%d#%d", h.kind, h.id) }
 
-func (h *fuzzHandler) Handle(buf []byte, p output.Phase) ([]byte, error) {
+func (h *fuzzHandler) Handle(buf []byte, p output.Op) ([]byte, error) {
 	*h.log = append(*h.log, fmt.Sprintf("%s %v %s", h.Name(), p, digest(buf)))
 	h.calls++
 	switch h.kind {

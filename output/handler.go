@@ -1,29 +1,31 @@
 package output
 
-// Phase is the set of operation bits passed to a [Handler], PHP's
-// PHP_OUTPUT_HANDLER_* op bits: a plain write is 0, and the others combine.
-type Phase uint8
+// Op is the set of operation bits passed to a [Handler]: PHP's
+// PHP_OUTPUT_HANDLER_* bits, which PHP's manual calls the handler's $phase
+// argument. A plain write is 0, and the others combine. (The lifecycle of a
+// run, in package lifeline, is its Phase: a different thing.)
+type Op uint8
 
-// The phase bits, with PHP's values.
+// The operation bits, with PHP's values.
 const (
-	PhaseWrite Phase = 0 // a write reached the buffer's chunk size
-	PhaseStart Phase = 1 // first call of this handler
-	PhaseClean Phase = 2 // the buffer is being discarded (Clean, EndClean)
-	PhaseFlush Phase = 4 // Flush (ob_flush)
-	PhaseFinal Phase = 8 // last call: End, Finish or the end of the run
+	OpWrite Op = 0 // a write reached the buffer's chunk size
+	OpStart Op = 1 // first call of this handler
+	OpClean Op = 2 // the buffer is being discarded (Clean, EndClean)
+	OpFlush Op = 4 // Flush (ob_flush)
+	OpFinal Op = 8 // last call: End, Finish or the end of the run
 )
 
 // String lists the bits, for logs and the status listing: "start|flush".
-func (p Phase) String() string {
-	if p == 0 {
+func (op Op) String() string {
+	if op == 0 {
 		return "write"
 	}
 	s := ""
 	for _, b := range [...]struct {
-		bit  Phase
+		bit  Op
 		name string
-	}{{PhaseStart, "start"}, {PhaseClean, "clean"}, {PhaseFlush, "flush"}, {PhaseFinal, "final"}} {
-		if p&b.bit != 0 {
+	}{{OpStart, "start"}, {OpClean, "clean"}, {OpFlush, "flush"}, {OpFinal, "final"}} {
+		if op&b.bit != 0 {
 			if s != "" {
 				s += "|"
 			}
@@ -37,7 +39,7 @@ func (p Phase) String() string {
 // PHP's ob_start.
 //
 // Handle is called on the run's goroutine with the buffer's whole contents
-// and the phase bits; the buffer is emptied afterwards. The returned bytes are
+// and the operation bits; the buffer is emptied afterwards. The returned bytes are
 // passed down to the next level (or the client) before Handle is called
 // again, so a handler may reuse the memory it returns. Returning an error
 // (conventionally [ErrDecline]) disables the handler, as PHP's false: the raw
@@ -52,14 +54,14 @@ func (p Phase) String() string {
 // was started on) until the first byte reaches the client. It must not call
 // the Stack's buffer operations: they return [ErrInHandler].
 type Handler interface {
-	Handle(buf []byte, phase Phase) ([]byte, error)
+	Handle(buf []byte, op Op) ([]byte, error)
 }
 
 // HandlerFunc adapts a function to [Handler].
-type HandlerFunc func(buf []byte, phase Phase) ([]byte, error)
+type HandlerFunc func(buf []byte, op Op) ([]byte, error)
 
-// Handle calls f(buf, phase).
-func (f HandlerFunc) Handle(buf []byte, phase Phase) ([]byte, error) { return f(buf, phase) }
+// Handle calls f(buf, op).
+func (f HandlerFunc) Handle(buf []byte, op Op) ([]byte, error) { return f(buf, op) }
 
 // Flags are a buffer's abilities, PHP's PHP_OUTPUT_HANDLER_CLEANABLE,
 // FLUSHABLE and REMOVABLE. PHP's ob_start default is [StdFlags]; a buffer

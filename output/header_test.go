@@ -202,8 +202,8 @@ func TestEndAllContentLength(t *testing.T) {
 func TestEndAllHeaderSentByHandler(t *testing.T) {
 	sink := &recSink{}
 	s := output.NewStack(sink)
-	mustStart(t, s, output.HandlerFunc(func(b []byte, p output.Phase) ([]byte, error) {
-		if p&output.PhaseFinal != 0 {
+	mustStart(t, s, output.HandlerFunc(func(b []byte, p output.Op) ([]byte, error) {
+		if p&output.OpFinal != 0 {
 			if err := s.SetHeader("X-Final", p.String()); err != nil {
 				return nil, err
 			}
@@ -246,14 +246,14 @@ func TestFlushClient(t *testing.T) {
 }
 
 // TestFlushAll checks that FlushAll pushes every level down, top first, with
-// PhaseFlush, then flushes the client side; and that it stops at a buffer
+// OpFlush, then flushes the client side; and that it stops at a buffer
 // that cannot be flushed.
 func TestFlushAll(t *testing.T) {
 	sink := &recSink{}
 	s := output.NewStack(sink)
 	var calls []call
 	tag := func(name string) output.HandlerFunc {
-		return recorder(&calls, func(b []byte, p output.Phase) ([]byte, error) {
+		return recorder(&calls, func(b []byte, p output.Op) ([]byte, error) {
 			return append([]byte(name+"("+p.String()+")"), b...), nil
 		})
 	}
@@ -268,7 +268,7 @@ func TestFlushAll(t *testing.T) {
 	}
 	wantLevel(t, s, 3)
 	for i, c := range calls {
-		if c.phase != output.PhaseStart|output.PhaseFlush {
+		if c.phase != output.OpStart|output.OpFlush {
 			t.Errorf("call %d phase = %v, want start|flush", i, c.phase)
 		}
 	}
@@ -366,8 +366,8 @@ func TestSinkErrors(t *testing.T) {
 func TestDiscardAll(t *testing.T) {
 	sink := &discardRecorder{}
 	s := output.NewStack(sink)
-	var phases []output.Phase
-	s.Start(output.HandlerFunc(func(b []byte, p output.Phase) ([]byte, error) {
+	var phases []output.Op
+	s.Start(output.HandlerFunc(func(b []byte, p output.Op) ([]byte, error) {
 		phases = append(phases, p)
 		return b, nil
 	}), 0, 0) // not even removable: DiscardAll is forced
@@ -376,7 +376,7 @@ func TestDiscardAll(t *testing.T) {
 	if err := s.DiscardAll(); err != nil {
 		t.Fatalf("DiscardAll: %v", err)
 	}
-	if s.Level() != 0 || s.StatusCode() != 0 || len(phases) != 1 || phases[0] != output.PhaseStart|output.PhaseClean|output.PhaseFinal {
+	if s.Level() != 0 || s.StatusCode() != 0 || len(phases) != 1 || phases[0] != output.OpStart|output.OpClean|output.OpFinal {
 		t.Errorf("after DiscardAll: level %d, code %d, handler phases %v", s.Level(), s.StatusCode(), phases)
 	}
 	s.WriteHeader(http.StatusServiceUnavailable)

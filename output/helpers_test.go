@@ -99,19 +99,19 @@ func (r *recSink) trace() string {
 // ob_list_handlers.
 type named string
 
-func (n named) Handle(buf []byte, _ output.Phase) ([]byte, error) { return buf, nil }
-func (n named) Name() string                                      { return string(n) }
+func (n named) Handle(buf []byte, _ output.Op) ([]byte, error) { return buf, nil }
+func (n named) Name() string                                   { return string(n) }
 
 // call is one recorded handler invocation.
 type call struct {
-	phase output.Phase
+	phase output.Op
 	in    string
 }
 
 // recorder returns a handler that logs its calls into *calls and returns
 // fn's result.
-func recorder(calls *[]call, fn func(buf []byte, phase output.Phase) ([]byte, error)) output.HandlerFunc {
-	return func(buf []byte, phase output.Phase) ([]byte, error) {
+func recorder(calls *[]call, fn func(buf []byte, phase output.Op) ([]byte, error)) output.HandlerFunc {
+	return func(buf []byte, phase output.Op) ([]byte, error) {
 		*calls = append(*calls, call{phase: phase, in: string(buf)})
 		return fn(buf, phase)
 	}

@@ -80,7 +80,7 @@ func (m *model) walk(j int, in []byte) {
 		if lv.chunk == 0 || len(lv.buf) < lv.chunk {
 			return
 		}
-		in = m.run(k, output.PhaseWrite)
+		in = m.run(k, output.OpWrite)
 		if len(in) == 0 {
 			return
 		}
@@ -90,12 +90,12 @@ func (m *model) walk(j int, in []byte) {
 
 // run calls level k's handler over its buffer and empties it, returning what
 // is to be passed down.
-func (m *model) run(k int, op output.Phase) []byte {
+func (m *model) run(k int, op output.Op) []byte {
 	lv := &m.levels[k]
 	out := append([]byte(nil), lv.buf...)
 	if !lv.disabled && lv.h != nil {
 		if !lv.started {
-			op |= output.PhaseStart
+			op |= output.OpStart
 		}
 		res, err := lv.h.Handle(append([]byte(nil), lv.buf...), op)
 		if err != nil {
@@ -152,7 +152,7 @@ func (m *model) flush() *merr {
 	if err != nil {
 		return err
 	}
-	m.pass(i, m.run(i, output.PhaseFlush))
+	m.pass(i, m.run(i, output.OpFlush))
 	return nil
 }
 
@@ -161,7 +161,7 @@ func (m *model) clean() *merr {
 	if err != nil {
 		return err
 	}
-	m.run(i, output.PhaseClean)
+	m.run(i, output.OpClean)
 	return nil
 }
 
@@ -170,7 +170,7 @@ func (m *model) endFlush() *merr {
 	if err != nil {
 		return err
 	}
-	m.pass(i, m.run(i, output.PhaseFinal))
+	m.pass(i, m.run(i, output.OpFinal))
 	m.levels = m.levels[:i]
 	return nil
 }
@@ -180,7 +180,7 @@ func (m *model) endClean() *merr {
 	if err != nil {
 		return err
 	}
-	m.run(i, output.PhaseClean|output.PhaseFinal)
+	m.run(i, output.OpClean|output.OpFinal)
 	m.levels = m.levels[:i]
 	return nil
 }
@@ -218,7 +218,7 @@ func (m *model) flushAll() *merr {
 		if m.levels[i].flags&output.Flushable == 0 {
 			return &merr{kind: output.ErrNotFlushable, level: i}
 		}
-		m.pass(i, m.run(i, output.PhaseFlush))
+		m.pass(i, m.run(i, output.OpFlush))
 	}
 	m.toSink(nil, true)
 	return nil
@@ -250,7 +250,7 @@ func (m *model) endAll() *merr {
 	wasSent := m.sent
 	m.ending = true
 	for i := len(m.levels) - 1; i >= 0; i-- {
-		m.pass(i, m.run(i, output.PhaseFinal))
+		m.pass(i, m.run(i, output.OpFinal))
 		m.levels = m.levels[:i]
 	}
 	m.ending = false

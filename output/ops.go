@@ -98,7 +98,7 @@ func (s *Stack) Flush() error {
 	if err != nil {
 		return err
 	}
-	return s.process(i, PhaseFlush, false)
+	return s.process(i, OpFlush, false)
 }
 
 // Clean runs the top buffer's handler and discards both its output and the
@@ -108,7 +108,7 @@ func (s *Stack) Clean() error {
 	if err != nil {
 		return err
 	}
-	return s.process(i, PhaseClean, true)
+	return s.process(i, OpClean, true)
 }
 
 // EndFlush runs the top buffer's handler for the last time, passes its output
@@ -118,7 +118,7 @@ func (s *Stack) EndFlush() error {
 	if err != nil {
 		return err
 	}
-	return s.pop(i, PhaseFinal, false)
+	return s.pop(i, OpFinal, false)
 }
 
 // EndClean runs the top buffer's handler for the last time, discards its
@@ -128,7 +128,7 @@ func (s *Stack) EndClean() error {
 	if err != nil {
 		return err
 	}
-	return s.pop(i, PhaseClean|PhaseFinal, true)
+	return s.pop(i, OpClean|OpFinal, true)
 }
 
 // GetClean returns a copy of the top buffer's contents, then acts as
@@ -156,7 +156,7 @@ func (s *Stack) GetFlush() ([]byte, error) {
 }
 
 // pop processes level i with op and removes it.
-func (s *Stack) pop(i int, op Phase, discard bool) error {
+func (s *Stack) pop(i int, op Op, discard bool) error {
 	err := s.process(i, op, discard)
 	s.levels[i].h = nil
 	if cap(s.levels[i].buf) > maxKeep {
@@ -180,7 +180,7 @@ func (s *Stack) FlushClient() error {
 	return s.toSink(nil, true)
 }
 
-// EndAll flushes and removes every buffer, top down, with [PhaseFinal],
+// EndAll flushes and removes every buffer, top down, with [OpFinal],
 // whatever their flags (PHP's php_output_end_all), then sends the header and
 // everything that is left. When the header has not been sent before, the
 // whole body is known at this point, so Content-Length is set to its exact
@@ -194,7 +194,7 @@ func (s *Stack) EndAll() error {
 	s.ending = true
 	var err error
 	for i := len(s.levels) - 1; i >= 0; i-- {
-		if e := s.pop(i, PhaseFinal, false); e != nil && err == nil {
+		if e := s.pop(i, OpFinal, false); e != nil && err == nil {
 			err = e
 		}
 	}
@@ -277,7 +277,7 @@ func handlerName(h Handler) string {
 	}
 }
 
-// FlushAll flushes every buffer from the top down with [PhaseFlush], so each
+// FlushAll flushes every buffer from the top down with [OpFlush], so each
 // handler (a compressor, say) pushes out what it holds, then acts as
 // [Stack.FlushClient]. It stops at a buffer that is not flushable. This is
 // what a Go caller means by http.Flusher's Flush; PHP's flush() is
@@ -290,7 +290,7 @@ func (s *Stack) FlushAll() error {
 		if s.levels[i].flags&Flushable == 0 {
 			return fmt.Errorf("%w (level %d)", ErrNotFlushable, i)
 		}
-		if err := s.process(i, PhaseFlush, false); err != nil {
+		if err := s.process(i, OpFlush, false); err != nil {
 			return err
 		}
 	}
@@ -298,7 +298,7 @@ func (s *Stack) FlushAll() error {
 }
 
 // DiscardAll drops every buffer, top down and whatever their flags, calling
-// each handler with [PhaseClean]|[PhaseFinal] and discarding its output (PHP's
+// each handler with [OpClean]|[OpFinal] and discarding its output (PHP's
 // php_output_discard_all, used before a fatal error replaces the page), then
 // forgets the status code set so far, so that an error response can replace
 // the one that was being built. The header map is kept. When the header has
@@ -313,7 +313,7 @@ func (s *Stack) DiscardAll() error {
 	}
 	var err error
 	for i := len(s.levels) - 1; i >= 0; i-- {
-		if e := s.pop(i, PhaseClean|PhaseFinal, true); e != nil && err == nil {
+		if e := s.pop(i, OpClean|OpFinal, true); e != nil && err == nil {
 			err = e
 		}
 	}

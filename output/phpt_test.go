@@ -21,7 +21,7 @@ func TestOB017Phases(t *testing.T) {
 	sink := &recSink{}
 	s := output.NewStack(sink)
 	var calls []call
-	mustStart(t, s, recorder(&calls, func(b []byte, _ output.Phase) ([]byte, error) { return b, nil }), 3, output.StdFlags)
+	mustStart(t, s, recorder(&calls, func(b []byte, _ output.Op) ([]byte, error) { return b, nil }), 3, output.StdFlags)
 
 	mustWrite(t, s, "yes")
 	mustWrite(t, s, "!\n")
@@ -80,7 +80,7 @@ func TestOBStartBasic004ChunkSize(t *testing.T) {
 			sink := &recSink{}
 			s := output.NewStack(sink)
 			n := 0
-			h := output.HandlerFunc(func(b []byte, _ output.Phase) ([]byte, error) {
+			h := output.HandlerFunc(func(b []byte, _ output.Op) ([]byte, error) {
 				n++
 				return fmt.Appendf(nil, "f[call:%d; len:%d]%s\n", n, len(b), b), nil
 			})
@@ -113,12 +113,12 @@ func TestOBStartBasic002Returns(t *testing.T) {
 		h    output.HandlerFunc
 		want string
 	}{
-		{"return_empty_string", func([]byte, output.Phase) ([]byte, error) { return []byte{}, nil }, ""},
-		{"return_false", func([]byte, output.Phase) ([]byte, error) { return nil, output.ErrDecline }, "My output."},
-		{"return_error", func([]byte, output.Phase) ([]byte, error) { return []byte("junk"), errors.New("boom") }, "My output."},
-		{"return_null", func([]byte, output.Phase) ([]byte, error) { return nil, nil }, ""},
-		{"return_string", func([]byte, output.Phase) ([]byte, error) { return []byte("I stole your output."), nil }, "I stole your output."},
-		{"return_zero", func([]byte, output.Phase) ([]byte, error) { return []byte("0"), nil }, "0"},
+		{"return_empty_string", func([]byte, output.Op) ([]byte, error) { return []byte{}, nil }, ""},
+		{"return_false", func([]byte, output.Op) ([]byte, error) { return nil, output.ErrDecline }, "My output."},
+		{"return_error", func([]byte, output.Op) ([]byte, error) { return []byte("junk"), errors.New("boom") }, "My output."},
+		{"return_null", func([]byte, output.Op) ([]byte, error) { return nil, nil }, ""},
+		{"return_string", func([]byte, output.Op) ([]byte, error) { return []byte("I stole your output."), nil }, "I stole your output."},
+		{"return_zero", func([]byte, output.Op) ([]byte, error) { return []byte("0"), nil }, "0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -179,7 +179,7 @@ func TestOB013Status(t *testing.T) {
 // method, and that a declined handler shows as disabled.
 func TestStatusNames(t *testing.T) {
 	s := output.NewStack(&recSink{})
-	mustStart(t, s, output.HandlerFunc(func([]byte, output.Phase) ([]byte, error) {
+	mustStart(t, s, output.HandlerFunc(func([]byte, output.Op) ([]byte, error) {
 		return nil, output.ErrDecline
 	}), 0, output.StdFlags)
 	mustOK(t, "Flush()", s.Flush())
@@ -209,7 +209,7 @@ func TestOBStartFlags(t *testing.T) {
 // tests.
 func callbackN() output.HandlerFunc {
 	n := 0
-	return func(b []byte, _ output.Phase) ([]byte, error) {
+	return func(b []byte, _ output.Op) ([]byte, error) {
 		n++
 		return fmt.Appendf(nil, "[callback:%d]%s\n", n, b), nil
 	}
@@ -348,7 +348,7 @@ func TestOBStartError005InHandler(t *testing.T) {
 	sink := &recSink{}
 	s := output.NewStack(sink)
 	var got []result
-	h := output.HandlerFunc(func(b []byte, _ output.Phase) ([]byte, error) {
+	h := output.HandlerFunc(func(b []byte, _ output.Op) ([]byte, error) {
 		level := s.Level()
 		got = got[:0]
 		add := func(name string, err error) { got = append(got, result{name, err}) }
@@ -419,7 +419,7 @@ func TestBug60768Chunk20(t *testing.T) {
 	s := output.NewStack(sink)
 	var storage []byte
 	calls := 0
-	mustStart(t, s, output.HandlerFunc(func(b []byte, _ output.Phase) ([]byte, error) {
+	mustStart(t, s, output.HandlerFunc(func(b []byte, _ output.Op) ([]byte, error) {
 		calls++
 		storage = append(storage, b...)
 		return nil, nil
@@ -447,7 +447,7 @@ func TestGH15181DisabledNotRerun(t *testing.T) {
 	sink := &recSink{}
 	s := output.NewStack(sink)
 	calls := 0
-	mustStart(t, s, output.HandlerFunc(func([]byte, output.Phase) ([]byte, error) {
+	mustStart(t, s, output.HandlerFunc(func([]byte, output.Op) ([]byte, error) {
 		calls++
 		return nil, errors.New("ob_start") // PHP: the callback throws
 	}), 0, output.StdFlags)

@@ -92,10 +92,16 @@ func (s *Stack) Reset(sink Sink) {
 	header := s.header
 	if header == nil || len(header) > 64 {
 		header = make(http.Header)
-	} else {
+	} else if len(header) > 0 {
 		clear(header)
 	}
-	*s = Stack{sink: sink, header: header, levels: levels, pend: pend}
+	// Field by field: sentPCs (most of the struct) is read only up to
+	// sentN, and a whole-struct assignment would clear it every time.
+	s.sink, s.header, s.code = sink, header, 0
+	s.levels, s.running, s.implicit = levels, false, false
+	s.sent, s.sentFile, s.sentLine, s.sentN = false, "", 0, 0
+	s.ending, s.pend, s.written = false, pend, 0
+	s.serverLength = 0
 }
 
 // SetServerLength makes [Stack.EndAll] leave Content-Length unset for a
@@ -220,7 +226,7 @@ func (s *Stack) writeAt(i int, p []byte) error {
 	for i >= 0 && s.levels[i].disabled {
 		if len(s.levels[i].buf) > 0 {
 			// Left by a handler that panicked: its bytes go first.
-			if err := s.process(i, PhaseWrite, false); err != nil {
+			if err := s.process(i, OpWrite, false); err != nil {
 				return err
 			}
 		}
@@ -245,19 +251,19 @@ func (s *Stack) writeAt(i int, p []byte) error {
 func (s *Stack) overflow(i int) error {
 	lv := &s.levels[i]
 	if lv.chunk > 0 && len(lv.buf) >= lv.chunk {
-		return s.process(i, PhaseWrite, false)
+		return s.process(i, OpWrite, false)
 	}
 	return nil
 }
 
 // process runs level i's handler with op over its whole buffer, empties the
 // buffer, and passes the result down unless discard is set.
-func (s *Stack) process(i int, op Phase, discard bool) error {
+func (s *Stack) process(i int, op Op, discard bool) error {
 	lv := &s.levels[i]
 	out := lv.buf
 	if !lv.disabled && lv.h != nil {
 		if !lv.started {
-			op |= PhaseStart
+			op |= OpStart
 		}
 		res, err := s.call(i, op)
 		if err != nil {
@@ -281,7 +287,7 @@ func (s *Stack) process(i int, op Phase, discard bool) error {
 // the caller, but the Stack stays usable: the handler is disabled, as PHP
 // disables a callback that throws, and its buffer passes through raw at the
 // next write below it or at the level's next flush or end.
-func (s *Stack) call(i int, op Phase) (res []byte, err error) {
+func (s *Stack) call(i int, op Op) (res []byte, err error) {
 	returned := false
 	defer func() {
 		s.running = false

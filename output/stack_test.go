@@ -32,7 +32,7 @@ func TestWriteNeverSplit(t *testing.T) {
 			sink := &recSink{}
 			s := output.NewStack(sink)
 			var calls []call
-			mustStart(t, s, recorder(&calls, func(b []byte, _ output.Phase) ([]byte, error) { return b, nil }), tt.chunk, output.StdFlags)
+			mustStart(t, s, recorder(&calls, func(b []byte, _ output.Op) ([]byte, error) { return b, nil }), tt.chunk, output.StdFlags)
 			for i, w := range tt.writes {
 				if i%2 == 0 {
 					mustWrite(t, s, w)
@@ -59,7 +59,7 @@ func TestZeroLengthWrite(t *testing.T) {
 		sink := &recSink{}
 		s := output.NewStack(sink)
 		var calls []call
-		mustStart(t, s, recorder(&calls, func(b []byte, _ output.Phase) ([]byte, error) { return b, nil }), 1, output.StdFlags)
+		mustStart(t, s, recorder(&calls, func(b []byte, _ output.Op) ([]byte, error) { return b, nil }), 1, output.StdFlags)
 		for range 3 {
 			if n, err := s.Write(nil); n != 0 || err != nil {
 				t.Fatalf("Write(nil) = %d, %v; want 0, nil", n, err)
@@ -90,7 +90,7 @@ func TestZeroLengthWrite(t *testing.T) {
 	t.Run("disabled top", func(t *testing.T) {
 		sink := &recSink{}
 		s := output.NewStack(sink)
-		mustStart(t, s, output.HandlerFunc(func([]byte, output.Phase) ([]byte, error) {
+		mustStart(t, s, output.HandlerFunc(func([]byte, output.Op) ([]byte, error) {
 			return nil, output.ErrDecline
 		}), 0, output.StdFlags)
 		mustOK(t, "Flush()", s.Flush()) // disables it; nothing to pass on
@@ -107,7 +107,7 @@ func TestZeroLengthWrite(t *testing.T) {
 // a final call even when empty, and may still emit output ("<>", verified on
 // PHP 8.2). Flags do not matter: unerasable buffers are forced out too.
 func TestEndAllFinalCall(t *testing.T) {
-	angle := func(b []byte, _ output.Phase) ([]byte, error) { return fmt.Appendf(nil, "<%s>", b), nil }
+	angle := func(b []byte, _ output.Op) ([]byte, error) { return fmt.Appendf(nil, "<%s>", b), nil }
 	tests := []struct {
 		name  string
 		flags []output.Flags
@@ -134,7 +134,7 @@ func TestEndAllFinalCall(t *testing.T) {
 				t.Errorf("handler calls = %v, want %d", calls, len(tt.flags))
 			}
 			for _, c := range calls {
-				if c.phase != output.PhaseStart|output.PhaseFinal {
+				if c.phase != output.OpStart|output.OpFinal {
 					t.Errorf("phase = %v, want start|final", c.phase)
 				}
 			}
@@ -154,7 +154,7 @@ func TestHandlerReusesMemory(t *testing.T) {
 	s := output.NewStack(sink)
 	mustStart(t, s, nil, 0, output.StdFlags) // collects everything until EndAll
 	var scratch []byte
-	mustStart(t, s, output.HandlerFunc(func(b []byte, _ output.Phase) ([]byte, error) {
+	mustStart(t, s, output.HandlerFunc(func(b []byte, _ output.Op) ([]byte, error) {
 		scratch = append(scratch[:0], bytes.ToUpper(b)...)
 		return scratch, nil
 	}), 2, output.StdFlags)
@@ -174,13 +174,13 @@ func TestDisabledMiddleBypassed(t *testing.T) {
 	sink := &recSink{}
 	s := output.NewStack(sink)
 	var bottom []call
-	mustStart(t, s, recorder(&bottom, func(b []byte, _ output.Phase) ([]byte, error) { return b, nil }), 0, output.StdFlags)
-	mustStart(t, s, output.HandlerFunc(func(b []byte, _ output.Phase) ([]byte, error) {
+	mustStart(t, s, recorder(&bottom, func(b []byte, _ output.Op) ([]byte, error) { return b, nil }), 0, output.StdFlags)
+	mustStart(t, s, output.HandlerFunc(func(b []byte, _ output.Op) ([]byte, error) {
 		return nil, output.ErrDecline
 	}), 0, output.StdFlags)
 	mustWrite(t, s, "raw,")
 	mustOK(t, "Flush()", s.Flush()) // declines: "raw," passes to the bottom
-	mustStart(t, s, output.HandlerFunc(func(b []byte, _ output.Phase) ([]byte, error) {
+	mustStart(t, s, output.HandlerFunc(func(b []byte, _ output.Op) ([]byte, error) {
 		return bytes.ToUpper(b), nil
 	}), 1, output.StdFlags)
 	mustWrite(t, s, "top")
@@ -199,18 +199,18 @@ func TestDisabledMiddleBypassed(t *testing.T) {
 // TestPhaseString checks the names of the phase bits.
 func TestPhaseString(t *testing.T) {
 	tests := []struct {
-		p    output.Phase
+		p    output.Op
 		want string
 	}{
-		{output.PhaseWrite, "write"},
-		{output.PhaseStart, "start"},
-		{output.PhaseStart | output.PhaseFlush, "start|flush"},
-		{output.PhaseClean | output.PhaseFinal, "clean|final"},
-		{output.PhaseStart | output.PhaseClean | output.PhaseFlush | output.PhaseFinal, "start|clean|flush|final"},
+		{output.OpWrite, "write"},
+		{output.OpStart, "start"},
+		{output.OpStart | output.OpFlush, "start|flush"},
+		{output.OpClean | output.OpFinal, "clean|final"},
+		{output.OpStart | output.OpClean | output.OpFlush | output.OpFinal, "start|clean|flush|final"},
 	}
 	for _, tt := range tests {
 		if got := tt.p.String(); got != tt.want {
-			t.Errorf("Phase(%d).String() = %q, want %q", tt.p, got, tt.want)
+			t.Errorf("Op(%d).String() = %q, want %q", tt.p, got, tt.want)
 		}
 	}
 }
@@ -255,7 +255,7 @@ func TestHandlerPanic(t *testing.T) {
 	sink := &recSink{}
 	s := output.NewStack(sink)
 	calls := 0
-	mustStart(t, s, output.HandlerFunc(func([]byte, output.Phase) ([]byte, error) {
+	mustStart(t, s, output.HandlerFunc(func([]byte, output.Op) ([]byte, error) {
 		calls++
 		panic("handler bug")
 	}), 4, output.StdFlags)
@@ -291,11 +291,11 @@ func TestHandlerPanic(t *testing.T) {
 func TestHandlerPanicCascade(t *testing.T) {
 	sink := &recSink{}
 	s := output.NewStack(sink)
-	mustStart(t, s, output.HandlerFunc(func([]byte, output.Phase) ([]byte, error) {
+	mustStart(t, s, output.HandlerFunc(func([]byte, output.Op) ([]byte, error) {
 		panic("lower")
 	}), 1, output.StdFlags)
 	var upper []call
-	mustStart(t, s, recorder(&upper, func(b []byte, _ output.Phase) ([]byte, error) { return b, nil }), 2, output.StdFlags)
+	mustStart(t, s, recorder(&upper, func(b []byte, _ output.Op) ([]byte, error) { return b, nil }), 2, output.StdFlags)
 	func() {
 		defer func() { _ = recover() }()
 		_, _ = s.WriteString("ab")

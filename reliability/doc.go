@@ -25,6 +25,19 @@
 //     block, a client that never reads its response; and a recover
 //     middleware inside the run that swallows the termination.
 //
+// And the reference server's crash safety and delivery truth (issues 14,
+// 15), on SQLite and on PostgreSQL (internal/pgtest):
+//
+//   - Crash matrix: kill -9 before the order's commit, after the commit
+//     before the answer, after the answer before the email job, during the
+//     job; restart and retry with the same Idempotency-Key: no order lost or
+//     doubled, one email each, no job lost, no key blocked past its lease.
+//   - Orders exact by delivery: a transaction holding the store while a
+//     client gives up at 3s, and orders with random client timeouts: an
+//     order is confirmed exactly when its client read the whole 201.
+//   - Bounded jobs, order throughput with and without the durable job, and
+//     three servers on one PostgreSQL with one killed under load.
+//
 // `go test ./reliability/...` runs the short version of each scenario.
 // LIFELINE_RELIABILITY=full runs the full one (scripts/reliability.sh sets
 // it, and regenerates docs/RELIABILITY.md from the figures the tests write

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lifeline-go/lifeline/internal/pgtest"
 )
 
 // binDir holds the server binaries the tests build; TestMain removes it.
@@ -27,7 +29,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	code := m.Run()
+	code := pgtest.Main(m) // stops the shared PostgreSQL the tests started
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -111,7 +113,17 @@ type proc struct {
 // killed when the test ends if it still runs.
 func startProc(t testing.TB, name, bin string, args ...string) *proc {
 	t.Helper()
+	return startProcEnv(t, nil, name, bin, args...)
+}
+
+// startProcEnv is startProc with env ("NAME=value") added to the
+// environment of the process.
+func startProcEnv(t testing.TB, env []string, name, bin string, args ...string) *proc {
+	t.Helper()
 	p := &proc{name: name, cmd: exec.Command(bin, args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	p.cmd.Stderr = p.stderr
 	pr, err := p.cmd.StdoutPipe()
 	if err != nil {

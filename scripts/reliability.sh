@@ -55,7 +55,7 @@ if [ "$mode" = assemble ]; then
 elif [ "$mode" = full ]; then
 	step "scenarios, full scale (LIFELINE_RELIABILITY=full)"
 	LIFELINE_RELIABILITY=full LIFELINE_RELIABILITY_REPORT="$reports" \
-		(cd reliability && $GO test -count=1 -timeout 90m -v -run '^TestR[0-9]' .) 2>&1 | tee "$reports/scenarios.log" | grep -E '^(=== RUN|--- |    --- |ok|FAIL|PASS)'
+		(cd reliability && $GO test -count=1 -timeout 240m -v -run '^(TestR[0-9]|TestCrashMatrix|TestOrderExact|TestBoundedJobs|TestOrderThroughput|TestScaleOutOrders)' .) 2>&1 | tee "$reports/scenarios.log" | grep -E '^(=== RUN|--- |    --- |ok|FAIL|PASS)'
 	[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 	step "R1 under the race detector (short scale)"
 	LIFELINE_RELIABILITY_REPORT="$reports" \
@@ -136,6 +136,9 @@ fragment() { [ -e "$reports/$1.md" ] && cat "$reports/$1.md"; }
 	echo "## R6 scale-out"
 	echo
 	for f in R6-session R6-idempotency; do fragment $f; done
+	echo "## Crash-safe orders and durable jobs"
+	echo
+	for f in crash-sqlite crash-postgres orders-exact-sqlite orders-exact-postgres bounded-jobs order-throughput-sqlite order-throughput-postgres scaleout-orders; do fragment $f; done
 	echo "## R7 hostile clients"
 	echo
 	for f in R7-slowloris R7-huge-header R7-endless-body R7-huge-length R7-slow-body R7-never-reads R7-recoverer; do fragment $f; done

@@ -1,20 +1,20 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
-
-	bolt "go.etcd.io/bbolt"
+	"sync"
+	"time"
 
 	"github.com/lifeline-go/lifeline"
 	"github.com/lifeline-go/lifeline/compress"
 	"github.com/lifeline-go/lifeline/idempotency"
-	idemstore "github.com/lifeline-go/lifeline/idempotency/boltstore"
+	"github.com/lifeline-go/lifeline/idempotency/sqlstore"
 	"github.com/lifeline-go/lifeline/session"
-	sessstore "github.com/lifeline-go/lifeline/session/boltstore"
 	"github.com/lifeline-go/lifeline/status"
 )
 
@@ -22,68 +22,69 @@ import (
 // records carry them (lifeline.WithRoute) and /demo/runs?route= filters them.
 var demoRoutes = []string{"stream", "order", "finish", "close-early", "timeout", "timeout-reset", "session"}
 
-// app is the reference server: its pool, its stores and its middleware. It
-// is created by newApp and released by close, after the server has drained.
+// app is the reference server: its pool, its database, its job queue and
+// its middleware. It is created by newApp, its workers started by start,
+// and it is released by close, after the server has drained.
 type app struct {
-	cfg      config
-	log      *slog.Logger
-	pool     *lifeline.Pool
-	mainDB   *bolt.DB // jobs, sessions, idempotency keys
-	ordersDB *bolt.DB // orders
-	orders   *orders
-	jobs     jobStore
-	compress *compress.Compressor
-	idem     *idempotency.Middleware
-	sessions *session.Manager
-	status   *status.Handler
-	index    *template.Template
+	cfg       config
+	log       *slog.Logger
+	pool      *lifeline.Pool
+	db        *database
+	queue     *queue
+	compress  *compress.Compressor
+	idem      *idempotency.Middleware
+	idemStore *sqlstore.Store
+	sessions  *session.Manager
+	sessStore *sessionStore
+	status    *status.Handler
+	index     *template.Template
 }
 
-// newApp opens the databases in cfg.dataDir and builds the pool and the
-// middleware. On error it closes what it opened.
-func newApp(cfg config, log *slog.Logger) (a *app, err error) {
+// newApp opens the database (SQLite in cfg.dataDir, or PostgreSQL at
+// cfg.databaseURL), creates its tables and River's, and builds the pool,
+// the job queue and the middleware. On error it closes what it opened.
+func newApp(ctx context.Context, cfg config, log *slog.Logger) (a *app, err error) {
 	a = &app{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
-			a.close()
+			err = errors.Join(err, a.close())
 			a = nil
 		}
 	}()
-	a.pool, err = lifeline.NewPool(lifeline.WithTimeLimit(cfg.timeLimit), lifeline.WithLogger(log))
+	a.pool, err = lifeline.NewPool(lifeline.WithTimeLimit(cfg.timeLimit), lifeline.WithLogger(log),
+		lifeline.WithMaxActive(cfg.maxActive), lifeline.WithQueueTimeout(cfg.queueTimeout))
 	if err != nil {
 		return a, err
 	}
-	if a.mainDB, err = openDB(cfg.dataDir, mainFile); err != nil {
+	if a.db, err = openDatabase(ctx, cfg.dataDir, cfg.databaseURL); err != nil {
 		return a, err
 	}
-	if a.ordersDB, err = openDB(cfg.dataDir, ordersFile); err != nil {
-		return a, err
-	}
-	if a.orders, err = newOrders(a.ordersDB); err != nil {
-		return a, err
-	}
-	if a.jobs, err = newJobs(a.mainDB); err != nil {
+	if a.queue, err = newQueue(a, cfg.queueConfig()); err != nil {
 		return a, err
 	}
 	if a.compress, err = compress.New(); err != nil {
 		return a, err
 	}
-	is, err := idemstore.New(a.mainDB)
-	if err != nil {
+	dialect := sqlstore.SQLite
+	if a.db.dialect == postgres {
+		dialect = sqlstore.Postgres
+	}
+	// The idempotency keys live in the same database as the orders, so an
+	// order commits with its recorded answer (CompleteTx).
+	if a.idemStore, err = sqlstore.New(ctx, a.db.DB, dialect); err != nil {
 		return a, fmt.Errorf("idempotency store: %w", err)
 	}
 	// A retry that arrives while the first request still works waits for
-	// its answer, up to the longest an order can take, instead of a 409.
-	if a.idem, err = idempotency.New(is, idempotency.WithLogger(log), idempotency.WithWait(maxDuration)); err != nil {
+	// its answer, as long as its own time limit allows, instead of a 409;
+	// a replay that reaches its client confirms an unconfirmed order.
+	if a.idem, err = idempotency.New(a.idemStore, idempotency.WithLogger(log), idempotency.WithWait(maxDuration),
+		idempotency.WithOnReplay(a.replayed)); err != nil {
 		return a, err
 	}
-	ss, err := sessstore.New(a.mainDB)
-	if err != nil {
-		return a, fmt.Errorf("session store: %w", err)
-	}
+	a.sessStore = &sessionStore{db: a.db}
 	// WithLockWait(0): wait for a session's lock as PHP does, as long as
 	// the run's time limit allows.
-	if a.sessions, err = session.New(ss, session.WithLockWait(0), session.WithLogger(log)); err != nil {
+	if a.sessions, err = session.New(a.sessStore, session.WithLockWait(0), session.WithLogger(log)); err != nil {
 		return a, err
 	}
 	if a.status, err = a.newStatus(); err != nil {
@@ -95,17 +96,58 @@ func newApp(cfg config, log *slog.Logger) (a *app, err error) {
 	return a, nil
 }
 
-// close closes the databases. Call it after the server has drained.
-func (a *app) close() error {
-	var errs []error
-	for _, db := range []*bolt.DB{a.ordersDB, a.mainDB} {
-		if db != nil {
-			if err := db.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("close %s: %w", db.Path(), err))
-			}
+// start resolves what a process that died left in flight, then starts the
+// job workers and the periodic upkeep (orphaned orders of other instances,
+// expired sessions) until ctx is done. The returned wait blocks until the
+// upkeep has stopped.
+func (a *app) start(ctx context.Context) (wait func(), err error) {
+	n, err := a.resolveOrphans(ctx, a.db.dialect == sqlite)
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		a.log.Warn("lifeline: orders left placed by a process that died, now unconfirmed", "orders", n)
+	}
+	if err := a.queue.start(context.WithoutCancel(ctx)); err != nil {
+		return nil, err
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { a.upkeep(ctx) })
+	return wg.Wait, nil
+}
+
+// upkeepEvery is the period of the upkeep.
+const upkeepEvery = 30 * time.Second
+
+// upkeep resolves the orders that other instances left placed when they
+// died, and prunes expired sessions, every upkeepEvery until ctx is done.
+func (a *app) upkeep(ctx context.Context) {
+	t := time.NewTicker(upkeepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := a.resolveOrphans(ctx, false); err != nil {
+			a.log.Warn("lifeline: upkeep", "err", err)
+		} else if n > 0 {
+			a.log.Warn("lifeline: orders left placed by a process that died, now unconfirmed", "orders", n)
+		}
+		if err := a.sessStore.prune(ctx); err != nil {
+			a.log.Warn("lifeline: upkeep", "err", err)
 		}
 	}
-	return errors.Join(errs...)
+}
+
+// close closes the database. Call it after the server has drained and the
+// job queue has stopped.
+func (a *app) close() error {
+	if a.db == nil {
+		return nil
+	}
+	return a.db.close()
 }
 
 // routes returns the server's handler. Demo endpoints run inside the pool,

@@ -19,19 +19,27 @@ const defaultAddr = "127.0.0.1:8080"
 
 // config is the reference server's command line.
 type config struct {
-	addr        string
-	tlsCert     string
-	tlsKey      string
-	h2c         bool
-	timeLimit   time.Duration
-	drain       time.Duration
-	dataDir     string
-	statusToken string // from -status-token or $LIFELINE_STATUS_TOKEN
-	tokenSource string // "flag", "env" or "" (see statusTokenEnv)
-	tokenFile   string // -status-token-file
-	hosts       []string
-	queryString bool
-	verbose     bool
+	addr         string
+	tlsCert      string
+	tlsKey       string
+	h2c          bool
+	timeLimit    time.Duration
+	drain        time.Duration
+	dataDir      string
+	databaseURL  string // -database or $LIFELINE_DATABASE_URL: PostgreSQL instead of SQLite
+	instance     string // -instance: this server's name in orders, emails and jobs
+	instanceSet  bool   // -instance was given: a restart resolves its own placed orders at once
+	maxActive    int
+	queueTimeout time.Duration
+	maxJobs      int
+	jobTimeout   time.Duration
+	fault        string // $LIFELINE_FAULT: where the crash tests kill the process
+	statusToken  string // from -status-token or $LIFELINE_STATUS_TOKEN
+	tokenSource  string // "flag", "env" or "" (see statusTokenEnv)
+	tokenFile    string // -status-token-file
+	hosts        []string
+	queryString  bool
+	verbose      bool
 }
 
 // statusTokenEnv is the environment variable read for the status token when
@@ -61,7 +69,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.h2c, "h2c", false, "also serve HTTP/2 without TLS (prior knowledge, e.g. curl --http2-prior-knowledge)")
 	fs.DurationVar(&cfg.timeLimit, "time-limit", 30*time.Second, "default time limit of a run, PHP's max_execution_time (0 = none)")
 	fs.DurationVar(&cfg.drain, "drain", server.DefaultDrainTimeout, "on SIGINT/SIGTERM, how long to wait for running and finished runs before cancelling them")
-	fs.StringVar(&cfg.dataDir, "data", defaultDataDir(), "`directory` for the embedded bbolt databases (created if needed)")
+	fs.StringVar(&cfg.dataDir, "data", defaultDataDir(), "`directory` for the embedded SQLite database (created if needed)")
+	fs.StringVar(&cfg.databaseURL, "database", os.Getenv(databaseEnv), "PostgreSQL `URL` (postgres://user:pass@host:port/db) instead of SQLite; default $"+databaseEnv)
+	fs.StringVar(&cfg.instance, "instance", defaultInstance(), "`name` of this server in the orders, emails and jobs it handles (several instances share one PostgreSQL database)")
+	fs.IntVar(&cfg.maxActive, "max-active", defaultMaxActive, "most runs at once, including runs still working after Finish, like pm.max_children; more wait up to -queue-timeout, then get 503 (0 = no cap)")
+	fs.DurationVar(&cfg.queueTimeout, "queue-timeout", 5*time.Second, "how long a request waits for a run slot when -max-active runs are in the pool")
+	fs.IntVar(&cfg.maxJobs, "max-jobs", defaultMaxJobs, "most durable jobs (emails, the work after /demo/finish and /demo/close-early) working at once in this process; the others wait in the database")
+	fs.DurationVar(&cfg.jobTimeout, "job-timeout", defaultJobTimeout, "a job's context is cancelled after this long (River retries it); a job running longer than this plus 5s on a process that died is run again")
 	fs.StringVar(&cfg.statusToken, "status-token", "", "bearer `token` that opens /status, /metrics and the /demo listings to any client (default: loopback clients only); visible to local users in ps: prefer -status-token-file or $"+statusTokenEnv)
 	fs.StringVar(&cfg.tokenFile, "status-token-file", "", "`file` holding the bearer token of -status-token (chmod 600)")
 	hosts := fs.String("allowed-hosts", strings.Join(status.DefaultAllowedHosts(), ","), "comma-separated `names` the Host header may give for /status, /metrics, the /demo listings and browser POSTs (any port; * = any), against DNS rebinding")
@@ -74,6 +88,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	cfg.hosts = splitList(*hosts)
+	cfg.fault = os.Getenv(faultEnv)
+	fs.Visit(func(f *flag.Flag) { cfg.instanceSet = cfg.instanceSet || f.Name == "instance" })
 	switch {
 	case cfg.statusToken != "":
 		cfg.tokenSource = "flag"
@@ -101,8 +117,18 @@ func (c *config) validate() error {
 		return fmt.Errorf("-time-limit %v: negative", c.timeLimit)
 	case c.drain < 0:
 		return fmt.Errorf("-drain %v: negative", c.drain)
-	case c.dataDir == "":
+	case c.dataDir == "" && c.databaseURL == "":
 		return errors.New("-data: empty directory")
+	case c.instance == "":
+		return errors.New("-instance: empty name")
+	case c.maxActive < 0:
+		return fmt.Errorf("-max-active %d: negative", c.maxActive)
+	case c.queueTimeout <= 0:
+		return fmt.Errorf("-queue-timeout %v: must be positive", c.queueTimeout)
+	case c.maxJobs < 1 || c.maxJobs > 10000:
+		return fmt.Errorf("-max-jobs %d: must be between 1 and 10000", c.maxJobs)
+	case c.jobTimeout < time.Second:
+		return fmt.Errorf("-job-timeout %v: must be at least 1s", c.jobTimeout)
 	case c.addr == "":
 		return errors.New("-addr: empty address")
 	case c.tokenSource == "flag" && c.tokenFile != "":
@@ -111,6 +137,34 @@ func (c *config) validate() error {
 		return errors.New("-allowed-hosts: no host")
 	}
 	return nil
+}
+
+// The defaults of the limits. A run of the demos holds a goroutine and a
+// few kilobytes; 1,000 of them stay far below 100 MB. A job waits in the
+// database, not in memory, until one of the -max-jobs workers takes it.
+const (
+	defaultMaxActive  = 1000
+	defaultMaxJobs    = 100
+	defaultJobTimeout = maxDuration + 10*time.Second // a job's work is at most maxDuration
+)
+
+// defaultInstance is the host name, or "lifeline" when it is unknown.
+func defaultInstance() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "lifeline"
+}
+
+// queueConfig translates the flags for the job queue.
+func (c *config) queueConfig() queueConfig {
+	return queueConfig{
+		maxWorkers: c.maxJobs,
+		jobTimeout: c.jobTimeout,
+		rescue:     c.jobTimeout + 5*time.Second,
+		poll:       200 * time.Millisecond,
+		stopAfter:  c.drain,
+	}
 }
 
 // splitList splits a comma-separated flag value, dropping spaces and empty

@@ -51,8 +51,8 @@ func parseCloseEarly(q url.Values) (closeEarlyParams, error) {
 // only when the work is done; and Connection: close, which HTTP/2 forbids,
 // becomes a graceful close of the whole connection.
 // No compression sits on this route: as the answer warns, it would make the
-// length wrong. The job is recorded as for /demo/finish, with kind
-// "close-early".
+// length wrong. The work after the answer is a durable River job, as for
+// /demo/finish, with kind "close-early".
 func (a *app) closeEarly(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
 	q, err := query(r)
 	if err != nil {
@@ -64,8 +64,7 @@ func (a *app) closeEarly(w http.ResponseWriter, r *http.Request, rn *lifeline.Ru
 		badRequest(w, err)
 		return
 	}
-	j := a.startJob(w, r, rn, "close-early", p.Work)
-	if j == nil {
+	if _, ok := a.enqueue(w, r, rn, closeEarlyArgs{workArgs{Work: p.Work, Run: rn.ID()}}); !ok {
 		return
 	}
 
@@ -88,5 +87,4 @@ func (a *app) closeEarly(w http.ResponseWriter, r *http.Request, rn *lifeline.Ru
 		a.log.Warn("close-early: ob_flush", "run", rn.ID(), "err", err)
 	}
 	_ = ob.FlushClient() // flush();
-	j.work(rn, p.Work)   // the background work
 }

@@ -10,13 +10,10 @@ import (
 )
 
 // The manual recipe: the body arrives complete with its Content-Length
-// long before the run ends, and the work is recorded when done. Over
-// HTTP/1.1 the client sees the end of the answer then too; over HTTP/2 the
-// stream only ends with the run, and Go's client, which waits for the end
-// of the stream, has every byte early but the end of the answer only when
-// the work is done: the recipe is not portable there, Finish is.
+// long before the work is done, which runs as a durable job and completes.
+// Over HTTP/1.1 the answer carries Connection: close.
 func TestCloseEarly(t *testing.T) {
-	const work = 800 * time.Millisecond
+	const work = 2 * time.Second
 	eachProtocol(t, func(t *testing.T, ts *testServer, c *http.Client) {
 		start := time.Now()
 		resp, err := c.Get(fmt.Sprintf("%s/demo/close-early?work=%v", ts.base, work))
@@ -39,30 +36,16 @@ func TestCloseEarly(t *testing.T) {
 			t.Errorf("after the Content-Length: %d more bytes, %v", n, err)
 		}
 		ended := time.Since(start)
-		switch resp.ProtoMajor {
-		case 1:
-			if !resp.Close {
-				t.Error("HTTP/1.1 answer without Connection: close")
-			}
-			if ended >= work/2 {
-				t.Errorf("HTTP/1.1: the answer ended after %v, want far less than the work, %v", ended, work)
-			}
-		case 2:
-			if ended < work {
-				t.Errorf("HTTP/2: the stream ended after %v, before the run's work (%v) was done", ended, work)
-			}
+		if resp.ProtoMajor == 1 && !resp.Close {
+			t.Error("HTTP/1.1 answer without Connection: close")
 		}
-		var j job
-		eventually(t, 10*time.Second, "the close-early job to end", func() bool {
-			list := jobList(t, ts)
-			if len(list) == 0 {
-				return false
-			}
-			j = list[0]
-			return j.State != jobWorking
-		})
-		if j.Kind != "close-early" || j.State != jobDone || j.Ended.Sub(j.Started) < work {
-			t.Errorf("job = %+v, want a close-early job done %v after it started", j, work)
+		if ended >= work/2 {
+			t.Errorf("the answer ended after %v, want far less than the work, %v", ended, work)
 		}
+		list := jobList(t, ts)
+		if len(list) == 0 {
+			t.Fatal("no job listed")
+		}
+		waitJobDone(t, ts, list[0].ID, "close-early", work)
 	})
 }

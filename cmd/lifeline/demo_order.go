@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
@@ -12,25 +14,32 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/idempotency"
 )
 
 // orderParams are the parameters of POST /demo/order, from the query or
 // from a form body.
 type orderParams struct {
-	Work time.Duration // how long the order's transaction takes (default 2s)
-	Ref  string        // the order's label; default: a new random one
+	Work  time.Duration // how long registering the order's items takes (default 2s)
+	Email time.Duration // how long its email job takes to send (default 100ms)
+	Ref   string        // the order's label; default: a new random one
+	NoJob bool          // place the order without its email job (job=0), to measure what the job costs
 }
 
 func parseOrder(q url.Values) (orderParams, error) {
 	p := newParams(q)
 	op := orderParams{
-		Work: p.duration("work", 2*time.Second),
-		Ref:  p.ref("ref"),
+		Work:  p.duration("work", 2*time.Second),
+		Email: p.duration("email", 100*time.Millisecond),
+		Ref:   p.ref("ref"),
+	}
+	if _, given := p.value("job"); given {
+		op.NoJob = !p.boolean("job")
 	}
 	return op, p.done()
 }
 
-// order is POST /demo/order?work=D&ref=R, the order script of the PHP
+// order is POST /demo/order?work=D&email=D&ref=R, the order script of the PHP
 // manual's user notes (seeds/php-manual-connection-handling-notes.txt):
 //
 //	"If your visitor click the stop button just after have submitted it, your
@@ -46,19 +55,20 @@ func parseOrder(q url.Values) (orderParams, error) {
 // a user's connection dropped during the processing phase... and their card
 // was charged, but they weren't added to my local DB."
 //
-// The run ignores user aborts and writes the order, labelled R, in one bbolt
-// transaction that registers its items over D with the run context: a client
-// that leaves does not cancel it, the time limit does (and then nothing is
-// written). The 201 goes out with Finish, and a shutdown function waits,
+// The run ignores user aborts and registers the order's items over D with
+// the run context: a client that leaves does not cancel it, the time limit
+// does (and then nothing is written but a failed order). The order, its
+// email job (River, InsertTx) and, behind package idempotency, its recorded
+// answer then commit in one short transaction, which waits for no other
+// order's work. The 201 goes out with Finish, and a shutdown function waits,
 // bounded, for its delivery: the order is confirmed only when the client's
-// TCP stack acknowledged the whole answer, unconfirmed (with the reason) when
-// it did not (the client left, reset, went silent, or did not acknowledge in
-// time), and failed if the transaction was rolled back. Where delivery
-// cannot be known (HTTP/2, a connection that closed after the answer), it
-// falls back to PHP's connection_aborted(). GET /demo/orders lists the
-// orders. A ref already taken gets 409.
-// Behind package idempotency, requests with one Idempotency-Key collapse into
-// one order: a retry gets the first answer again.
+// TCP stack acknowledged the whole answer, unconfirmed (with the reason)
+// when it did not (the client left, reset, went silent, or did not
+// acknowledge in time). Where delivery cannot be known (HTTP/2, a
+// connection that closed after the answer), it falls back to PHP's
+// connection_aborted(). The email job runs at once in this process, or, if
+// the process dies, at the next start or on another instance. GET
+// /demo/orders lists the orders. A ref already taken gets 409.
 func (a *app) order(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
 	form, err := orderForm(r)
 	if err != nil {
@@ -74,7 +84,7 @@ func (a *app) order(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
 	if p.Ref == "" {
 		p.Ref = newRef()
 	}
-	ord := &order{Ref: p.Ref, Work: p.Work.String(), Run: rn.ID(), Created: time.Now()}
+	ord := &order{Ref: p.Ref, Work: p.Work.String(), Run: rn.ID(), Instance: a.cfg.instance, Created: time.Now()}
 	var (
 		placed, taken bool
 		why           string
@@ -83,21 +93,51 @@ func (a *app) order(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
 		if taken {
 			return // another run's order: not ours to settle
 		}
-		state := stateConfirmed
-		switch {
-		case !placed:
-			state = stateFailed
-		default:
-			if st, why2 := a.delivered(ctx, rn); st != stateConfirmed {
-				state, why = st, why2
+		ctx = context.WithoutCancel(ctx) // the record must be written even past the shutdown budget
+		if !placed {
+			if err := a.failOrder(ctx, ord, rn.Status().String(), why); err != nil {
+				a.log.Error("order: record failure", "ref", ord.Ref, "err", err)
 			}
+			rn.Annotate("order", ord.Ref+" "+stateFailed)
+			return
 		}
-		if err := a.orders.settle(ord, state, rn.Status().String(), why); err != nil {
+		state, because := a.delivered(ctx, rn)
+		if state == stateConfirmed {
+			a.crashAt("after-answer")
+		}
+		if err := a.settleOrder(ctx, ord.Ref, state, rn.Status().String(), because); err != nil {
 			a.log.Error("order: settle", "ref", ord.Ref, "state", state, "err", err)
 		}
 		rn.Annotate("order", ord.Ref+" "+state)
 	})
-	existing, err := a.orders.place(rn.Context(), ord, p.Work)
+	err = registerItems(rn.Context(), ord, p.Work)
+	var (
+		existing order
+		answered bool // the 201 is written (buffered: nothing reached the client)
+	)
+	if err == nil {
+		existing, err = a.placeOrder(rn.Context(), ord, p.Email, !p.NoJob, func(tx *sql.Tx) error {
+			// The answer is written, then recorded for the request's
+			// Idempotency-Key in the order's transaction: a retry finds
+			// both or neither.
+			answer, err := jsonRecord(http.StatusCreated, map[string]any{
+				"message": fmt.Sprintf("order %s placed", ord.Ref),
+				"order":   ord,
+			})
+			if err != nil {
+				return err
+			}
+			writeRecord(w, answer)
+			answered = true
+			return a.idemStore.CompleteTx(r.Context(), tx, nil)
+		})
+	}
+	if err != nil && answered {
+		// The transaction did not commit after the 201 was written: it is
+		// still in the run's buffer, so it is replaced by the error.
+		_ = rn.Output().DiscardAll()
+		_ = rn.Output().WriteHeader(http.StatusInternalServerError)
+	}
 	switch {
 	case errors.Is(err, errOrderExists):
 		taken = true
@@ -113,11 +153,24 @@ func (a *app) order(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
 		return
 	}
 	placed = true
-	writeJSON(w, http.StatusCreated, map[string]any{
-		"message": fmt.Sprintf("order %s placed", ord.Ref),
-		"order":   ord,
-	})
+	a.crashAt("after-commit")
+	if ord.Job != 0 {
+		rn.Annotate("job", fmt.Sprintf("email %d", ord.Job))
+	}
 	_ = rn.Finish() // the answer goes out now; the shutdown function waits for its delivery
+}
+
+// replayed is told of every replay of an order's answer: one that reached
+// its client confirms the order, which its first answer may have left
+// unconfirmed.
+func (a *app) replayed(ctx context.Context, rp *idempotency.Replay) {
+	var ans struct{ Order struct{ Ref string } }
+	if rp.Delivery != lifeline.Delivered || json.Unmarshal(rp.Record.Body, &ans) != nil || ans.Order.Ref == "" {
+		return
+	}
+	if err := a.confirmReplayed(ctx, ans.Order.Ref); err != nil {
+		a.log.Error("order: confirm after a delivered replay", "ref", ans.Order.Ref, "err", err)
+	}
 }
 
 // deliveryWait bounds the wait for an order's answer to be acknowledged: a

@@ -32,22 +32,7 @@ func TestOrder(t *testing.T) {
 			}
 		})
 		t.Run("client leaves", func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, ts.base+"/demo/order?work=400ms&ref=leaves", nil)
-			errc := make(chan error, 1)
-			go func() {
-				resp, err := c.Do(req)
-				if err == nil {
-					resp.Body.Close()
-				}
-				errc <- err
-			}()
-			waitActive(t, ts, "order", func(r runJSON) bool { return strings.Contains(r.URI, "ref=leaves") })
-			cancel() // the visitor clicks Stop while the order is processed
-			if err := <-errc; err == nil {
-				t.Fatal("the request succeeded; it should have been cancelled")
-			}
+			leaveOrder(t, ts, c, "leaves", nil)
 			var ord order
 			eventually(t, 10*time.Second, "the order to be settled", func() bool {
 				var ok bool
@@ -138,5 +123,59 @@ func TestOrderForm(t *testing.T) {
 	}
 	if !strings.HasPrefix(ans.Order.Ref, "R-") || ans.Order.Work != "10ms" {
 		t.Errorf("order = %+v, want a new R- ref and 10ms of work", ans.Order)
+	}
+}
+
+// An order whose client left is unconfirmed; the client's retry with the
+// same Idempotency-Key is replayed the original answer, and that replay's
+// delivery confirms the order (issue 14). On both databases.
+func TestOrderConfirmedByReplay(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, flags []string) {
+		ts := startServer(t, append(flags, "-status-query-strings")...)
+		c := newClient(t, "HTTP/1.1")
+		hdr := http.Header{"Idempotency-Key": {"replay-1"}}
+		leaveOrder(t, ts, c, "RP", hdr)
+		var ord order
+		eventually(t, 10*time.Second, "the order to be unconfirmed", func() bool {
+			ord, _ = findOrder(t, ts, "RP")
+			return ord.State == stateUnconfirmed
+		})
+		resp := do(t, c, http.MethodPost, ts.base+"/demo/order?work=400ms&ref=RP", hdr)
+		if resp.StatusCode != http.StatusCreated || resp.Header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("retry: %s, Idempotent-Replayed %q; want the 201 replayed", resp.Status, resp.Header.Get("Idempotent-Replayed"))
+		}
+		eventually(t, 20*time.Second, "the order to be confirmed by the replay and emailed", func() bool {
+			ord, _ = findOrder(t, ts, "RP")
+			return ord.State == stateConfirmed && ord.Emails > 0
+		})
+		if ord.Reason != "answer delivered by an idempotent replay" || ord.Emails != 1 {
+			t.Errorf("order = %+v, want confirmed by the replay, one email", ord)
+		}
+	})
+}
+
+// leaveOrder posts an order of 400ms of work labelled ref, with hdr, and
+// leaves while it is processed, as a visitor who clicks Stop. The server
+// must run with -status-query-strings (the run is found by its query).
+func leaveOrder(t *testing.T, ts *testServer, c *http.Client, ref string, hdr http.Header) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, ts.base+"/demo/order?work=400ms&ref="+ref, nil)
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := c.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	waitActive(t, ts, "order", func(r runJSON) bool { return strings.Contains(r.URI, "ref="+ref) })
+	cancel()
+	if err := <-errc; err == nil {
+		t.Fatal("the request succeeded; it should have been cancelled")
 	}
 }

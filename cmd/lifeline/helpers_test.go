@@ -298,19 +298,33 @@ func findOrder(t *testing.T, ts *testServer, ref string) (order, bool) {
 	return order{}, false
 }
 
-func jobList(t *testing.T, ts *testServer) []job {
+func jobList(t *testing.T, ts *testServer) []jobJSON {
 	t.Helper()
-	var v struct{ Jobs []job }
+	var v struct{ Jobs []jobJSON }
 	getJSON(t, ts.base+"/demo/jobs", &v)
 	return v.Jobs
 }
 
-func findJob(t *testing.T, ts *testServer, id uint64) (job, bool) {
+func findJob(t *testing.T, ts *testServer, id int64) (jobJSON, bool) {
 	t.Helper()
 	for _, j := range jobList(t, ts) {
 		if j.ID == id {
 			return j, true
 		}
 	}
-	return job{}, false
+	return jobJSON{}, false
+}
+
+// waitJobDone waits for job id to complete and checks that it worked for
+// at least work.
+func waitJobDone(t *testing.T, ts *testServer, id int64, kind string, work time.Duration) {
+	t.Helper()
+	var j jobJSON
+	eventually(t, 10*time.Second, "the job to complete", func() bool {
+		j, _ = findJob(t, ts, id)
+		return j.State == "completed"
+	})
+	if j.Kind != kind || j.AttemptedAt == nil || j.FinalizedAt == nil || j.FinalizedAt.Sub(*j.AttemptedAt) < work {
+		t.Errorf("job = %+v, want a %s job that worked %v", j, kind, work)
+	}
 }

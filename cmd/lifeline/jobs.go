@@ -1,97 +1,235 @@
 package main
 
 import (
-	"encoding/binary"
-	"encoding/json"
+	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 )
 
-// The states of a job, as GET /demo/jobs shows them.
-const (
-	jobWorking     = "working"     // the client has its answer; the work goes on
-	jobDone        = "done"        // the work completed
-	jobInterrupted = "interrupted" // the time limit or the drain deadline cut the work short
-)
+// The work the demos hand over after their answer runs as durable River
+// jobs (github.com/riverqueue/river), inserted in the same transaction as
+// the data they belong to: a job is never lost once the client has its
+// answer, and runs (at once, in this process, or after a crash at the next
+// start or on another instance sharing the PostgreSQL database) until it
+// completes. River's retries, uniqueness and job cleaner are used as they
+// are.
 
-// maxJobsListed bounds GET /demo/jobs.
-const maxJobsListed = 100
-
-var jobsBucket = []byte("jobs")
-
-// job is the background work of one /demo/finish or /demo/close-early run,
-// stored as JSON in lifeline.db when the client has its answer and again
-// when the work ends.
-type job struct {
-	ID            uint64    `json:"id"`
-	Kind          string    `json:"kind"` // "finish" or "close-early"
-	Run           uint64    `json:"run"`
-	Work          string    `json:"work"`
-	State         string    `json:"state"`
-	Reason        string    `json:"reason,omitempty"` // why it was interrupted
-	Status        string    `json:"status,omitempty"` // the run's connection status at its end
-	Started       time.Time `json:"started"`
-	AnsweredAfter string    `json:"answered_after,omitempty"` // from the request to the client's answer
-	Ended         time.Time `json:"ended,omitzero"`
+// emailArgs is the job of an order: it "sends the confirmation email",
+// which is a row of the emails table written in the same transaction that
+// completes the job, so it happens once per order whatever instant the
+// process dies at.
+type emailArgs struct {
+	Ref  string        `json:"ref" river:"unique"`
+	Work time.Duration `json:"work"` // how long sending takes
 }
 
-// jobStore keeps the jobs: *jobs in lifeline.db, or a failing store in the
-// tests of the error paths (a full disk).
-type jobStore interface {
-	save(j *job) error
-	list() ([]job, error)
+// Kind is the job kind River stores.
+func (emailArgs) Kind() string { return "email" }
+
+// InsertOpts makes the job unique by its ref among the jobs not yet
+// completed: River's uniqueness, not the server's.
+func (emailArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
-// jobs is the job table in lifeline.db. It is safe for concurrent use.
-type jobs struct {
-	db *bolt.DB
+// workArgs is the background work of /demo/finish and /demo/close-early.
+type workArgs struct {
+	Work time.Duration `json:"work"`
+	Run  uint64        `json:"run"` // the run that enqueued it
 }
 
-func newJobs(db *bolt.DB) (*jobs, error) {
-	if err := createBuckets(db, string(jobsBucket)); err != nil {
-		return nil, err
+// finishArgs is the job of /demo/finish.
+type finishArgs struct{ workArgs }
+
+// Kind is the job kind River stores.
+func (finishArgs) Kind() string { return "finish" }
+
+// closeEarlyArgs is the job of /demo/close-early.
+type closeEarlyArgs struct{ workArgs }
+
+// Kind is the job kind River stores.
+func (closeEarlyArgs) Kind() string { return "close-early" }
+
+// queueConfig is how the jobs run: the number working at once, each job's
+// time bound, and when a job whose process died is retried.
+type queueConfig struct {
+	maxWorkers int           // jobs working at once in this process (-max-jobs)
+	jobTimeout time.Duration // a job's context is cancelled after it (-job-timeout)
+	rescue     time.Duration // a job running longer is taken as orphaned and retried
+	poll       time.Duration // the SQLite driver's fallback poll
+	stopAfter  time.Duration // soft-stop bound at the drain (the drain's length)
+}
+
+// queue is the River client of the server and what the handlers need of it.
+type queue struct {
+	client     *river.Client[*sql.Tx]
+	completeTx func(ctx context.Context, tx *sql.Tx, job *river.Job[emailArgs]) error
+}
+
+// newDriver returns River's driver for db: riversqlite on SQLite;
+// database/sql with a pgx LISTEN connection (riverpgxv5) on PostgreSQL.
+func newDriver(db *database) riverdriver.Driver[*sql.Tx] {
+	if db.dialect == postgres {
+		return riverdatabasesql.NewWithPgxListener(db.DB, db.pgPool)
 	}
-	return &jobs{db: db}, nil
+	return riversqlite.New(db.DB)
 }
 
-// save stores j, giving it an ID first if it has none.
-func (s *jobs) save(j *job) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(jobsBucket)
-		if j.ID == 0 {
-			id, err := b.NextSequence()
-			if err != nil {
-				return fmt.Errorf("job id: %w", err)
-			}
-			j.ID = id
+// migrateRiver creates or upgrades River's tables.
+func migrateRiver(ctx context.Context, db *database) error {
+	m, err := rivermigrate.New(newDriver(db), nil)
+	if err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	return nil
+}
+
+// newQueue builds the River client; the workers call into a. It does not
+// start it.
+func newQueue(a *app, cfg queueConfig) (*queue, error) {
+	workers := river.NewWorkers()
+	river.AddWorker(workers, river.WorkFunc(a.sendEmail))
+	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[finishArgs]) error {
+		return pause(ctx, j.Args.Work)
+	}))
+	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[closeEarlyArgs]) error {
+		return pause(ctx, j.Args.Work)
+	}))
+	rc := &river.Config{
+		ID:                   a.cfg.instance + "-" + newRef()[2:],
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.maxWorkers}},
+		Workers:              workers,
+		JobTimeout:           cfg.jobTimeout,
+		RescueStuckJobsAfter: cfg.rescue,
+		FetchCooldown:        10 * time.Millisecond,
+		FetchPollInterval:    cfg.poll,
+		SoftStopTimeout:      cfg.stopAfter,
+		Logger:               a.log.With("component", "river"),
+		ErrorHandler:         &jobErrors{log: a.log},
+	}
+	client, err := river.NewClient(newDriver(a.db), rc)
+	if err != nil {
+		return nil, fmt.Errorf("job queue: %w", err)
+	}
+	q := &queue{client: client}
+	if a.db.dialect == postgres {
+		q.completeTx = func(ctx context.Context, tx *sql.Tx, j *river.Job[emailArgs]) error {
+			_, err := river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx, j)
+			return err
 		}
-		v, err := json.Marshal(j)
-		if err != nil {
-			return fmt.Errorf("job %d: %w", j.ID, err)
+	} else {
+		q.completeTx = func(ctx context.Context, tx *sql.Tx, j *river.Job[emailArgs]) error {
+			_, err := river.JobCompleteTx[*riversqlite.Driver](ctx, tx, j)
+			return err
 		}
-		return b.Put(jobKey(j.ID), v)
-	})
+	}
+	return q, nil
 }
 
-func jobKey(id uint64) []byte {
-	return binary.BigEndian.AppendUint64(nil, id)
+// jobErrors logs the jobs that fail; River retries them.
+type jobErrors struct{ log *slog.Logger }
+
+// HandleError logs a job's error; River schedules its retry.
+func (h *jobErrors) HandleError(_ context.Context, job *rivertype.JobRow, err error) *river.ErrorHandlerResult {
+	h.log.Warn("job failed; River retries it", "job", job.ID, "kind", job.Kind, "attempt", job.Attempt, "err", err)
+	return nil
 }
 
-// list returns the latest jobs, newest first.
-func (s *jobs) list() ([]job, error) {
-	out := []job{}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(jobsBucket).Cursor()
-		for k, v := c.Last(); k != nil && len(out) < maxJobsListed; k, v = c.Prev() {
-			var j job
-			if err := json.Unmarshal(v, &j); err != nil {
-				return fmt.Errorf("job %x: %w", k, err)
-			}
-			out = append(out, j)
+// HandlePanic logs a job's panic; River retries it.
+func (h *jobErrors) HandlePanic(_ context.Context, job *rivertype.JobRow, v any, trace string) *river.ErrorHandlerResult {
+	h.log.Error("job panicked; River retries it", "job", job.ID, "kind", job.Kind, "panic", v, "trace", trace)
+	return nil
+}
+
+// sendEmail is the worker of the email jobs. It works for the job's
+// duration, then records the email and completes the job in one
+// transaction: a process that dies before the commit leaves neither, and
+// River runs the job again; one that dies after it leaves both.
+func (a *app) sendEmail(ctx context.Context, j *river.Job[emailArgs]) error {
+	if err := pause(ctx, j.Args.Work); err != nil {
+		return err
+	}
+	return a.db.inTx(ctx, func(tx *sql.Tx) error {
+		now := time.Now().UnixNano()
+		if _, err := tx.ExecContext(ctx, a.db.q(`INSERT INTO emails (ref, job, instance, sent) VALUES ($1, $2, $3, $4)`),
+			j.Args.Ref, j.ID, a.cfg.instance, now); err != nil {
+			return fmt.Errorf("email of order %s: %w", j.Args.Ref, err)
+		}
+		if _, err := tx.ExecContext(ctx, a.db.q(`UPDATE orders SET emailed = $1 WHERE ref = $2`), now, j.Args.Ref); err != nil {
+			return fmt.Errorf("email of order %s: %w", j.Args.Ref, err)
+		}
+		if err := a.queue.completeTx(ctx, tx, j); err != nil {
+			return fmt.Errorf("complete job %d: %w", j.ID, err)
 		}
 		return nil
 	})
-	return out, err
+}
+
+// start starts the workers. Jobs left by a process that died are run again
+// once River finds them orphaned (cfg.rescue after they started).
+func (q *queue) start(ctx context.Context) error {
+	if err := q.client.Start(ctx); err != nil {
+		return fmt.Errorf("job queue: %w", err)
+	}
+	return nil
+}
+
+// stop stops the workers gracefully: jobs still working after the soft-stop
+// bound are cancelled, and River makes them available again, to run at the
+// next start or on another instance. It returns when they have returned or
+// ctx is done.
+func (q *queue) stop(ctx context.Context) error {
+	err := q.client.Stop(ctx)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("job queue stop: %w", err)
+	}
+	return nil
+}
+
+// jobStates are the states of River's jobs the status shows.
+var jobStates = []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStateRunning, rivertype.JobStateRetryable,
+	rivertype.JobStateScheduled, rivertype.JobStateDiscarded, rivertype.JobStateCompleted,
+	rivertype.JobStateCancelled,
+}
+
+// jobCounts returns how many jobs are in each state, from River's table
+// (read only: River has no count in its API).
+func (a *app) jobCounts(ctx context.Context) (map[string]int64, error) {
+	rows, err := a.db.QueryContext(ctx, `SELECT state, count(*) FROM river_job GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("job counts: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]int64, len(jobStates))
+	for _, s := range jobStates {
+		out[string(s)] = 0
+	}
+	for rows.Next() {
+		var (
+			s string
+			n int64
+		)
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, fmt.Errorf("job counts: %w", err)
+		}
+		out[s] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("job counts: %w", err)
+	}
+	return out, nil
 }

@@ -1,52 +1,121 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
+
+	"github.com/riverqueue/river"
 
 	"github.com/lifeline-go/lifeline"
 	"github.com/lifeline-go/lifeline/status"
 )
 
-// listParams reads the query of a listing that takes no parameters.
-func listParams(r *http.Request) error {
-	q, err := query(r)
-	if err != nil {
-		return err
-	}
-	return newParams(q).done()
-}
-
 // The listings show what the runs did, so they are behind the status
 // page's access rule (status.Access, issue 19): mounted by routes through
 // a.listing.
 
-// listOrders is GET /demo/orders: every order as JSON, oldest first.
-func (a *app) listOrders(w http.ResponseWriter, r *http.Request) {
-	if err := listParams(r); err != nil {
-		badRequest(w, err)
-		return
-	}
-	list, err := a.orders.list()
+// maxPage bounds a page of a listing; pageSize is its default.
+const (
+	pageSize = 100
+	maxPage  = 1000
+)
+
+// page reads the parameters of a paged listing: limit (1 to maxPage,
+// default pageSize) and after, the previous page's last item. When they are
+// wrong it answers 400 and returns ok false.
+func page(w http.ResponseWriter, r *http.Request) (limit int, after string, ok bool) {
+	q, err := query(r)
 	if err != nil {
-		serverError(a.log, w, r, err)
-		return
+		badRequest(w, err)
+		return 0, "", false
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"orders": list})
+	p := newParams(q)
+	limit = p.integer("limit", pageSize, 1, maxPage)
+	after, _ = p.value("after")
+	if err := p.done(); err != nil {
+		badRequest(w, err)
+		return 0, "", false
+	}
+	return limit, after, true
 }
 
-// listJobs is GET /demo/jobs: the latest background jobs as JSON, newest first.
-func (a *app) listJobs(w http.ResponseWriter, r *http.Request) {
-	if err := listParams(r); err != nil {
-		badRequest(w, err)
+// listOrders is GET /demo/orders[?limit=N&after=REF]: a page of the orders
+// as JSON, oldest first, and the ref to pass as after for the next page.
+func (a *app) listOrders(w http.ResponseWriter, r *http.Request) {
+	limit, after, ok := page(w, r)
+	if !ok {
 		return
 	}
-	list, err := a.jobs.list()
+	list, more, err := a.queryOrders(r.Context(), after, limit)
 	if err != nil {
 		serverError(a.log, w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"jobs": list})
+	ans := map[string]any{"orders": list}
+	if more {
+		ans["next"] = list[len(list)-1].Ref
+	}
+	writeJSON(w, http.StatusOK, ans)
+}
+
+// jobJSON is a River job as GET /demo/jobs shows it.
+type jobJSON struct {
+	ID          int64           `json:"id"`
+	Kind        string          `json:"kind"`
+	State       string          `json:"state"`
+	Args        json.RawMessage `json:"args"`
+	Attempt     int             `json:"attempt"`
+	Errors      []string        `json:"errors,omitempty"`
+	CreatedAt   time.Time       `json:"created_at"`
+	AttemptedAt *time.Time      `json:"attempted_at,omitempty"`
+	AttemptedBy []string        `json:"attempted_by,omitempty"`
+	FinalizedAt *time.Time      `json:"finalized_at,omitempty"`
+}
+
+// listJobs is GET /demo/jobs[?limit=N&after=CURSOR]: River's jobs, newest
+// first, a page at a time (next is the cursor of the next page), with the
+// number of jobs in each state.
+func (a *app) listJobs(w http.ResponseWriter, r *http.Request) {
+	limit, after, ok := page(w, r)
+	if !ok {
+		return
+	}
+	lp := river.NewJobListParams().First(limit).OrderBy(river.JobListOrderByID, river.SortOrderDesc)
+	if after != "" {
+		var cur river.JobListCursor
+		if err := cur.UnmarshalText([]byte(after)); err != nil {
+			badRequest(w, &paramError{Name: "after", Reason: "not a cursor of this listing"})
+			return
+		}
+		lp = lp.After(&cur)
+	}
+	res, err := a.queue.client.JobList(r.Context(), lp)
+	if err != nil {
+		serverError(a.log, w, r, err)
+		return
+	}
+	counts, err := a.jobCounts(r.Context())
+	if err != nil {
+		serverError(a.log, w, r, err)
+		return
+	}
+	list := make([]jobJSON, 0, len(res.Jobs))
+	for _, j := range res.Jobs {
+		jj := jobJSON{ID: j.ID, Kind: j.Kind, State: string(j.State), Args: j.EncodedArgs, Attempt: j.Attempt,
+			CreatedAt: j.CreatedAt, AttemptedAt: j.AttemptedAt, AttemptedBy: j.AttemptedBy, FinalizedAt: j.FinalizedAt}
+		for _, e := range j.Errors {
+			jj.Errors = append(jj.Errors, e.Error)
+		}
+		list = append(list, jj)
+	}
+	ans := map[string]any{"jobs": list, "states": counts}
+	if len(list) == limit && res.LastCursor != nil {
+		if cur, err := res.LastCursor.MarshalText(); err == nil {
+			ans["next"] = string(cur)
+		}
+	}
+	writeJSON(w, http.StatusOK, ans)
 }
 
 // runJSON is a live run or the record of an ended one, as /demo/runs shows it.

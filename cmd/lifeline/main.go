@@ -7,8 +7,10 @@
 //	go run ./cmd/lifeline            # or: make run
 //	open http://127.0.0.1:8080/
 //
-// It needs no setup: its data (orders, jobs, sessions, idempotency keys) is
-// kept in embedded bbolt files under the user's cache directory (-data).
+// It needs no setup: its data (orders, emails, sessions, idempotency keys and
+// the durable jobs of River) is kept in one embedded SQLite database under
+// the user's cache directory (-data), or in PostgreSQL given -database or
+// $LIFELINE_DATABASE_URL, which several instances may share.
 // SIGINT or SIGTERM stops it gracefully: it stops accepting, waits for every
 // run, including work after Finish, for at most -drain, then cancels what is
 // left and exits non-zero. Every flag and endpoint is described in
@@ -69,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	a, err := newApp(cfg, log)
+	a, err := newApp(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -85,18 +87,52 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cfg.tlsCert != "" {
 		scheme = "https"
 	}
+	upkeepCtx, stopUpkeep := context.WithCancel(context.WithoutCancel(ctx))
+	waitUpkeep, err := a.start(upkeepCtx)
+	if err != nil {
+		stopUpkeep()
+		return errors.Join(err, ln.Close(), a.close())
+	}
 	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
-	log.Info("lifeline: serving", "addr", ln.Addr().String(), "data", cfg.dataDir,
-		"time-limit", cfg.timeLimit, "drain", cfg.drain, "h2c", cfg.h2c, "tls", cfg.tlsCert != "")
+	log.Info("lifeline: serving", "addr", ln.Addr().String(), "database", a.db.where, "instance", cfg.instance,
+		"time-limit", cfg.timeLimit, "drain", cfg.drain, "max-active", cfg.maxActive, "max-jobs", cfg.maxJobs,
+		"h2c", cfg.h2c, "tls", cfg.tlsCert != "")
 
 	logCtx, stopLog := context.WithCancel(context.WithoutCancel(ctx))
 	waitLog := a.logRuns(logCtx)
+	serveDone := make(chan struct{})
+	stopped := a.stopQueueAtDrain(ctx, serveDone)
 	serveErr := srv.Serve(ctx, ln) // drains the pool when ctx is done
+	close(serveDone)
 	a.settle()
+	queueErr := <-stopped
+	stopUpkeep()
+	waitUpkeep()
 	stopLog()
 	waitLog()
 	a.report(stdout)
-	return errors.Join(serveErr, a.close())
+	return errors.Join(serveErr, queueErr, a.close())
+}
+
+// stopQueueAtDrain stops the job workers when ctx is done, beside the
+// pool's drain and within the same deadline, or when serving ended for
+// another reason (serveDone closed): jobs still working when the drain ends
+// are cancelled and left to River, which runs them again at the next start
+// or on another instance. The channel gets the result.
+func (a *app) stopQueueAtDrain(ctx context.Context, serveDone <-chan struct{}) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-serveDone:
+		}
+		// The soft stop lasts the drain; the hard stop that follows only
+		// waits for cancelled jobs to return.
+		stopCtx, cancel := context.WithTimeout(context.Background(), a.cfg.drain+settleTimeout)
+		defer cancel()
+		done <- a.queue.stop(stopCtx)
+	}()
+	return done
 }
 
 // settleTimeout bounds the wait for runs that the drain deadline cancelled:
@@ -116,11 +152,21 @@ func (a *app) settle() {
 	}
 }
 
-// report prints what the pool did, and the runs that were still alive after
-// the drain (runaway runs that ignored their cancellation).
+// report prints what the pool did and how many durable jobs wait for the
+// next start or another instance, and logs the runs that were still alive
+// after the drain (runaway runs that ignored their cancellation).
 func (a *app) report(stdout io.Writer) {
 	st := a.pool.Stats()
-	fmt.Fprintf(stdout, "stopped: %d runs, %d time limits hit, %d runaway\n", st.Accepted, st.TimeLimitHits, st.Runaway)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	left := int64(-1)
+	if counts, err := a.jobCounts(ctx); err != nil {
+		a.log.Error("lifeline: job counts", "err", err)
+	} else {
+		left = counts["available"] + counts["retryable"] + counts["scheduled"] + counts["running"]
+	}
+	fmt.Fprintf(stdout, "stopped: %d runs, %d time limits hit, %d runaway, %d jobs left for later\n",
+		st.Accepted, st.TimeLimitHits, st.Runaway, left)
 	for _, ri := range a.pool.Active() {
 		a.log.Error("lifeline: run still alive after the drain", "run", ri.ID, "route", ri.Route,
 			"uri", ri.URI, "phase", ri.Phase.String(), "elapsed", ri.Elapsed, "runaway", ri.Runaway)

@@ -3,15 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/lifeline-go/lifeline/server"
 	"github.com/lifeline-go/lifeline/status"
@@ -82,9 +79,9 @@ func TestIndex(t *testing.T) {
 	}
 }
 
-// Cancelling run's context while a job works after Finish: run waits for
-// the job, which completes and is recorded, and returns nil (seed: the
-// work "the user won't wait for" must not be lost on a restart).
+// Cancelling run's context while a job works after Finish: the drain waits
+// for the job, which completes, and run returns nil (seed: the work "the
+// user won't wait for" must not be lost on a restart).
 func TestGracefulShutdown(t *testing.T) {
 	const work = 500 * time.Millisecond
 	ts := startServer(t)
@@ -93,63 +90,62 @@ func TestGracefulShutdown(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("answer: %s %q", resp.Status, resp.body)
 	}
+	eventually(t, 10*time.Second, "the job to start", func() bool {
+		list := jobList(t, ts)
+		return len(list) == 1 && list[0].State == "running"
+	})
 	start := time.Now()
 	if err := ts.stop(t); err != nil {
 		t.Fatalf("run = %v, want nil after a clean drain\nstderr:\n%s", err, ts.stderr)
 	}
-	if elapsed := time.Since(start); elapsed < work/2 {
+	if elapsed := time.Since(start); elapsed < work/4 {
 		t.Errorf("run returned %v after the cancel: it did not wait for the job", elapsed)
 	}
-	jobs := readJobs(t, ts.dataDir)
-	if len(jobs) != 1 || jobs[0].State != jobDone {
-		t.Errorf("jobs after the shutdown = %+v, want one, done", jobs)
+	if states := restartJobStates(t, ts); states["completed"] != 1 {
+		t.Errorf("jobs after the shutdown = %v, want one completed", states)
 	}
 	if out := ts.stdout.String(); !strings.Contains(out, "stopped: 1 runs") {
 		t.Errorf("stdout = %q, want the summary line", out)
 	}
 }
 
-// A job longer than the drain deadline is cancelled with
-// ErrServerShutdown, recorded as interrupted, and run reports it.
+// A job longer than the drain deadline is cancelled and left to River,
+// which makes it available again: it is not lost, and the next start runs
+// it (seed: a deploy that does not wait must not lose the work).
 func TestShutdownDrainDeadline(t *testing.T) {
 	ts := startServer(t, "-drain", "100ms")
 	c := newClient(t, "HTTP/1.1")
 	if resp := get(t, c, ts.base+"/demo/finish?work=30s"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("answer: %s %q", resp.Status, resp.body)
 	}
-	err := ts.stop(t)
-	if !errors.Is(err, server.ErrDrainIncomplete) {
-		t.Fatalf("run = %v, want an error matching server.ErrDrainIncomplete", err)
+	eventually(t, 10*time.Second, "the job to start", func() bool {
+		list := jobList(t, ts)
+		return len(list) == 1 && list[0].State == "running"
+	})
+	if err := ts.stop(t); err != nil {
+		t.Fatalf("run = %v, want nil: the pool drained, the job is River's\nstderr:\n%s", err, ts.stderr)
 	}
-	jobs := readJobs(t, ts.dataDir)
-	if len(jobs) != 1 || jobs[0].State != jobInterrupted || jobs[0].Reason != "server shutdown" {
-		t.Errorf("jobs after the shutdown = %+v, want one, interrupted by the server shutdown", jobs)
+	states := restartJobStates(t, ts)
+	if states["available"]+states["retryable"]+states["running"] != 1 || states["completed"] != 0 {
+		t.Errorf("jobs after the shutdown = %v, want the one job waiting to run again", states)
 	}
 }
 
-// readJobs reads the jobs of a stopped server from its data directory.
-func readJobs(t *testing.T, dir string) []job {
+// restartJobStates opens the database of the stopped server of ts, with no
+// job worker, and returns how many jobs are in each state.
+func restartJobStates(t *testing.T, ts *testServer) map[string]int64 {
 	t.Helper()
-	db, err := openDB(dir, mainFile)
+	db, err := openDatabase(context.Background(), ts.dataDir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	var out []job
-	err = db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(jobsBucket).ForEach(func(_, v []byte) error {
-			var j job
-			if err := json.Unmarshal(v, &j); err != nil {
-				return err
-			}
-			out = append(out, j)
-			return nil
-		})
-	})
+	defer db.close()
+	a := &app{db: db}
+	states, err := a.jobCounts(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return states
 }
 
 // A second server on the same data directory fails at once with a message

@@ -2,27 +2,27 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // The states of an order, as GET /demo/orders shows them.
 const (
-	// statePlaced: the order's transaction committed; its shutdown function
-	// has not run yet.
+	// statePlaced: the order's transaction committed (with its email job);
+	// whether its answer reached the client is not known yet.
 	statePlaced = "placed"
-	// stateConfirmed: the client was still there when the run ended.
+	// stateConfirmed: the client's TCP stack acknowledged the whole answer.
 	stateConfirmed = "confirmed"
-	// stateUnconfirmed: the client left while the order was processed; the
+	// stateUnconfirmed: the answer was not delivered (the client left,
+	// reset, went silent) or the server stopped before it could tell; the
 	// order is kept, to be presented again when the visitor comes back.
 	stateUnconfirmed = "unconfirmed"
-	// stateFailed: the transaction was rolled back (time limit, shutdown):
-	// nothing of the order was written, and its ref may be used again.
+	// stateFailed: the order's work was cut short (time limit, shutdown)
+	// and its transaction never ran: nothing of it was written but this
+	// row, and its ref may be used again.
 	stateFailed = "failed"
 )
 
@@ -30,112 +30,218 @@ const (
 // work: the "process of registering the products" that must not stop half way.
 const orderItems = 4
 
-var ordersBucket = []byte("orders")
+// orphanAge is how old a placed order must be before any instance may
+// resolve it: its run has ended by then (the delivery wait is bounded by
+// deliveryWait, the shutdown functions by the pool's budget), so an order
+// still placed belongs to a process that died.
+const orphanAge = time.Minute
 
-// errOrderExists is returned by orders.place for a ref already in use.
+// errOrderExists is returned by placeOrder for a ref already in use.
 var errOrderExists = errors.New("order exists")
 
-// order is one order of /demo/order, stored as JSON in orders.db.
+// order is one order of /demo/order, a row of the orders table.
 type order struct {
-	Ref     string    `json:"ref"`
-	State   string    `json:"state"`
-	Items   []string  `json:"items"`
-	Work    string    `json:"work"`
-	Run     uint64    `json:"run"`              // the run that placed it
-	Status  string    `json:"status,omitempty"` // the run's connection status at its end
-	Reason  string    `json:"reason,omitempty"` // why it failed
-	Created time.Time `json:"created"`          // the request arrived
-	Placed  time.Time `json:"placed,omitzero"`  // the transaction committed
-	Updated time.Time `json:"updated"`
+	Ref      string    `json:"ref"`
+	State    string    `json:"state"`
+	Items    []string  `json:"items"`
+	Work     string    `json:"work"`
+	Run      uint64    `json:"run"`              // the run that placed it
+	Instance string    `json:"instance"`         // the server that placed it (-instance)
+	Status   string    `json:"status,omitempty"` // the run's connection status at its end
+	Reason   string    `json:"reason,omitempty"` // why it failed or is unconfirmed
+	Job      int64     `json:"job,omitempty"`    // its email job
+	Emailed  time.Time `json:"emailed,omitzero"` // the email job's commit
+	Emails   int       `json:"emails"`           // emails sent for it: 1 once its job ran, never more
+	Created  time.Time `json:"created"`          // the request arrived
+	Placed   time.Time `json:"placed,omitzero"`  // the transaction committed
+	Updated  time.Time `json:"updated"`
 }
 
-// orders is the order table in orders.db. It is safe for concurrent use.
-type orders struct {
-	db *bolt.DB
-}
-
-func newOrders(db *bolt.DB) (*orders, error) {
-	if err := createBuckets(db, string(ordersBucket)); err != nil {
-		return nil, err
+// registerItems is the order's work: it registers its items one by one
+// over work, with ctx (the run's: a client that leaves does not cancel it
+// under IgnoreUserAbort; the time limit and the drain deadline do). It
+// writes nothing: the order commits afterwards in one short transaction, so
+// a slow order holds no lock that other orders wait for.
+func registerItems(ctx context.Context, ord *order, work time.Duration) error {
+	for i := range orderItems {
+		if err := pause(ctx, work/orderItems); err != nil {
+			ord.Items = nil
+			return err
+		}
+		ord.Items = append(ord.Items, fmt.Sprintf("item %d of %d", i+1, orderItems))
 	}
-	return &orders{db: db}, nil
+	return nil
 }
 
-// place writes ord in one write transaction that registers its items one
-// by one over work, and commits only when all are in. If ctx is cancelled
-// first (the run's time limit or the server's drain deadline; a client that
-// leaves does not cancel it under IgnoreUserAbort), the transaction is
-// rolled back, nothing is written, and the cause is returned. A ref held by
+// placeOrder commits ord, in state placed, together with its email job
+// (unless withJob is false), in one transaction; inTx, called last with ord
+// as committed, may add to it (the recorded answer). A ref held by
 // an order that did not fail returns errOrderExists and that order.
-func (o *orders) place(ctx context.Context, ord *order, work time.Duration) (existing order, err error) {
-	err = o.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(ordersBucket)
-		if v := b.Get([]byte(ord.Ref)); v != nil {
-			if err := json.Unmarshal(v, &existing); err != nil {
+func (a *app) placeOrder(ctx context.Context, ord *order, email time.Duration, withJob bool, inTx func(*sql.Tx) error) (existing order, err error) {
+	err = a.db.inTx(ctx, func(tx *sql.Tx) error {
+		items, err := json.Marshal(ord.Items)
+		if err != nil {
+			return fmt.Errorf("order %s: %w", ord.Ref, err)
+		}
+		now := time.Now()
+		res, err := tx.ExecContext(ctx, a.db.q(`
+			INSERT INTO orders (ref, state, items, work, run, instance, created, placed, updated)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+			ON CONFLICT (ref) DO UPDATE SET state = excluded.state, items = excluded.items, work = excluded.work,
+				run = excluded.run, instance = excluded.instance, status = '', reason = '', job = 0, emailed = 0,
+				created = excluded.created, placed = excluded.placed, updated = excluded.updated
+			WHERE orders.state = 'failed'`),
+			ord.Ref, statePlaced, string(items), ord.Work, int64(ord.Run), ord.Instance, nanos(ord.Created), nanos(now))
+		if err != nil {
+			return fmt.Errorf("order %s: %w", ord.Ref, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("order %s: %w", ord.Ref, err)
+		} else if n == 0 {
+			existing, err = scanOrder(tx.QueryRowContext(ctx, a.db.q(`SELECT `+orderColumns+` FROM orders WHERE ref = $1`), ord.Ref))
+			if err != nil {
+				return err
+			}
+			return errOrderExists
+		}
+		if withJob {
+			job, err := a.queue.client.InsertTx(ctx, tx, emailArgs{Ref: ord.Ref, Work: email}, nil)
+			if err != nil {
+				return fmt.Errorf("order %s: email job: %w", ord.Ref, err)
+			}
+			if _, err := tx.ExecContext(ctx, a.db.q(`UPDATE orders SET job = $1 WHERE ref = $2`), job.Job.ID, ord.Ref); err != nil {
 				return fmt.Errorf("order %s: %w", ord.Ref, err)
 			}
-			if existing.State != stateFailed {
-				return errOrderExists
-			}
+			ord.Job = job.Job.ID
 		}
-		for i := range orderItems {
-			if err := pause(ctx, work/orderItems); err != nil {
-				return err
-			}
-			ord.Items = append(ord.Items, fmt.Sprintf("item %d of %d", i+1, orderItems))
-			if err := putOrder(b, ord); err != nil {
-				return err
-			}
+		ord.State, ord.Placed, ord.Updated = statePlaced, now, now
+		if inTx != nil {
+			return inTx(tx)
 		}
-		ord.State, ord.Placed, ord.Updated = statePlaced, time.Now(), time.Now()
-		return putOrder(b, ord)
+		return nil
 	})
-	if err != nil {
-		ord.Items = nil
-	}
 	return existing, err
 }
 
-// settle records the end of ord's run: its new state, the run's connection
-// status and, for a failed order, the reason. A failed order does not
-// replace an order that did not fail.
-func (o *orders) settle(ord *order, state, status, reason string) error {
-	return o.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(ordersBucket)
-		if state == stateFailed {
-			if v := b.Get([]byte(ord.Ref)); v != nil {
-				var cur order
-				if err := json.Unmarshal(v, &cur); err == nil && cur.State != stateFailed {
-					return nil
-				}
-			}
-		}
-		ord.State, ord.Status, ord.Reason, ord.Updated = state, status, reason, time.Now()
-		return putOrder(b, ord)
-	})
-}
-
-func putOrder(b *bolt.Bucket, ord *order) error {
-	v, err := json.Marshal(ord)
+// settleOrder moves a placed order to state (confirmed or unconfirmed), with
+// the run's connection status and the reason. An order that a delivered
+// replay confirmed first keeps its state and gets the status. It touches
+// one row and waits for no other order.
+func (a *app) settleOrder(ctx context.Context, ref, state, status, reason string) error {
+	_, err := a.db.ExecContext(ctx, a.db.q(`UPDATE orders SET
+			state = CASE WHEN state = $6 THEN $1 ELSE state END,
+			reason = CASE WHEN state = $6 THEN $3 ELSE reason END,
+			status = $2, updated = $4
+		WHERE ref = $5 AND (state = $6 OR status = '')`), state, status, reason, time.Now().UnixNano(), ref, statePlaced)
 	if err != nil {
-		return fmt.Errorf("order %s: %w", ord.Ref, err)
+		return fmt.Errorf("settle order %s: %w", ref, err)
 	}
-	return b.Put([]byte(ord.Ref), v)
+	return nil
 }
 
-// list returns every order, oldest first.
-func (o *orders) list() ([]order, error) {
+// failOrder records an order whose work was cut short, unless its ref is
+// held by an order that did not fail.
+func (a *app) failOrder(ctx context.Context, ord *order, status, reason string) error {
+	now := time.Now().UnixNano()
+	_, err := a.db.ExecContext(ctx, a.db.q(`
+		INSERT INTO orders (ref, state, items, work, run, instance, status, reason, created, updated)
+		VALUES ($1, $2, '[]', $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (ref) DO UPDATE SET run = excluded.run, instance = excluded.instance, status = excluded.status,
+			reason = excluded.reason, created = excluded.created, updated = excluded.updated
+		WHERE orders.state = 'failed'`),
+		ord.Ref, stateFailed, ord.Work, int64(ord.Run), ord.Instance, status, reason, nanos(ord.Created), now)
+	if err != nil {
+		return fmt.Errorf("order %s failed: %w", ord.Ref, err)
+	}
+	return nil
+}
+
+// confirmReplayed confirms an unconfirmed order whose answer reached the
+// client later, as the replay of an idempotent retry.
+func (a *app) confirmReplayed(ctx context.Context, ref string) error {
+	_, err := a.db.ExecContext(ctx, a.db.q(`UPDATE orders SET state = $1, reason = $2, updated = $3
+		WHERE ref = $4 AND state IN ($5, $6)`), stateConfirmed, "answer delivered by an idempotent replay",
+		time.Now().UnixNano(), ref, stateUnconfirmed, statePlaced)
+	if err != nil {
+		return fmt.Errorf("confirm order %s: %w", ref, err)
+	}
+	return nil
+}
+
+// resolveOrphans settles the orders left placed by a process that died
+// before their answer's delivery was known: unconfirmed, with the reason.
+// all resolves every placed order (SQLite: the data directory's lock proves
+// no other process has one in flight); otherwise only this instance's (a
+// restart under the same -instance) and those older than orphanAge. Their
+// email jobs are left to River, which runs them. It returns how many orders
+// it resolved.
+func (a *app) resolveOrphans(ctx context.Context, all bool) (int64, error) {
+	const why = "the server stopped before the answer's delivery was known"
+	now := time.Now()
+	res, err := a.db.ExecContext(ctx, a.db.q(`UPDATE orders SET state = $1, reason = $2, updated = $3
+		WHERE state = $4 AND ($5 OR instance = $6 OR placed < $7)`),
+		stateUnconfirmed, why, now.UnixNano(), statePlaced, all, a.cfg.instance, now.Add(-orphanAge).UnixNano())
+	if err != nil {
+		return 0, fmt.Errorf("resolve orphaned orders: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// orderColumns are the columns scanOrder reads, in its order.
+const orderColumns = `ref, state, items, work, run, instance, status, reason, job, emailed, created, placed, updated,
+	(SELECT count(*) FROM emails WHERE emails.ref = orders.ref)`
+
+// rowScanner is *sql.Row or *sql.Rows.
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanOrder(row rowScanner) (order, error) {
+	var (
+		o                                 order
+		items                             string
+		run                               int64
+		emailed, created, placed, updated int64
+	)
+	err := row.Scan(&o.Ref, &o.State, &items, &o.Work, &run, &o.Instance, &o.Status, &o.Reason, &o.Job,
+		&emailed, &created, &placed, &updated, &o.Emails)
+	if err != nil {
+		return o, fmt.Errorf("order: %w", err)
+	}
+	if err := json.Unmarshal([]byte(items), &o.Items); err != nil {
+		return o, fmt.Errorf("order %s: items: %w", o.Ref, err)
+	}
+	o.Run = uint64(run)
+	o.Emailed, o.Created, o.Placed, o.Updated = fromNanos(emailed), fromNanos(created), fromNanos(placed), fromNanos(updated)
+	return o, nil
+}
+
+// queryOrders returns up to limit orders, oldest first, after the order
+// whose ref is after (the previous page's last), and whether there are more.
+func (a *app) queryOrders(ctx context.Context, after string, limit int) ([]order, bool, error) {
+	stmt := `SELECT ` + orderColumns + ` FROM orders`
+	args := []any{limit + 1}
+	if after != "" {
+		stmt += ` WHERE (created, ref) > (SELECT created, ref FROM orders WHERE ref = $2)`
+		args = append(args, after)
+	}
+	rows, err := a.db.QueryContext(ctx, a.db.q(stmt+` ORDER BY created, ref LIMIT $1`), args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("list orders: %w", err)
+	}
+	defer rows.Close()
 	out := []order{}
-	err := o.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(ordersBucket).ForEach(func(k, v []byte) error {
-			var ord order
-			if err := json.Unmarshal(v, &ord); err != nil {
-				return fmt.Errorf("order %s: %w", k, err)
-			}
-			out = append(out, ord)
-			return nil
-		})
-	})
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
-	return out, err
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("list orders: %w", err)
+	}
+	more := len(out) > limit
+	if more {
+		out = out[:limit]
+	}
+	return out, more, nil
 }

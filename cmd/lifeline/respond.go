@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/idempotency"
 )
 
 // demoFunc is a demo endpoint: a handler that runs inside a Lifeline run and
@@ -32,18 +33,35 @@ func (f demoFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // writeJSON answers v as indented JSON.
 func writeJSON(w http.ResponseWriter, code int, v any) {
+	rec, err := jsonRecord(code, v)
+	if err != nil {
+		internalError(slog.Default(), w, nil, http.StatusInternalServerError, "internal error", err)
+		return
+	}
+	writeRecord(w, rec)
+}
+
+// jsonRecord returns the answer code with v as indented JSON, as a record
+// that can be written (writeRecord) and kept for idempotent replays.
+func jsonRecord(code int, v any) (*idempotency.Record, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // URIs with & stay readable
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
-		internalError(slog.Default(), w, nil, http.StatusInternalServerError, "internal error", fmt.Errorf("encoding the answer: %w", err))
-		return
+		return nil, fmt.Errorf("encoding the answer: %w", err)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	_, _ = buf.WriteTo(w)
+	h := http.Header{"Content-Type": {"application/json"}, "Cache-Control": {"no-store"}}
+	return &idempotency.Record{StatusCode: code, Header: h, Body: buf.Bytes(), BodySize: int64(buf.Len())}, nil
+}
+
+// writeRecord writes rec as the answer.
+func writeRecord(w http.ResponseWriter, rec *idempotency.Record) {
+	for k, v := range rec.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.StatusCode)
+	_, _ = w.Write(rec.Body)
 }
 
 // badRequest answers 400 with err's message, which names the parameter.

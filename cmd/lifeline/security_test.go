@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -300,7 +299,7 @@ func newTestApp(t *testing.T) (*app, *httptest.Server, *syncBuffer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := newApp(cfg, slog.New(slog.NewTextHandler(&logBuf, nil)))
+	a, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(&logBuf, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,14 +318,14 @@ func newTestApp(t *testing.T) (*app, *httptest.Server, *syncBuffer) {
 	return a, srv, &logBuf
 }
 
-// fullDisk is a job store on a full disk: every write fails as bbolt's
-// would, naming the file.
-type fullDisk struct{ path string }
-
-func (d fullDisk) save(*job) error {
-	return fmt.Errorf("write %s: %w", d.path, syscall.ENOSPC)
+// closeDB breaks the app's database as a lost disk or server would: every
+// statement fails with "sql: database is closed".
+func closeDB(t *testing.T, a *app) {
+	t.Helper()
+	if err := a.db.DB.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
-func (d fullDisk) list() ([]job, error) { return nil, d.save(nil) }
 
 // downStore is a session store that cannot be reached, as Redis down is.
 type downStore struct{}
@@ -362,18 +361,14 @@ func TestInternalErrors(t *testing.T) {
 		msg      string
 		detail   string // in the log, never in the body
 	}{
-		{name: "disk full, finish", path: "/demo/finish?work=0s", code: 500, msg: "internal error",
-			breakApp: func(t *testing.T, a *app) { a.jobs = fullDisk{path: a.mainDB.Path()} }, detail: "no space left on device"},
-		{name: "disk full, close-early", path: "/demo/close-early?work=0s", code: 500, msg: "internal error",
-			breakApp: func(t *testing.T, a *app) { a.jobs = fullDisk{path: a.mainDB.Path()} }, detail: "no space left on device"},
-		{name: "disk full, jobs listing", path: "/demo/jobs", code: 500, msg: "internal error",
-			breakApp: func(t *testing.T, a *app) { a.jobs = fullDisk{path: a.mainDB.Path()} }, detail: "no space left on device"},
-		{name: "closed database", path: "/demo/orders", code: 500, msg: "internal error",
-			breakApp: func(t *testing.T, a *app) {
-				if err := a.ordersDB.Close(); err != nil {
-					t.Fatal(err)
-				}
-			}, detail: "database not open"},
+		{name: "database lost, finish", path: "/demo/finish?work=0s", code: 500, msg: "internal error",
+			breakApp: closeDB, detail: "database is closed"},
+		{name: "database lost, close-early", path: "/demo/close-early?work=0s", code: 500, msg: "internal error",
+			breakApp: closeDB, detail: "database is closed"},
+		{name: "database lost, jobs listing", path: "/demo/jobs", code: 500, msg: "internal error",
+			breakApp: closeDB, detail: "database is closed"},
+		{name: "database lost, orders listing", path: "/demo/orders", code: 500, msg: "internal error",
+			breakApp: closeDB, detail: "database is closed"},
 		{name: "session store down", path: "/demo/session?hold=0s", code: 503, msg: "session store unavailable; try again",
 			breakApp: func(t *testing.T, a *app) {
 				m, err := session.New(downStore{}, session.WithLogger(a.log))
@@ -391,7 +386,7 @@ func TestInternalErrors(t *testing.T) {
 			if code != tc.code || m == nil || m[1] != tc.msg {
 				t.Fatalf("answer %d %q, want %d %q (id ...)", code, body, tc.code, tc.msg)
 			}
-			for _, leak := range []string{tc.detail, a.cfg.dataDir, "lifeline.db", "orders.db", "redisstore", "bolt"} {
+			for _, leak := range []string{tc.detail, a.cfg.dataDir, sqliteFile, "redisstore", "sqlite"} {
 				if strings.Contains(body, leak) {
 					t.Errorf("the body %q shows %q", body, leak)
 				}

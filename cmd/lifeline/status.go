@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/lifeline-go/lifeline/status"
 )
 
@@ -45,6 +47,9 @@ func (a *app) newStatus() (*status.Handler, error) {
 		a.log.Warn("lifeline: -status-token is visible to every local user (ps, /proc); use -status-token-file or $" + statusTokenEnv)
 	case "env":
 		a.log.Info("lifeline: status token read from $" + statusTokenEnv)
+	}
+	if err := h.Metrics().Registry().Register(newJobsCollector(a)); err != nil {
+		return nil, fmt.Errorf("job metrics: %w", err)
 	}
 	if a.cfg.queryString {
 		a.log.Warn("lifeline: -status-query-strings: request query strings are shown on /status, in /demo/runs and in the log")
@@ -114,4 +119,35 @@ func (a *app) logRuns(ctx context.Context) (wait func()) {
 		}
 	})
 	return wg.Wait
+}
+
+// jobsCollector exports the job queue on /metrics: lifeline_jobs{state},
+// the number of River jobs in each state (available, running, retryable,
+// scheduled, discarded, completed, cancelled), read at each scrape.
+type jobsCollector struct {
+	a    *app
+	desc *prometheus.Desc
+}
+
+func newJobsCollector(a *app) *jobsCollector {
+	return &jobsCollector{a: a, desc: prometheus.NewDesc("lifeline_jobs",
+		"Durable jobs (River) of the reference server, by state.", []string{"state"}, nil)}
+}
+
+// Describe implements prometheus.Collector.
+func (c *jobsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector. A database that cannot be read
+// in a second leaves the metric out of this scrape, logged.
+func (c *jobsCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	counts, err := c.a.jobCounts(ctx)
+	if err != nil {
+		c.a.log.Warn("metrics: job counts", "err", err)
+		return
+	}
+	for _, s := range jobStates {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[string(s)]), string(s))
+	}
 }

@@ -4,7 +4,7 @@
 // bbolt serialises write transactions, so Reserve is atomic; a bbolt file
 // is opened by one process at a time, so the keys are shared by the
 // handlers of one process only (use redisstore across processes). Every
-// Reserve, Complete and Release is one write transaction, synced to disk
+// Reserve, Renew, Complete and Release is one write transaction, synced to disk
 // unless the DB was opened with NoSync.
 //
 // Entries live in one bucket, with an index bucket ordered by expiry time;
@@ -38,34 +38,49 @@ type Store struct {
 	index  []byte // expiry (8 bytes, big-endian Unix nanoseconds) + key → nothing
 }
 
-// Option configures a [Store]; options are checked once, by [New].
-type Option func(*options)
+// Option configures a [Store]. Options are made by the With functions of
+// this package and checked once, by [New].
+type Option interface {
+	apply(*options)
+}
+
+// optionFunc is the Option of the With functions.
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
 
 type options struct {
 	bucket string
+}
+
+func defaultOptions() options {
+	return options{bucket: "idempotency"}
 }
 
 // WithBucket sets the name of the bucket that holds the entries; the index
 // bucket is named after it with the suffix ".expiry". The default is
 // "idempotency".
 func WithBucket(name string) Option {
-	return func(o *options) { o.bucket = name }
+	return optionFunc(func(o *options) { o.bucket = name })
 }
 
 // New returns a Store that keeps its entries in db, creating its buckets if
 // needed. It returns an error matching [idempotency.ErrInvalidOption] for a
-// nil db or an empty bucket name, and the error of bbolt if the buckets
-// cannot be created.
+// nil db, a nil option or an empty bucket name, and the error of bbolt if
+// the buckets cannot be created.
 func New(db *bbolt.DB, opts ...Option) (*Store, error) {
-	o := options{bucket: "idempotency"}
-	for _, opt := range opts {
-		opt(&o)
+	if db == nil {
+		return nil, fmt.Errorf("boltstore: nil DB: %w", idempotency.ErrInvalidOption)
 	}
-	switch {
-	case db == nil:
-		return nil, fmt.Errorf("%w: boltstore: nil DB", idempotency.ErrInvalidOption)
-	case o.bucket == "":
-		return nil, fmt.Errorf("%w: boltstore: WithBucket(\"\")", idempotency.ErrInvalidOption)
+	o := defaultOptions()
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("boltstore: opts[%d] is nil: %w", i, idempotency.ErrInvalidOption)
+		}
+		opt.apply(&o)
+	}
+	if o.bucket == "" {
+		return nil, fmt.Errorf("boltstore: WithBucket(\"\"): %w", idempotency.ErrInvalidOption)
 	}
 	s := &Store{db: db, bucket: []byte(o.bucket), index: []byte(o.bucket + ".expiry")}
 	err := db.Update(func(tx *bbolt.Tx) error {
@@ -86,7 +101,7 @@ func New(db *bbolt.DB, opts ...Option) (*Store, error) {
 var errLost = errors.New("boltstore: not reserved with this token")
 
 // Reserve implements [idempotency.Store.Reserve].
-func (s *Store) Reserve(ctx context.Context, key, fingerprint, token string, ttl time.Duration) (idempotency.Reservation, error) {
+func (s *Store) Reserve(ctx context.Context, key, fingerprint, token string, lease time.Duration) (idempotency.Reservation, error) {
 	if err := ctx.Err(); err != nil {
 		return idempotency.Reservation{}, fmt.Errorf("boltstore: reserve: %w", err)
 	}
@@ -111,12 +126,34 @@ func (s *Store) Reserve(ctx context.Context, key, fingerprint, token string, ttl
 			return nil
 		}
 		res.State = idempotency.StateReserved
-		return put(b, ix, k, &entry{fingerprint: fingerprint, token: token, expires: now.Add(ttl)})
+		return put(b, ix, k, &entry{fingerprint: fingerprint, token: token, expires: now.Add(lease)})
 	})
 	if err != nil {
 		return idempotency.Reservation{}, s.wrap("reserve", key, err)
 	}
 	return res, nil
+}
+
+// Renew implements [idempotency.Store.Renew].
+func (s *Store) Renew(ctx context.Context, key, token string, lease time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("boltstore: renew: %w", err)
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b, ix := tx.Bucket(s.bucket), tx.Bucket(s.index)
+		now := time.Now()
+		k := []byte(key)
+		e, err := s.owned(b, ix, k, token, now)
+		if err != nil {
+			return err
+		}
+		if err := ix.Delete(indexKey(e.expires, k)); err != nil {
+			return err
+		}
+		e.expires = now.Add(lease)
+		return put(b, ix, k, e)
+	})
+	return s.wrap("renew", key, err)
 }
 
 // Complete implements [idempotency.Store.Complete].

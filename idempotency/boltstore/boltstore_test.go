@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -40,6 +41,14 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestConcurrentDuplicates is the double click multiplied: 50 identical
+// POSTs with one key at once, behind the middleware.
+func TestConcurrentDuplicates(t *testing.T) {
+	idempotencytest.RunConcurrency(t, func(t *testing.T) idempotency.Store {
+		return newStore(t, openDB(t, filepath.Join(t.TempDir(), "idem.db")))
+	})
+}
+
 func TestNewRejectsBadOptions(t *testing.T) {
 	db := openDB(t, filepath.Join(t.TempDir(), "idem.db"))
 	tests := []struct {
@@ -49,11 +58,13 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	}{
 		{"nil DB", nil, nil},
 		{"empty bucket", db, []boltstore.Option{boltstore.WithBucket("")}},
+		{"nil option", db, []boltstore.Option{boltstore.WithBucket("b"), nil}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := boltstore.New(tt.db, tt.opts...); !errors.Is(err, idempotency.ErrInvalidOption) {
-				t.Fatalf("New error = %v, want ErrInvalidOption", err)
+			_, err := boltstore.New(tt.db, tt.opts...)
+			if !errors.Is(err, idempotency.ErrInvalidOption) || !strings.HasPrefix(err.Error(), "boltstore: ") {
+				t.Fatalf("New error = %v, want one matching ErrInvalidOption, prefixed boltstore:", err)
 			}
 		})
 	}

@@ -22,3 +22,18 @@ func ExampleRun() {
 		})
 	}
 }
+
+// ExampleRunConcurrency checks a store under 50 identical requests sent at
+// once, beside the conformance test. (Compiled, not run: it needs the
+// *testing.T of a real test.)
+func ExampleRunConcurrency() {
+	_ = func(t *testing.T) { // func TestConcurrentDuplicates(t *testing.T)
+		idempotencytest.RunConcurrency(t, func(t *testing.T) idempotency.Store {
+			s, err := memstore.New()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		})
+	}
+}

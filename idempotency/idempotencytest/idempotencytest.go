@@ -14,12 +14,16 @@
 //		})
 //	}
 //
-// The suite covers reservation, the fingerprint check, completion and
-// release with their ownership tokens, records round-tripping unchanged,
+// The suite covers reservation, the fingerprint check, lease renewal,
+// completion and release with their ownership tokens, records round-tripping unchanged,
 // expiry, cancelled contexts, and the atomicity of Reserve under
 // concurrent callers. Expiry is checked against the store's own clock with
 // short TTLs and polling (a real Redis cannot be given virtual time), so a
 // run takes a fraction of a second.
+//
+// [RunConcurrency] checks the store end to end, behind the middleware: many
+// identical requests sent at once over HTTP place exactly one order. Call it
+// beside Run.
 package idempotencytest
 
 import (
@@ -60,6 +64,8 @@ func Run(t *testing.T, newStore func(t *testing.T) idempotency.Store) {
 		{"KeysAreDistinct", testKeysAreDistinct},
 		{"ConcurrentReserve", testConcurrentReserve},
 		{"ReservationExpires", testReservationExpires},
+		{"RenewExtendsLease", testRenewExtendsLease},
+		{"RenewOwnership", testRenewOwnership},
 		{"RecordExpires", testRecordExpires},
 		{"CancelledContext", testCancelledContext},
 	}
@@ -322,5 +328,52 @@ func testCancelledContext(t *testing.T, s idempotency.Store) {
 	if err := s.Release(c, "k", "t"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Release with a cancelled context: error = %v, want context.Canceled", err)
 	}
+	if err := s.Renew(c, "k", "t", long); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Renew with a cancelled context: error = %v, want context.Canceled", err)
+	}
 	reserve(t, s, "k", fpA, "u", long, idempotency.StateInProgress)
+}
+
+// testRenewExtendsLease is the lease of a live run: renewed, it outlives
+// the duration it was reserved with, while an unrenewed one runs out.
+func testRenewExtendsLease(t *testing.T, s idempotency.Store) {
+	const lease = 500 * time.Millisecond
+	reserve(t, s, "renewed", fpA, "ta", lease, idempotency.StateReserved)
+	if err := s.Renew(ctx(t), "renewed", "ta", long); err != nil {
+		t.Fatalf("Renew of a live reservation error: %v", err)
+	}
+	reserve(t, s, "crashed", fpA, "tb", lease, idempotency.StateReserved)
+	// crashed was reserved after renewed with the same lease: once it has
+	// run out, renewed's first lease has too.
+	eventually(t, "the unrenewed lease runs out", func() bool {
+		res, err := s.Reserve(ctx(t), "crashed", fpA, "tb2", long)
+		if err != nil {
+			t.Fatalf("Reserve(crashed) error: %v", err)
+		}
+		return res.State == idempotency.StateReserved
+	})
+	reserve(t, s, "renewed", fpA, "other", long, idempotency.StateInProgress)
+	wantLost(t, "Renew after the lease ran out", s.Renew(ctx(t), "crashed", "tb", long))
+	complete(t, s, "renewed", "ta", sampleRecord(), long)
+	reserve(t, s, "renewed", fpA, "other", long, idempotency.StateCompleted)
+}
+
+// testRenewOwnership: only the live reservation's own token renews it.
+func testRenewOwnership(t *testing.T, s idempotency.Store) {
+	wantLost(t, "Renew of an unknown key", s.Renew(ctx(t), "nope", "t", long))
+	reserve(t, s, "k", fpA, "owner", long, idempotency.StateReserved)
+	wantLost(t, "Renew with another token", s.Renew(ctx(t), "k", "other", long))
+	if err := s.Renew(ctx(t), "k", "owner", long); err != nil {
+		t.Fatalf("Renew error: %v", err)
+	}
+	complete(t, s, "k", "owner", sampleRecord(), long)
+	wantLost(t, "Renew after Complete", s.Renew(ctx(t), "k", "owner", long))
+	reserve(t, s, "k", fpA, "x", long, idempotency.StateCompleted)
+
+	reserve(t, s, "r", fpA, "owner", long, idempotency.StateReserved)
+	if err := s.Release(ctx(t), "r", "owner"); err != nil {
+		t.Fatalf("Release error: %v", err)
+	}
+	wantLost(t, "Renew after Release", s.Renew(ctx(t), "r", "owner", long))
+	reserve(t, s, "r", fpA, "y", long, idempotency.StateReserved)
 }

@@ -34,11 +34,23 @@ type entry struct {
 	expires     time.Time
 }
 
-// Option configures a [Store]; options are checked once, by [New].
-type Option func(*options)
+// Option configures a [Store]. Options are made by the With functions of
+// this package and checked once, by [New].
+type Option interface {
+	apply(*options)
+}
+
+// optionFunc is the Option of the With functions.
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
 
 type options struct {
 	cleanupInterval time.Duration
+}
+
+func defaultOptions() options {
+	return options{cleanupInterval: time.Minute}
 }
 
 // WithCleanupInterval sets how often, at most, Reserve sweeps expired keys
@@ -46,18 +58,22 @@ type options struct {
 // only bounds memory, at the cost of one pass over the map. The default is
 // one minute.
 func WithCleanupInterval(d time.Duration) Option {
-	return func(o *options) { o.cleanupInterval = d }
+	return optionFunc(func(o *options) { o.cleanupInterval = d })
 }
 
 // New returns an empty Store. It returns an error matching
-// [idempotency.ErrInvalidOption] if an option value cannot be used.
+// [idempotency.ErrInvalidOption] if an option is nil or its value cannot be
+// used.
 func New(opts ...Option) (*Store, error) {
-	o := options{cleanupInterval: time.Minute}
-	for _, opt := range opts {
-		opt(&o)
+	o := defaultOptions()
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("memstore: opts[%d] is nil: %w", i, idempotency.ErrInvalidOption)
+		}
+		opt.apply(&o)
 	}
 	if o.cleanupInterval <= 0 {
-		return nil, fmt.Errorf("%w: memstore: WithCleanupInterval(%v): must be positive", idempotency.ErrInvalidOption, o.cleanupInterval)
+		return nil, fmt.Errorf("memstore: WithCleanupInterval(%v): must be positive: %w", o.cleanupInterval, idempotency.ErrInvalidOption)
 	}
 	return &Store{
 		cleanupInterval: o.cleanupInterval,
@@ -67,7 +83,7 @@ func New(opts ...Option) (*Store, error) {
 }
 
 // Reserve implements [idempotency.Store.Reserve].
-func (s *Store) Reserve(ctx context.Context, key, fingerprint, token string, ttl time.Duration) (idempotency.Reservation, error) {
+func (s *Store) Reserve(ctx context.Context, key, fingerprint, token string, lease time.Duration) (idempotency.Reservation, error) {
 	if err := ctx.Err(); err != nil {
 		return idempotency.Reservation{}, fmt.Errorf("memstore: reserve: %w", err)
 	}
@@ -80,7 +96,7 @@ func (s *Store) Reserve(ctx context.Context, key, fingerprint, token string, ttl
 	e := s.liveLocked(key, now)
 	switch {
 	case e == nil:
-		s.entries[key] = &entry{fingerprint: fingerprint, token: token, expires: now.Add(ttl)}
+		s.entries[key] = &entry{fingerprint: fingerprint, token: token, expires: now.Add(lease)}
 		return idempotency.Reservation{State: idempotency.StateReserved}, nil
 	case e.fingerprint != fingerprint:
 		return idempotency.Reservation{State: idempotency.StateMismatch}, nil
@@ -88,6 +104,22 @@ func (s *Store) Reserve(ctx context.Context, key, fingerprint, token string, ttl
 		return idempotency.Reservation{State: idempotency.StateInProgress}, nil
 	}
 	return idempotency.Reservation{State: idempotency.StateCompleted, Record: e.record}, nil
+}
+
+// Renew implements [idempotency.Store.Renew].
+func (s *Store) Renew(ctx context.Context, key, token string, lease time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: renew: %w", err)
+	}
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.liveLocked(key, now)
+	if e == nil || e.record != nil || e.token != token {
+		return fmt.Errorf("memstore: renew %q: %w", key, idempotency.ErrReservationLost)
+	}
+	e.expires = now.Add(lease)
+	return nil
 }
 
 // Complete implements [idempotency.Store.Complete].

@@ -3,6 +3,7 @@ package memstore_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -26,10 +27,21 @@ func TestConformance(t *testing.T) {
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {
-	for _, d := range []time.Duration{0, -time.Second} {
-		if _, err := memstore.New(memstore.WithCleanupInterval(d)); !errors.Is(err, idempotency.ErrInvalidOption) {
-			t.Errorf("New(WithCleanupInterval(%v)) error = %v, want ErrInvalidOption", d, err)
-		}
+	tests := []struct {
+		name string
+		opt  memstore.Option
+	}{
+		{"zero cleanup interval", memstore.WithCleanupInterval(0)},
+		{"negative cleanup interval", memstore.WithCleanupInterval(-time.Second)},
+		{"nil option", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := memstore.New(tt.opt)
+			if !errors.Is(err, idempotency.ErrInvalidOption) || !strings.HasPrefix(err.Error(), "memstore: ") {
+				t.Errorf("New error = %v, want one matching idempotency.ErrInvalidOption, prefixed memstore:", err)
+			}
+		})
 	}
 }
 

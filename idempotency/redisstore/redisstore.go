@@ -4,7 +4,7 @@
 // Each key is one Redis hash with the fields f (fingerprint), t (the token
 // of the run that holds the reservation) and r (the recorded response, in
 // the form of [idempotency.Record.MarshalBinary]), and a TTL that Redis
-// enforces. Reserve, Complete and Release are each one Lua script, which
+// enforces. Reserve, Renew, Complete and Release are each one Lua script, which
 // Redis runs atomically: two instances of an application can never both
 // reserve one key, and a run whose reservation expired can neither complete
 // nor release the key another run holds now.
@@ -46,6 +46,14 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 `
 
+// renewLua sets the TTL of KEYS[1] if it is reserved with the token.
+// ARGV: token, lease in milliseconds. Returns 1, or 0 if not held.
+const renewLua = `
+if redis.call('HGET', KEYS[1], 't') ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`
+
 // releaseLua deletes KEYS[1] if it is reserved with the token.
 // ARGV: token. Returns 1, or 0 if not held.
 const releaseLua = `
@@ -61,48 +69,65 @@ type Store struct {
 	client   redis.Scripter
 	prefix   string
 	reserve  *redis.Script
+	renew    *redis.Script
 	complete *redis.Script
 	release  *redis.Script
 }
 
-// Option configures a [Store]; options are checked once, by [New].
-type Option func(*options)
+// Option configures a [Store]. Options are made by the With functions of
+// this package and checked once, by [New].
+type Option interface {
+	apply(*options)
+}
+
+// optionFunc is the Option of the With functions.
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
 
 type options struct {
 	prefix string
 }
 
+func defaultOptions() options {
+	return options{prefix: "idempotency:"}
+}
+
 // WithPrefix sets the prefix of the Redis keys, so that several
 // applications can share one Redis database. The default is "idempotency:".
 func WithPrefix(prefix string) Option {
-	return func(o *options) { o.prefix = prefix }
+	return optionFunc(func(o *options) { o.prefix = prefix })
 }
 
 // New returns a Store that keeps its entries in Redis through client: a
 // *redis.Client, a *redis.ClusterClient (every script touches one key, so
 // it runs on the key's shard), or any other [redis.Scripter]. It does not
 // contact Redis. It returns an error matching [idempotency.ErrInvalidOption]
-// for a nil client.
+// for a nil client or a nil option.
 func New(client redis.Scripter, opts ...Option) (*Store, error) {
-	o := options{prefix: "idempotency:"}
-	for _, opt := range opts {
-		opt(&o)
-	}
 	if client == nil {
-		return nil, fmt.Errorf("%w: redisstore: nil client", idempotency.ErrInvalidOption)
+		return nil, fmt.Errorf("redisstore: nil client: %w", idempotency.ErrInvalidOption)
+	}
+	o := defaultOptions()
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("redisstore: opts[%d] is nil: %w", i, idempotency.ErrInvalidOption)
+		}
+		opt.apply(&o)
 	}
 	return &Store{
 		client:   client,
 		prefix:   o.prefix,
 		reserve:  redis.NewScript(reserveLua),
+		renew:    redis.NewScript(renewLua),
 		complete: redis.NewScript(completeLua),
 		release:  redis.NewScript(releaseLua),
 	}, nil
 }
 
 // Reserve implements [idempotency.Store.Reserve].
-func (s *Store) Reserve(ctx context.Context, key, fingerprint, token string, ttl time.Duration) (idempotency.Reservation, error) {
-	v, err := s.reserve.Run(ctx, s.client, []string{s.prefix + key}, fingerprint, token, millis(ttl)).Result()
+func (s *Store) Reserve(ctx context.Context, key, fingerprint, token string, lease time.Duration) (idempotency.Reservation, error) {
+	v, err := s.reserve.Run(ctx, s.client, []string{s.prefix + key}, fingerprint, token, millis(lease)).Result()
 	if err != nil {
 		return idempotency.Reservation{}, wrap(ctx, "reserve", key, err)
 	}
@@ -130,6 +155,11 @@ func (s *Store) Reserve(ctx context.Context, key, fingerprint, token string, ttl
 		}
 	}
 	return idempotency.Reservation{}, fmt.Errorf("redisstore: reserve %q: unexpected reply %#v", key, v)
+}
+
+// Renew implements [idempotency.Store.Renew].
+func (s *Store) Renew(ctx context.Context, key, token string, lease time.Duration) error {
+	return s.ownedOp(ctx, s.renew, "renew", key, token, millis(lease))
 }
 
 // Complete implements [idempotency.Store.Complete].

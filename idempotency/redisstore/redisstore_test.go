@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ func newClient(t *testing.T, addr string) *redis.Client {
 	return c
 }
 
-func newStore(t *testing.T, c redis.Scripter, opts ...redisstore.Option) *redisstore.Store {
+func newStore(t testing.TB, c redis.Scripter, opts ...redisstore.Option) *redisstore.Store {
 	t.Helper()
 	s, err := redisstore.New(c, opts...)
 	if err != nil {
@@ -42,8 +43,16 @@ func TestConformance(t *testing.T) {
 }
 
 func TestNewRejectsNilClient(t *testing.T) {
-	if _, err := redisstore.New(nil); !errors.Is(err, idempotency.ErrInvalidOption) {
-		t.Fatalf("New(nil) error = %v, want ErrInvalidOption", err)
+	if _, err := redisstore.New(nil); !errors.Is(err, idempotency.ErrInvalidOption) || !strings.HasPrefix(err.Error(), "redisstore: ") {
+		t.Fatalf("New(nil) error = %v, want one matching ErrInvalidOption, prefixed redisstore:", err)
+	}
+}
+
+func TestNewRejectsNilOption(t *testing.T) {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never contacted
+	defer client.Close()
+	if _, err := redisstore.New(client, redisstore.WithPrefix("p:"), nil); !errors.Is(err, idempotency.ErrInvalidOption) || !strings.HasPrefix(err.Error(), "redisstore: ") {
+		t.Fatalf("New(client, nil option) error = %v, want one matching ErrInvalidOption, prefixed redisstore:", err)
 	}
 }
 

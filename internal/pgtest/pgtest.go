@@ -166,8 +166,10 @@ func (s *Server) Stop() {
 }
 
 // Kill sends sig to the server's postmaster and waits for it to exit:
-// SIGINT is a fast shutdown, SIGQUIT an immediate one (crash recovery at
-// the next start), SIGKILL a crash. The data directory stays, so
+// SIGINT is a fast shutdown, SIGQUIT an immediate one (every session ends
+// at once; crash recovery at the next start), SIGKILL a crash of the
+// postmaster alone (sessions already open may be served a while longer,
+// until their backends notice). The data directory stays, so
 // [Server.Restart] starts the same cluster again. It is safe to call more
 // than once.
 func (s *Server) Kill(sig syscall.Signal) {

@@ -22,20 +22,34 @@ import (
 // leaked goroutines ([CheckNoLeaks]) when the test ends.
 func New(t testing.TB, opts ...lifeline.Option) *lifeline.Pool {
 	t.Helper()
+	return NewN(t, 1, opts...)[0]
+}
+
+// NewN returns n pools like [New], for a test of several instances: the leak
+// check runs once, after all of them have shut down (one pool's goroutines
+// are alive while another is checked otherwise).
+func NewN(t testing.TB, n int, opts ...lifeline.Option) []*lifeline.Pool {
+	t.Helper()
 	opts = append([]lifeline.Option{lifeline.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}, opts...)
-	p, err := lifeline.NewPool(opts...)
-	if err != nil {
-		t.Fatalf("NewPool: %v", err)
-	}
+	pools := make([]*lifeline.Pool, 0, n)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := p.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
+		for _, p := range pools {
+			if err := p.Shutdown(ctx); err != nil {
+				t.Errorf("Shutdown: %v", err)
+			}
 		}
 		CheckNoLeaks(t)
 	})
-	return p
+	for range n {
+		p, err := lifeline.NewPool(opts...)
+		if err != nil {
+			t.Fatalf("NewPool: %v", err)
+		}
+		pools = append(pools, p)
+	}
+	return pools
 }
 
 // CheckNoLeaks fails the test if a goroutine of the run engine is still alive

@@ -2,9 +2,8 @@
 // package reliability run as several processes: a Lifeline pool whose
 // sessions live in Redis (session/redisstore) and whose POST routes are
 // protected by idempotency keys kept in Redis (idempotency/redisstore).
-// The reference server (cmd/lifeline) keeps both in a bbolt file that one
-// process owns, so it cannot be scaled out; this is the smallest server
-// that can.
+// It is the smallest server that can be scaled out on Redis alone; the
+// reference server (cmd/lifeline) scales out on PostgreSQL instead.
 //
 // Routes:
 //

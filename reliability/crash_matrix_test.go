@@ -1,0 +1,250 @@
+package reliability
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// crashPoint is a point of the order path where the crash matrix kills
+// the reference server with SIGKILL.
+type crashPoint struct {
+	name  string
+	fault string // $LIFELINE_FAULT: the server kills itself there; "" = the test kills it
+	work  time.Duration
+	email time.Duration
+	// killAfter is when the test kills the process, counted from the
+	// request (before the answer) or from the answer: a random instant in
+	// [lo, hi).
+	fromAnswer bool
+	lo, hi     time.Duration
+}
+
+// crashPoints are the four points of the order path: while the order's work
+// runs (before its transaction commits), after the commit but before the
+// answer is written, after the answer was delivered but before the email
+// job committed, and while the email job works.
+var crashPoints = []crashPoint{
+	{name: "before commit", work: 400 * time.Millisecond, email: 100 * time.Millisecond, lo: 0, hi: 350 * time.Millisecond},
+	{name: "after commit, before the answer", fault: "after-commit", work: 10 * time.Millisecond, email: 100 * time.Millisecond},
+	{name: "after the answer, before the job", fault: "after-answer", work: 10 * time.Millisecond, email: time.Second},
+	{name: "during the job", work: 10 * time.Millisecond, email: 800 * time.Millisecond, fromAnswer: true, lo: 50 * time.Millisecond, hi: 700 * time.Millisecond},
+}
+
+// TestCrashMatrix kills the reference server with SIGKILL at each point of
+// the order path, on SQLite and on PostgreSQL, restarts it on the same
+// database and retries the order as a client would (same Idempotency-Key,
+// same ref): no order is lost or placed twice, its email is sent exactly
+// once, no job is lost, no key stays blocked, and nothing stays placed.
+func TestCrashMatrix(t *testing.T) {
+	trials := pick(1, 100)
+	if v, err := strconv.Atoi(getenv("CRASH_TRIALS")); err == nil && v > 0 {
+		trials = v // a run of its own size: CRASH_TRIALS=10
+	}
+	eachRefDatabase(t, func(t *testing.T, db, url string) { crashMatrix(t, db, url, trials) })
+}
+
+func crashMatrix(t *testing.T, db, url string, trials int) {
+	rp := newReport(t, "crash-"+db, fmt.Sprintf("Crash matrix on %s: kill -9 at four points of the order path", db))
+	rp.Load("`lifeline -job-timeout 2s` on %s; per point %d trials: one POST /demo/order with an Idempotency-Key and a ref, the process killed with SIGKILL at the point, restarted on the same database, the order retried with the same key and ref until it gets an answer", db, trials)
+	rp.Fault("SIGKILL: before the commit (a random instant of the order's 400ms of work), after the commit before the answer and after the answer's delivery before the job ($LIFELINE_FAULT: the process kills itself there), during the 800ms email job (a random instant)")
+	rp.Check("0 lost orders: every order is in the database with its 4 items, settled (confirmed or unconfirmed, never left placed)")
+	rp.Check("0 duplicate side effects: exactly one email per order; a retry gets 201, the recorded answer or a single execution")
+	rp.Check("0 jobs lost: every email job completed after the restart; no job left pending at the end")
+	rp.Check("0 keys blocked past the lease: the retry after the restart is answered within the key's lease (10s) plus 10s; a committed order is replayed (201), one that did not commit runs once")
+	bin := binary(t, refServerPkg)
+	dir := dataDir(t)
+	args := refArgs(dir, url, "-instance", "crash", "-job-timeout", "2s", "-drain", "5s")
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 15))
+	var fail failures
+	refs := map[string]bool{}
+	for _, cp := range crashPoints {
+		var toDone, toRetry []time.Duration
+		outcomes := counter{}
+		for i := range trials {
+			ref := fmt.Sprintf("C-%d-%d", slices.Index(crashPoints, cp), i)
+			refs[ref] = true
+			tr := crashTrial(t, bin, args, cp, ref, rng)
+			outcomes[tr.outcome]++
+			toDone = append(toDone, tr.toDone)
+			if tr.toRetry > 0 {
+				toRetry = append(toRetry, tr.toRetry)
+			}
+			for _, f := range tr.fails {
+				fail.add("%s, %s: %s", cp.name, ref, f)
+			}
+		}
+		rp.Figure(cp.name+": outcomes", "%s", outcomes)
+		rp.Figure(cp.name+": restart → email sent", "%s", latencies(toDone))
+		if len(toRetry) > 0 {
+			rp.Figure(cp.name+": restart → retry answered", "%s", latencies(toRetry))
+		}
+	}
+	// The database after the last graceful stop: every order emailed once,
+	// no job pending.
+	orders, err := refOrdersDB(dir, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range orders {
+		delete(refs, o.Ref)
+		if o.Emails != 1 || o.State == "placed" || len(o.Items) != 4 {
+			fail.add("order %s at the end: %s, %d items, %d emails", o.Ref, o.State, len(o.Items), o.Emails)
+		}
+	}
+	for ref := range refs {
+		fail.add("order %s: lost", ref)
+	}
+	jobs, err := refJobsDB(dir, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := counter{}
+	for _, j := range jobs {
+		states[j.Kind+"/"+j.State]++
+		if j.State != "completed" {
+			fail.add("job %d (%s %s): %s at the end", j.ID, j.Kind, j.Args.Ref, j.State)
+		}
+	}
+	rp.Figure("orders", "%d", len(orders))
+	rp.Figure("jobs by kind/state at the end", "%s", states)
+	rp.Figure("violations", "%d", fail.n())
+	if fail.n() > 0 {
+		t.Errorf("%d violations:%s", fail.n(), fail.String())
+	}
+}
+
+// keyLease is the lease of an idempotency key (idempotency.WithLease's
+// default): after a crash the key is free again this long after its run's
+// last renewal.
+const keyLease = 10 * time.Second
+
+// crashResult is what one trial saw.
+type crashResult struct {
+	outcome string        // what the first request and the retry got
+	toDone  time.Duration // from the restart to the email sent
+	toRetry time.Duration // from the restart to the retry's answer (0: no retry)
+	fails   []string
+}
+
+// crashTrial places one order, kills the server at cp, restarts it and
+// checks the order.
+func crashTrial(t *testing.T, bin string, args []string, cp crashPoint, ref string, rng *rand.Rand) crashResult {
+	t.Helper()
+	var res crashResult
+	var env []string
+	if cp.fault != "" {
+		env = []string{"LIFELINE_FAULT=" + cp.fault}
+	}
+	p := startProcEnv(t, env, "lifeline", bin, args...)
+	key := "key-" + ref
+	target := fmt.Sprintf("/demo/order?work=%v&email=%v&ref=%s", cp.work, cp.email, ref)
+	client := &http.Client{Timeout: 30 * time.Second}
+	answered := make(chan crashAnswer, 1)
+	go func() { answered <- postOrder(client, p.base+target, key) }()
+	kill := func(after time.Duration) {
+		time.Sleep(after) // a random instant of the phase: the point of the matrix, not a synchronisation
+		_ = p.cmd.Process.Kill()
+	}
+	var first crashAnswer
+	switch {
+	case cp.fault != "":
+		first = <-answered
+	case cp.fromAnswer:
+		first = <-answered
+		kill(cp.lo + time.Duration(rng.Int64N(int64(cp.hi-cp.lo))))
+	default:
+		kill(cp.lo + time.Duration(rng.Int64N(int64(cp.hi-cp.lo))))
+		first = <-answered
+	}
+	if code := p.wait(t, 30*time.Second); code == 0 {
+		res.fails = append(res.fails, "the process exited cleanly: it was not killed")
+	}
+	restart := time.Now()
+	p = startProc(t, "lifeline", bin, args...)
+	res.outcome = "first " + first.String()
+	if first.code != http.StatusCreated {
+		retry := postOrder(client, p.base+target, key)
+		res.toRetry = time.Since(restart)
+		if res.toRetry > keyLease+10*time.Second {
+			res.fails = append(res.fails, fmt.Sprintf("the retry was answered %v after the restart: the key stayed blocked past its lease (%v)", res.toRetry, keyLease))
+		}
+		res.outcome += ", retry " + retry.String()
+		switch {
+		case retry.code == http.StatusCreated && retry.Order.Ref == ref:
+		case retry.code == http.StatusConflict && retry.Order.Ref == ref && len(retry.Order.Items) == 4:
+		default:
+			res.fails = append(res.fails, "retry: "+retry.String())
+		}
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	var o refOrder
+	for {
+		var v struct{ Orders []refOrder }
+		getJSON(t, p.base+"/demo/orders?limit=1000", &v)
+		for _, x := range v.Orders {
+			if x.Ref == ref {
+				o = x
+			}
+		}
+		if o.Emails > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	res.toDone = time.Since(restart)
+	switch {
+	case o.Ref == "":
+		res.fails = append(res.fails, "the order is not in the database")
+	case o.Emails != 1:
+		res.fails = append(res.fails, fmt.Sprintf("%d emails 90s after the restart, want 1", o.Emails))
+	case len(o.Items) != 4 || (o.State != "confirmed" && o.State != "unconfirmed"):
+		res.fails = append(res.fails, fmt.Sprintf("state %s (%s), %d items", o.State, o.Reason, len(o.Items)))
+	}
+	if code := p.stop(t, 30*time.Second); code != 0 {
+		res.fails = append(res.fails, fmt.Sprintf("exit status %d after SIGTERM\n%s", code, tail(p.stderr.String(), 2000)))
+	}
+	return res
+}
+
+// crashAnswer is what a client got for POST /demo/order.
+type crashAnswer struct {
+	code  int      // 0: no answer
+	err   string   // why there was none
+	Order refOrder `json:"order"`
+}
+
+func (a crashAnswer) String() string {
+	if a.code == 0 {
+		return "no answer"
+	}
+	return fmt.Sprint(a.code)
+}
+
+// postOrder sends the order with key and reads the answer.
+func postOrder(c *http.Client, url, key string) crashAnswer {
+	req, err := http.NewRequest(http.MethodPost, url, nil)
+	if err != nil {
+		return crashAnswer{err: err.Error()}
+	}
+	req.Header.Set("Idempotency-Key", key)
+	resp, err := c.Do(req)
+	if err != nil {
+		return crashAnswer{err: err.Error()}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return crashAnswer{err: err.Error()}
+	}
+	a := crashAnswer{code: resp.StatusCode}
+	_ = json.NewDecoder(bytes.NewReader(body)).Decode(&a)
+	return a
+}
