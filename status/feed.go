@@ -33,9 +33,9 @@ type subscription struct{ f func(lifeline.Record) }
 func NewFeed() *Feed { return &Feed{subs: make(map[*subscription]struct{})} }
 
 // RunEnded passes rec to every consumer of the Feed, on the calling
-// goroutine. Give it to [lifeline.WithRunEnded]; to run a hook of your own
-// as well, call both from one function. The consumers only count, observe
-// or log, and never block on the network.
+// goroutine. Give it to [lifeline.WithRunEnded] (a pool takes several such
+// functions, so a hook of your own can sit beside it). The consumers only
+// count, observe or log, and never block on the network.
 func (f *Feed) RunEnded(rec lifeline.Record) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()

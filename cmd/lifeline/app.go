@@ -37,6 +37,7 @@ type app struct {
 	sessions  *session.Manager
 	sessStore *sessionStore
 	status    *status.Handler
+	feed      *status.Feed // every ended run, for the metrics and the log records
 	index     *template.Template
 }
 
@@ -44,7 +45,7 @@ type app struct {
 // cfg.databaseURL), creates its tables and River's, and builds the pool,
 // the job queue and the middleware. On error it closes what it opened.
 func newApp(ctx context.Context, cfg config, log *slog.Logger) (a *app, err error) {
-	a = &app{cfg: cfg, log: log}
+	a = &app{cfg: cfg, log: log, feed: status.NewFeed()}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, a.close())
@@ -52,7 +53,8 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (a *app, err erro
 		}
 	}()
 	a.pool, err = lifeline.NewPool(lifeline.WithTimeLimit(cfg.timeLimit), lifeline.WithLogger(log),
-		lifeline.WithMaxActive(cfg.maxActive), lifeline.WithQueueTimeout(cfg.queueTimeout))
+		lifeline.WithMaxActive(cfg.maxActive), lifeline.WithQueueTimeout(cfg.queueTimeout),
+		lifeline.WithRunEnded(a.feed.RunEnded))
 	if err != nil {
 		return a, err
 	}

@@ -39,6 +39,7 @@ type config struct {
 	tokenFile    string // -status-token-file
 	hosts        []string
 	queryString  bool
+	adminAddr    string // -admin: "" for none
 	verbose      bool
 }
 
@@ -80,6 +81,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.tokenFile, "status-token-file", "", "`file` holding the bearer token of -status-token (chmod 600)")
 	hosts := fs.String("allowed-hosts", strings.Join(status.DefaultAllowedHosts(), ","), "comma-separated `names` the Host header may give for /status, /metrics, the /demo listings and browser POSTs (any port; * = any), against DNS rebinding")
 	fs.BoolVar(&cfg.queryString, "status-query-strings", false, "show query strings of request URIs on /status, in /demo/runs and in the -v log (they may carry tokens and personal data)")
+	fs.StringVar(&cfg.adminAddr, "admin", "", "`host:port` of an admin listener of its own for /status and /metrics, which keeps serving while the server drains (e.g. "+server.DefaultAdminAddr+"; loopback unless you protect it with a token); empty: none")
 	fs.BoolVar(&cfg.verbose, "v", false, "log at debug level")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -75,13 +76,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(a.pool, a.routes(), append(cfg.serverOptions(), server.WithLogger(log))...)
+	opts := append(cfg.serverOptions(), server.WithLogger(log))
+	if cfg.adminAddr != "" {
+		opts = append(opts, server.WithAdmin(cfg.adminAddr, a.adminRoutes()))
+	}
+	srv, err := server.New(a.pool, a.routes(), opts...)
 	if err != nil {
 		return errors.Join(err, a.close())
 	}
 	ln, err := srv.Listen(ctx)
 	if err != nil {
 		return errors.Join(err, a.close())
+	}
+	var adminLn net.Listener
+	if cfg.adminAddr != "" {
+		if adminLn, err = srv.ListenAdmin(ctx); err != nil {
+			return errors.Join(err, ln.Close(), a.close())
+		}
 	}
 	scheme := "http"
 	if cfg.tlsCert != "" {
@@ -91,9 +102,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	waitUpkeep, err := a.start(upkeepCtx)
 	if err != nil {
 		stopUpkeep()
+		if adminLn != nil {
+			err = errors.Join(err, adminLn.Close())
+		}
 		return errors.Join(err, ln.Close(), a.close())
 	}
 	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
+	if adminLn != nil {
+		fmt.Fprintf(stdout, "admin on http://%s (/status, /metrics; stays up while the server drains)\n", adminLn.Addr())
+	}
 	log.Info("lifeline: serving", "addr", ln.Addr().String(), "database", a.db.where, "instance", cfg.instance,
 		"time-limit", cfg.timeLimit, "drain", cfg.drain, "max-active", cfg.maxActive, "max-jobs", cfg.maxJobs,
 		"h2c", cfg.h2c, "tls", cfg.tlsCert != "")

@@ -253,3 +253,61 @@ func TestVerboseLogsRuns(t *testing.T) {
 		t.Errorf("stderr does not log the run:\n%s", log)
 	}
 }
+
+// TestAdminDuringDrain: with -admin, the status page and the metrics stay
+// reachable on their own listener while the main listener is closed and the
+// server drains a job, so an operator can watch the drain.
+func TestAdminDuringDrain(t *testing.T) {
+	ts := startServer(t, "-admin", "127.0.0.1:0")
+	var admin string
+	eventually(t, 10*time.Second, "the admin line on stdout", func() bool {
+		for _, line := range strings.Split(ts.stdout.String(), "\n") {
+			if rest, ok := strings.CutPrefix(line, "admin on "); ok {
+				admin, _, _ = strings.Cut(rest, " ")
+				return true
+			}
+		}
+		return false
+	})
+	c := newClient(t, "HTTP/1.1")
+	if resp := get(t, c, ts.base+"/demo/finish?work=3s"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("answer: %s %q", resp.Status, resp.body)
+	}
+	eventually(t, 10*time.Second, "the job to start", func() bool {
+		list := jobList(t, ts)
+		return len(list) == 1 && list[0].State == "running"
+	})
+	ts.stopped = true // stopped here, not by the cleanup
+	ts.cancel()
+	var h1 http.Protocols
+	h1.SetHTTP1(true)
+	fresh := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Protocols: &h1, DisableKeepAlives: true}}
+	eventually(t, 10*time.Second, "the main listener to close", func() bool {
+		_, err := tryDo(fresh, "GET", ts.base+"/", nil)
+		return err != nil
+	})
+	for _, path := range []string{"/status?json", "/metrics"} {
+		if resp, err := tryDo(fresh, "GET", admin+path, nil); err != nil {
+			t.Errorf("GET %s on the admin listener during the drain: %v", path, err)
+		} else if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s on the admin listener during the drain: %s", path, resp.Status)
+		}
+	}
+	select {
+	case err := <-ts.done:
+		t.Fatalf("the server stopped (%v) before the admin listener was read: the job did not hold the drain", err)
+	default:
+	}
+	select {
+	case err := <-ts.done:
+		<-ts.outDone
+		if err != nil {
+			t.Fatalf("run = %v\nstderr:\n%s", err, ts.stderr)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("run did not return within 15s of its context being cancelled\nstderr:\n%s", ts.stderr)
+	}
+	if _, err := tryDo(fresh, "GET", admin+"/status?json", nil); err == nil {
+		t.Error("the admin listener still answers after the server stopped")
+	}
+}

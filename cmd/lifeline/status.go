@@ -22,6 +22,7 @@ func (a *app) statusOptions() []status.Option {
 		status.WithQueryStrings(a.cfg.queryString),
 		status.WithAllowedHosts(a.cfg.hosts...),
 		status.WithLogger(a.log),
+		status.WithFeed(a.feed), // metrics see every run as it ends, none missed between scrapes
 	}
 	switch {
 	case a.cfg.tokenFile != "":
@@ -62,6 +63,15 @@ func (a *app) newStatus() (*status.Handler, error) {
 func (a *app) mountStatus(mux *http.ServeMux) {
 	mux.Handle("/status", a.status)
 	mux.Handle("/metrics", a.status.Metrics())
+}
+
+// adminRoutes is what -admin serves on a listener of its own, which stays
+// up while the main listener drains: the status page and the metrics,
+// behind the same access rule.
+func (a *app) adminRoutes() http.Handler {
+	mux := http.NewServeMux()
+	a.mountStatus(mux)
+	return mux
 }
 
 // listing puts a listing of what the runs did (/demo/runs, /demo/orders,
