@@ -3,10 +3,12 @@ package lifeline_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -141,3 +143,42 @@ func tlsDial(ts *httptest.Server) (net.Conn, error) {
 }
 
 var _ = cstest.H1
+
+// TestFinishConcurrentReuse: runs that answer with Finish and end at once,
+// many at a time, while their connection sides are still waking up. The run
+// may end (and its pooled exchange be handed to another request) before the
+// connection side has read the event that released it; the exchange must
+// not be reused until both sides are done with it. Under -race a shared
+// exchange shows as a race, and without it as a request that never returns
+// (the status package's concurrency test hung this way).
+func TestFinishConcurrentReuse(t *testing.T) {
+	p := newPool(t)
+	h := p.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.URL.Path)
+		mustRun(t, r).Finish()
+	}))
+	const workers, each = 8, 300
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		for i := range workers {
+			wg.Go(func() {
+				for j := range each {
+					path := fmt.Sprintf("/%d/%d", i, j)
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+					if rec.Body.String() != path {
+						t.Errorf("GET %s: body %q", path, rec.Body.String())
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("requests still not answered after a minute: a connection side was never woken")
+	}
+}
