@@ -22,11 +22,11 @@ import (
 // eventLog collects a pool's events (WithRunEvent) and final records
 // (WithRunEnded), and lets a handler wait for an event of its own run.
 type eventLog struct {
-	mu     sync.Mutex
-	evs    []lifeline.Event
-	recs   []lifeline.Record
-	seen   map[lifeline.EventKind]chan struct{} // closed at the first event of a kind
-	ended  chan lifeline.Record
+	mu    sync.Mutex
+	evs   []lifeline.Event
+	recs  []lifeline.Record
+	seen  map[lifeline.EventKind]chan struct{} // closed at the first event of a kind
+	ended chan lifeline.Record
 }
 
 func newEventLog() *eventLog {

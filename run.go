@@ -35,9 +35,9 @@ type Run struct {
 	bytes  atomic.Int64  // body bytes written to the client's ResponseWriter
 	code   atomic.Int32  // status code written to the client's ResponseWriter, 0 if none
 
-	terminated  atomic.Bool // the run was terminated (panic ErrTerminated)
-	hijacked    atomic.Bool // the handler hijacked the connection
-	stallNeeded atomic.Bool // the stall bound can matter for this run (see timer.go)
+	terminated  atomic.Bool   // the run was terminated (panic ErrTerminated)
+	hijacked    atomic.Bool   // the handler hijacked the connection
+	stallNeeded atomic.Bool   // the stall bound can matter for this run (see timer.go)
 	emitted     atomic.Uint32 // the EventKinds reported, one bit each (see emit)
 
 	w   runWriter  // the handler's ResponseWriter; part of the Run so it is never reused
