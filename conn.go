@@ -52,15 +52,20 @@ func (c *connSide) loop() (abortStream, ended bool) {
 		case ev&evDone != 0:
 			// The run side has gone: the exchange and the run are ours.
 			ex.take()
-			return c.answer(ex.msg.outcome, ex.wroteHeader, ex.overtime.Load()), true
+			abortStream = c.answer(ex.msg.outcome, ex.wroteHeader, ex.overtime.Load())
+			ex.users.Add(-1) // the run side left; endRun puts it back
+			return abortStream, true
 		case ev&evRelease != 0:
 			// The run side took w back itself (Finish) and goes on
 			// with the exchange: it is not ours to touch any more.
-			c.rn.releaseDelivery(c.cw) // delivery.go
+			rn := c.rn
+			rn.releaseDelivery(c.cw) // delivery.go
+			ex.drop(rn.pool)
 			return false, false
 		case ev&evHijack != 0:
 			ex.ev.And(^uint32(evHijack))
-			if c.hijack() {
+			if rn := c.rn; c.hijack() {
+				ex.drop(rn.pool)
 				return false, false
 			}
 		case ev&evAlarm != 0:

@@ -71,14 +71,23 @@ type delivery struct {
 	stream uint32   // the HTTP/2 stream; 0 over HTTP/1
 	cw     *connWatch
 	known  chan struct{} // closed when target or a final state is known; nil until asked
+	rn     *Run          // the run whose response it is, told of the verdict (EventDelivery)
 }
 
-// arm starts tracking a response on cw (stream 0: HTTP/1). Run side, at
-// Finish.
-func (d *delivery) arm(cw *connWatch, stream uint32) {
+// arm starts tracking the response of rn on cw (stream 0: HTTP/1). Run
+// side, at Finish.
+func (d *delivery) arm(rn *Run, cw *connWatch, stream uint32) {
 	d.mu.Lock()
-	d.armed, d.state, d.target, d.stream, d.cw = true, DeliveryPending, -1, stream, cw
+	d.armed, d.state, d.target, d.stream, d.cw, d.rn = true, DeliveryPending, -1, stream, cw, rn
 	d.mu.Unlock()
+}
+
+// decided reports the verdict st, just reached, as the run's EventDelivery.
+// It is called without d.mu.
+func (d *delivery) decided(st Delivery) {
+	if d.rn != nil {
+		d.rn.emit(EventDelivery, CauseNone, st)
+	}
 }
 
 // isPending reports whether the response is tracked and undecided.
@@ -93,8 +102,8 @@ func (d *delivery) isPending() bool {
 // whether the delivery was still undecided.
 func (d *delivery) setTarget(pos int64, ok bool) bool {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.state != DeliveryPending {
+		d.mu.Unlock()
 		return false
 	}
 	if ok {
@@ -103,6 +112,10 @@ func (d *delivery) setTarget(pos int64, ok bool) bool {
 		d.state = DeliveryUnknown
 	}
 	d.wakeLocked()
+	d.mu.Unlock()
+	if !ok {
+		d.decided(DeliveryUnknown)
+	}
 	return true
 }
 
@@ -111,30 +124,37 @@ func (d *delivery) setTarget(pos int64, ok bool) bool {
 // DeliveryPending (no decision). It returns the state after.
 func (d *delivery) judge(acked int64, st Delivery) Delivery {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.state != DeliveryPending || d.target < 0 {
-		return d.state
+		st = d.state
+		d.mu.Unlock()
+		return st
 	}
 	if acked >= d.target {
 		st = Delivered
 	}
-	if st != DeliveryPending {
-		d.state = st
-		d.wakeLocked()
+	if st == DeliveryPending {
+		d.mu.Unlock()
+		return st
 	}
-	return d.state
+	d.state = st
+	d.wakeLocked()
+	d.mu.Unlock()
+	d.decided(st)
+	return st
 }
 
 // decide sets a final state, unless one was set before. It reports whether
 // it did.
 func (d *delivery) decide(st Delivery) bool {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.state != DeliveryPending {
+		d.mu.Unlock()
 		return false
 	}
 	d.state = st
 	d.wakeLocked()
+	d.mu.Unlock()
+	d.decided(st)
 	return true
 }
 
@@ -165,7 +185,7 @@ func (rn *Run) armDelivery(ex *exchange) {
 	}
 	switch {
 	case rn.req.ProtoMajor == 1:
-		rn.dlv.arm(cw, 0)
+		rn.dlv.arm(rn, cw, 0)
 	case rn.req.ProtoMajor == 2 && rn.req.Method != http.MethodHead && cw.h2.Load() != nil:
 		// A HEAD response may have ended its stream already, with its
 		// header: its end was not followed.
@@ -173,7 +193,7 @@ func (rn *Run) armDelivery(ex *exchange) {
 		w := ex.w
 		ex.mu.Unlock()
 		if id, ok := h2StreamID(w); ok {
-			rn.dlv.arm(cw, id)
+			rn.dlv.arm(rn, cw, id)
 			cw.track(&rn.dlv)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lifeline-go/lifeline"
@@ -311,4 +312,27 @@ func ExampleWithMaxActive() {
 	fmt.Println(err)
 	defer pool.Shutdown(context.Background())
 	// Output: <nil>
+}
+
+func ExampleWithRunEvent() {
+	var mu sync.Mutex
+	var kinds []string
+	pool, _ := lifeline.NewPool(lifeline.WithRunEvent(func(ev lifeline.Event) {
+		// Called at the moment it happens, on whichever goroutine saw it:
+		// keep it short (a tracer adds a span event here).
+		mu.Lock()
+		kinds = append(kinds, ev.Kind.String())
+		mu.Unlock()
+	}))
+	h := pool.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rn, _ := lifeline.FromContext(r.Context())
+		rn.RegisterShutdown(func(ctx context.Context, rn *lifeline.Run) {})
+		io.WriteString(w, "accepted")
+		rn.Finish() // the event is reported here, before the work below
+		// ... the work after the answer ...
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/order", nil))
+	pool.Shutdown(context.Background()) // waits for the event functions
+	fmt.Println(strings.Join(kinds, " "))
+	// Output: finish shutdown_start shutdown_end
 }

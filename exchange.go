@@ -57,6 +57,10 @@ type exchange struct {
 	writing    atomic.Bool  // the run side is inside a call on w
 	writeStart atomic.Int64 // when the current call on w began (UnixNano), if stallArmed
 
+	// users counts the sides still using the exchange: both at first; the
+	// one that leaves last puts it back in the pool (see drop).
+	users atomic.Int32
+
 	stallArmed bool // run side: the stall timer runs for this run
 	released   bool // run side: the connection side has returned (Finish or done)
 }
@@ -113,9 +117,21 @@ func newExchange() *exchange {
 	return ex
 }
 
+// drop says that one side no longer uses the exchange; the last one puts it
+// back in p's pool. A run side that finished early (Finish, Hijack) may end
+// the run before the connection side has even parked in its loop: the
+// exchange, which holds the connection side's state, must not be reused
+// until that side has left it too.
+func (ex *exchange) drop(p *Pool) {
+	if ex.users.Add(-1) == 0 {
+		p.exs.Put(ex)
+	}
+}
+
 // reset prepares a pooled exchange for rn, whose response goes to w.
 func (ex *exchange) reset(rn *Run, w http.ResponseWriter) {
 	ex.ev.Store(0)
+	ex.users.Store(2)
 	if len(ex.wake) > 0 { // a wake-up left over from the last run; no call otherwise
 		<-ex.wake
 	}

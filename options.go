@@ -44,6 +44,7 @@ type config struct {
 
 	// pool only
 	onEnd        []func(Record)
+	onEvent      []func(Event)
 	maxActive    int
 	queueTimeout time.Duration
 	recentRuns   int
@@ -113,6 +114,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: WithRecentRuns(%d): negative", ErrInvalidOption, c.recentRuns)
 	case slices.ContainsFunc(c.onEnd, func(f func(Record)) bool { return f == nil }):
 		return fmt.Errorf("%w: WithRunEnded(nil)", ErrInvalidOption)
+	case slices.ContainsFunc(c.onEvent, func(f func(Event)) bool { return f == nil }):
+		return fmt.Errorf("%w: WithRunEvent(nil)", ErrInvalidOption)
 	}
 	return nil
 }
@@ -206,6 +209,23 @@ func WithRoute(name string) Option {
 // error from [NewPool]. Pool only.
 func WithRunEnded(f func(Record)) Option {
 	return poolOption{"WithRunEnded", func(c *config) { c.onEnd = append(c.onEnd, f) }}
+}
+
+// WithRunEvent adds a function that gets each [Event] of every run at the
+// moment it happens, for tracing: the Finish, a client abort (also one the
+// run ignores), the time limit, a runaway, the pool's shutdown, the start and
+// end of the shutdown functions, and the delivery verdict. Each kind is
+// reported at most once per run. Each call adds one more function; they are
+// called in the order given, on the goroutine that saw the event (each
+// [EventKind] says which), possibly with the pool's internal locks held: a
+// function must return promptly, must not block and must not call back into
+// the pool or the run. A panic in it is recovered and logged. [Pool.Shutdown]
+// returns only after the last of them has returned; events that come after
+// Shutdown has begun waiting for them (a late delivery verdict) are not
+// reported. A pool without it pays nothing per run. A nil function is an
+// error from [NewPool]. Pool only.
+func WithRunEvent(f func(Event)) Option {
+	return poolOption{"WithRunEvent", func(c *config) { c.onEvent = append(c.onEvent, f) }}
 }
 
 // WithMaxActive caps the number of runs in the pool at once, including runs

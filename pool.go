@@ -36,7 +36,10 @@ type Pool struct {
 	live    liveSet        // the live runs (see live.go)
 	late    lateArms       // runs whose first time limit is not armed yet (see timer.go)
 	closing atomic.Bool    // Shutdown has begun: new requests get 503
-	hooks   sync.WaitGroup // ended runs whose WithRunEnded functions are still running
+	hooks   sync.WaitGroup // WithRunEnded and WithRunEvent functions still running
+
+	evGate   sync.RWMutex // orders the Adds of WithRunEvent calls before Shutdown's Wait
+	evClosed bool         // Shutdown waits for hooks: events are dropped; guarded by evGate
 
 	mu       sync.Mutex    // the pool-wide lock, taken once per request (endRun); guards the fields below
 	idle     chan struct{} // closed when closing and no run is live
@@ -227,7 +230,7 @@ func (p *Pool) endRun(rn *Run) {
 	if runaway {
 		return // the connection side left early; drop the exchange
 	}
-	p.exs.Put(ex)
+	ex.drop(p)
 }
 
 // runEnded calls the WithRunEnded functions with the run's record.
@@ -247,7 +250,8 @@ func (p *Pool) runEnded(rn *Run, dlv Delivery, hooks []func(Record)) {
 // 503 once it has begun. If ctx is done first, the remaining runs are
 // cancelled with [ErrServerShutdown] (see [Pool.Active] for who they are) and
 // Shutdown returns an error wrapping ctx.Err(). It returns only after the
-// [WithRunEnded] functions of every ended run have returned. Call it after
+// [WithRunEnded] functions of every ended run, and the [WithRunEvent]
+// functions called so far, have returned. Call it after
 // the http.Server's Shutdown, so no new run starts.
 func (p *Pool) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
@@ -280,9 +284,12 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 // of the runs that ended last, then stops the detector.
 func (p *Pool) awaitHooks(ctx context.Context) error {
 	defer p.det.stop()
-	if len(p.cfg.onEnd) == 0 {
+	if len(p.cfg.onEnd) == 0 && len(p.cfg.onEvent) == 0 {
 		return nil
 	}
+	p.evGate.Lock()
+	p.evClosed = true
+	p.evGate.Unlock()
 	done := make(chan struct{})
 	go func() {
 		p.hooks.Wait()
@@ -292,7 +299,7 @@ func (p *Pool) awaitHooks(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("lifeline: shutdown: WithRunEnded functions still running: %w", ctx.Err())
+		return fmt.Errorf("lifeline: shutdown: WithRunEnded or WithRunEvent functions still running: %w", ctx.Err())
 	}
 }
 
@@ -303,7 +310,10 @@ func (rn *Run) shutdown() {
 		rn.cause = CauseShutdown
 	}
 	rn.mu.Unlock()
-	rn.stop.Store(true)
+	if rn.stop.Swap(true) {
+		return // an earlier Shutdown did it
+	}
 	rn.pool.stats.aborts[CauseShutdown].Add(1)
+	rn.emit(EventPoolShutdown, CauseNone, DeliveryUnknown)
 	rn.cancelCtx(ErrServerShutdown)
 }

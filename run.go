@@ -35,9 +35,10 @@ type Run struct {
 	bytes  atomic.Int64  // body bytes written to the client's ResponseWriter
 	code   atomic.Int32  // status code written to the client's ResponseWriter, 0 if none
 
-	terminated  atomic.Bool // the run was terminated (panic ErrTerminated)
-	hijacked    atomic.Bool // the handler hijacked the connection
-	stallNeeded atomic.Bool // the stall bound can matter for this run (see timer.go)
+	terminated  atomic.Bool   // the run was terminated (panic ErrTerminated)
+	hijacked    atomic.Bool   // the handler hijacked the connection
+	stallNeeded atomic.Bool   // the stall bound can matter for this run (see timer.go)
+	emitted     atomic.Uint32 // the EventKinds reported, one bit each (see emit)
 
 	w   runWriter  // the handler's ResponseWriter; part of the Run so it is never reused
 	ctx runContext // the run context (Run.Context); part of the Run for the same reason
@@ -313,6 +314,7 @@ func (rn *Run) abort(c Cause) {
 	rn.mu.Unlock()
 	if first {
 		rn.pool.stats.aborts[c].Add(1)
+		rn.emit(EventAbort, c, DeliveryUnknown) // before the shutdown functions a cancellation may start
 		if !rn.ignore.Load() {
 			rn.cancelCtx(c.err())
 		}
@@ -367,6 +369,9 @@ func (rn *Run) Finish() error {
 	err := ex.stack.EndAll()
 	ex.sink.finishResponse()
 	ex.sink.final = false
+	// Reported before the connection side has the response, so before its
+	// delivery can be decided.
+	rn.emit(EventFinish, CauseNone, DeliveryUnknown)
 	if rn.Aborted() {
 		rn.dlv.decide(Undelivered) // the client left before it had the whole answer
 	}

@@ -155,12 +155,16 @@ func (s runSide) runShutdown() {
 			ctx, cancel = rn.shutdownContextLocked()
 		}
 		rn.mu.Unlock()
+		if i == 0 {
+			rn.emit(EventShutdownStart, CauseNone, DeliveryUnknown)
+		}
 		if !rn.safeCall("shutdown function", func() { fn(ctx, rn) }) {
 			rn.pool.stats.shutdownPanics.Add(1)
 		}
 	}
 	if cancel != nil {
 		cancel()
+		rn.emit(EventShutdownEnd, CauseNone, DeliveryUnknown)
 	}
 }
 

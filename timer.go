@@ -185,6 +185,7 @@ func (rn *Run) onTimer() {
 		ex.timer.Reset(rn.conf().gracePeriod)
 		rn.mu.Unlock()
 		rn.pool.stats.timeLimitHits.Add(1)
+		rn.emit(EventTimeLimit, CauseNone, DeliveryUnknown) // before the shutdown functions the cancellation starts
 		rn.cancelCtx(ErrTimeLimit)
 		if ex.writing.Load() {
 			ex.kickConn()
@@ -195,6 +196,7 @@ func (rn *Run) onTimer() {
 		rn.pool.stats.runaway.Add(1)
 		rn.conf().log().Error("lifeline: runaway run: still running after its time limit and grace period",
 			"run", rn.id, "method", rn.req.Method, "uri", rn.req.RequestURI, "limit", rn.limit, "grace", rn.conf().gracePeriod)
+		rn.emit(EventRunaway, CauseNone, DeliveryUnknown)
 		ex.kickConn()
 	default:
 		rn.mu.Unlock()

@@ -5,7 +5,7 @@
 // (otelhttp's ends when the answer was handed over) misses.
 //
 //	tr, err := lifelineotel.New() // the global TracerProvider
-//	pool, err := lifeline.NewPool(lifeline.WithRunEnded(tr.RunEnded))
+//	pool, err := lifeline.NewPool(tr.PoolOptions()...)
 //	handler := otelhttp.NewHandler(pool.Middleware()(tr.Middleware(router)), "shop")
 //
 // Behind otelhttp, a run's span is a child of the request span, in the same
@@ -16,15 +16,16 @@
 // The span is named after the run's route ("run order", [lifeline.WithRoute]),
 // carries the run's final status and cause (lifeline.status,
 // lifeline.cause), code, bytes sent, delivery and flags, and has an event
-// for each thing that happened to the run: [EventFinish], [EventAbort] with
-// its cause, [EventTimeLimit], [EventPoolShutdown], [EventRunaway],
-// [EventShutdownFunctions] and [EventDelivery]. Finish, an abort that
-// cancels the run's context, the time limit and the pool's shutdown are
-// stamped when they happened; the others (an abort under ignore_user_abort,
-// a runaway, the shutdown functions, the delivery) are known from the run's
-// final record only and are stamped with the run's end, with the attribute
-// lifeline.event.at_end. A panic, a runaway and a time limit make the span
-// an error; a client that left does not.
+// for each thing that happened to the run, stamped at the moment it happened
+// ([lifeline.WithRunEvent]): [EventFinish], [EventAbort] with its cause (also
+// when the run ignores user aborts), [EventTimeLimit], [EventPoolShutdown],
+// [EventRunaway], [EventShutdownFunctions] and [EventShutdownEnd], and
+// [EventDelivery]. A run whose early answer is still being delivered when it
+// ends keeps its span open (with the run's end as its end time) until the
+// verdict comes. Only an abort that happened before the tracer's middleware
+// started the span and was not reported to it carries lifeline.event.at_end
+// and the run's end as its time. A panic, a runaway and a time limit make the
+// span an error; a client that left does not.
 //
 // It is a module of its own, so that programs that do not trace do not
 // compile OpenTelemetry.

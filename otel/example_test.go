@@ -20,10 +20,9 @@ func Example() {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
 	tr, _ := lifelineotel.New(lifelineotel.WithTracerProvider(tp))
 	ended := make(chan struct{}, 1)
-	pool, _ := lifeline.NewPool(lifeline.WithRunEnded(func(rec lifeline.Record) {
-		tr.RunEnded(rec)
-		ended <- struct{}{}
-	}))
+	pool, _ := lifeline.NewPool(append(tr.PoolOptions(), lifeline.WithRunEnded(func(lifeline.Record) {
+		ended <- struct{}{} // after tr.RunEnded: the span has ended
+	}))...)
 	defer pool.Shutdown(context.Background())
 
 	order := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -44,5 +43,4 @@ func Example() {
 	// Output:
 	// run order true
 	// lifeline.finish
-	// lifeline.delivery
 }

@@ -32,7 +32,7 @@ func setup(t *testing.T, opts []lifelineotel.Option, poolOpts ...lifeline.Option
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := lifelinetest.NewPool(t, append(poolOpts, lifeline.WithRunEnded(tr.RunEnded))...)
+	p := lifelinetest.NewPool(t, append(poolOpts, tr.PoolOptions()...)...)
 	return tr, sr, tp, p
 }
 
@@ -120,8 +120,9 @@ func TestFinishWithOtelhttp(t *testing.T) {
 		t.Errorf("run span ends %v, want the run's end %v", run.EndTime(), rec.Start.Add(rec.Duration))
 	}
 	fin, ok := event(run, lifelineotel.EventFinish)
-	if !ok || !fin.Time.Equal(rec.Start.Add(rec.FinishedAfter)) {
-		t.Errorf("finish event %+v (found %v), want one at %v", fin, ok, rec.Start.Add(rec.FinishedAfter))
+	if !ok || fin.Time.Before(rec.Start.Add(rec.FinishedAfter)) || !fin.Time.Before(req.EndTime()) {
+		t.Errorf("finish event %+v (found %v), want one after Finish was called (%v), before the request span ended (%v)",
+			fin, ok, rec.Start.Add(rec.FinishedAfter), req.EndTime())
 	}
 	if d, ok := event(run, lifelineotel.EventDelivery); !ok || eventAttr(d, lifelineotel.AttrDelivery).AsString() != rec.Delivery.String() {
 		t.Errorf("delivery event %+v (found %v), want %v", d, ok, rec.Delivery)
@@ -150,8 +151,9 @@ func TestAbort(t *testing.T) {
 	if !ok || eventAttr(ab, lifelineotel.AttrCause).AsString() != "reset" || eventAttr(ab, lifelineotel.AttrAtEnd).AsBool() {
 		t.Fatalf("abort event %+v (found %v), want one with cause reset, stamped when it happened", ab, ok)
 	}
-	if ab.Time.Before(run.StartTime()) || ab.Time.After(run.EndTime()) {
-		t.Errorf("abort at %v, outside the span %v-%v", ab.Time, run.StartTime(), run.EndTime())
+	// The client may leave before the span starts: the event keeps its moment.
+	if ab.Time.Before(rec.Start) || ab.Time.After(run.EndTime()) {
+		t.Errorf("abort at %v, outside the run %v-%v", ab.Time, rec.Start, run.EndTime())
 	}
 	if attr(run, lifelineotel.AttrStatus).AsString() != "aborted" || attr(run, lifelineotel.AttrCause).AsString() != rec.Cause.String() {
 		t.Errorf("attributes %v, want status aborted, cause %v", run.Attributes(), rec.Cause)
@@ -184,13 +186,88 @@ func TestTimeLimit(t *testing.T) {
 		if _, ok := event(run, lifelineotel.EventRunaway); !ok || !rec.Runaway {
 			t.Errorf("no runaway event (record runaway %v)", rec.Runaway)
 		}
-		if e, ok := event(run, lifelineotel.EventShutdownFunctions); !ok || eventAttr(e, lifelineotel.AttrShutdownFuncs).AsInt64() != 1 {
-			t.Errorf("shutdown functions event %+v (found %v), want one with count 1", e, ok)
+		if ra, ok := event(run, lifelineotel.EventRunaway); !ok || ra.Time.Sub(run.StartTime()) != 32*time.Second {
+			t.Errorf("runaway event %+v (found %v), want it at 32s (limit and grace period)", ra, ok)
+		}
+		for _, name := range []string{lifelineotel.EventShutdownFunctions, lifelineotel.EventShutdownEnd} {
+			if e, ok := event(run, name); !ok || e.Time.Sub(run.StartTime()) != time.Minute || eventAttr(e, lifelineotel.AttrAtEnd).AsBool() {
+				t.Errorf("%s event %+v (found %v), want it when the handler returned, at 1m", name, e, ok)
+			}
+		}
+		if e, _ := event(run, lifelineotel.EventShutdownEnd); eventAttr(e, lifelineotel.AttrShutdownFuncs).AsInt64() != 1 {
+			t.Errorf("shutdown functions end event %+v, want a count of 1", e)
 		}
 		if run.Status().Code != codes.Error || run.EndTime().Sub(run.StartTime()) != time.Minute {
 			t.Errorf("span status %v, length %v; want an error, 1m", run.Status(), run.EndTime().Sub(run.StartTime()))
 		}
 	})
+}
+
+// TestAbortIgnored: a client that leaves a run that ignores user aborts
+// (its context is not cancelled) is stamped when it left, not at the run's
+// end, which comes later.
+func TestAbortIgnored(t *testing.T) {
+	tr, sr, _, p := setup(t, nil, lifeline.WithIgnoreUserAbort(true))
+	left := make(chan struct{})
+	srv := p.NewServer(tr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rn, _ := lifeline.FromContext(r.Context())
+		for !rn.Aborted() {
+			select {
+			case <-left:
+			case <-time.After(time.Millisecond):
+			}
+		}
+		time.Sleep(50 * time.Millisecond) // the work the run does without its client
+	})))
+	go func() { close(left) }()
+	res := srv.Leave(httptest.NewRequest("GET", "/wait", nil), lifelinetest.BeforeHeader(), lifelinetest.Close)
+	rec := res.Record()
+	run := runSpan(t, sr, "run GET")
+	ab, ok := event(run, lifelineotel.EventAbort)
+	if !ok || eventAttr(ab, lifelineotel.AttrAtEnd).AsBool() || !eventAttr(ab, lifelineotel.AttrIgnoreUserAbort).AsBool() {
+		t.Fatalf("abort event %+v (found %v), want one stamped when it happened, ignoring", ab, ok)
+	}
+	if end := rec.Start.Add(rec.Duration); end.Sub(ab.Time) < 50*time.Millisecond {
+		t.Errorf("abort at %v, %v before the run's end: want at least the 50ms of work after it", ab.Time, end.Sub(ab.Time))
+	}
+}
+
+// TestDeliveryAtItsInstant: the verdict on an early answer is an event at
+// the moment it was decided, on the run's span, also when it came after
+// the run's end.
+func TestDeliveryAtItsInstant(t *testing.T) {
+	tr, sr, _, p := setup(t, nil)
+	srv := p.NewServer(tr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rn, _ := lifeline.FromContext(r.Context())
+		io.WriteString(w, "accepted")
+		rn.Finish() // and return at once: the verdict may come after the end
+	})))
+	res := srv.Do(httptest.NewRequest("POST", "/order", nil))
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	res.Record()
+	// The span ends with the verdict, which the socket gives a moment after
+	// the run's end: wait for it (bounded) before the pool shuts down.
+	var run sdktrace.ReadOnlySpan
+	for deadline := time.Now().Add(10 * time.Second); run == nil && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		for _, s := range sr.Ended() {
+			if s.Name() == "run POST" {
+				run = s
+			}
+		}
+	}
+	if run == nil {
+		t.Fatal("the run's span did not end with the delivery verdict")
+	}
+	d, ok := event(run, lifelineotel.EventDelivery)
+	if !ok || eventAttr(d, lifelineotel.AttrDelivery).AsString() != "delivered" || attr(run, lifelineotel.AttrDelivery).AsString() != "delivered" {
+		t.Errorf("delivery event %+v (found %v), attributes %v: want delivered", d, ok, run.Attributes())
+	}
+	fin, _ := event(run, lifelineotel.EventFinish)
+	if d.Time.Before(fin.Time) {
+		t.Errorf("delivery at %v, before the finish at %v", d.Time, fin.Time)
+	}
 }
 
 // TestNewRoot: WithNewRoot starts a trace of its own, linked to the
