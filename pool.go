@@ -195,7 +195,6 @@ func (p *Pool) endRun(rn *Run) {
 	if len(hooks) > 0 {
 		p.hooks.Add(1) // before the count goes down: Shutdown waits for it
 	}
-	left := p.live.remove(rn)
 	p.mu.Lock()
 	if len(p.recent) > 0 {
 		// Run.mu is taken under the pool's lock here, never the other
@@ -206,6 +205,12 @@ func (p *Pool) endRun(rn *Run) {
 			p.recentN++
 		}
 	}
+	// The record is in the ring before the run leaves the live runs, so a
+	// reader of Stats, Active and Recent (package status, in that order)
+	// finds every run counted as ended in one of the two: it is never
+	// between them. A live shard's lock is taken under the pool's lock,
+	// never the other way round.
+	left := p.live.remove(rn)
 	// Shutdown sets closing before it looks at the count under mu, and
 	// the count went down before this looks at closing: one of the two
 	// sees the other, so the last run never goes unnoticed.

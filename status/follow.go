@@ -12,12 +12,12 @@ import (
 // that one has been evicted, every record in the ring is new. A follower is
 // not safe for concurrent use.
 //
-// The root package offers no hook for ended runs, so polling is the only
+// Without a [Feed] on the pool's lifeline.WithRunEnded, polling is the only
 // way: records evicted from the ring between two polls are missed. poll
 // counts them as the runs the pool counts as ended that it has not seen,
 // less those still ending. A run ends in three steps: its phase turns
-// done, then it is counted as ended, then (atomically with leaving the
-// live runs) its record enters the ring. Reading the counters, then the
+// done, then it is counted as ended, then its record enters the ring, and
+// then it leaves the live runs. Reading the counters, then the
 // live runs, then the ring, every run counted as ended is then either in
 // the ring, evicted, or live with phase done, so the count is a lower
 // bound of the evicted records, exact when no run is ending during the
