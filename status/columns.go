@@ -36,7 +36,7 @@ func tables() []table {
 			{"id", "#", "int"}, {"method", "method", "text"}, {"uri", "URI", "text"},
 			{"route", "route", "text"}, {"status", "status", "status"}, {"cause", "cause", "text"},
 			{"code", "code", "code"}, {"duration_ms", "duration", "ms"}, {"finished_after_ms", "finished after", "after"},
-			{"bytes_sent", "bytes", "int"}, {"shutdown_funcs", "shutdown fns", "int"}, {"_flags", "flags", "flags"},
+			{"delivery", "delivery", "text"}, {"bytes_sent", "bytes", "int"}, {"shutdown_funcs", "shutdown fns", "int"}, {"_flags", "flags", "flags"},
 		}},
 	}
 }

@@ -79,6 +79,7 @@ type EndedRun struct {
 	DurationMS      float64           `json:"duration_ms"`
 	Finished        bool              `json:"finished"`          // the run called Finish
 	FinishedAfterMS float64           `json:"finished_after_ms"` // start to Finish, 0 if not finished
+	Delivery        string            `json:"delivery"`          // for a finished run: "delivered", "undelivered", "pending" or "unknown" (lifeline.Delivery); "" otherwise
 	ShutdownFuncs   int               `json:"shutdown_funcs"`    // shutdown functions that ran
 	Runaway         bool              `json:"runaway"`
 	Panicked        bool              `json:"panicked"` // the handler panicked (a termination is not a panic: see cause)
@@ -145,9 +146,19 @@ func endedRun(rec lifeline.Record, o *options) EndedRun {
 		ID: rec.ID, Route: rec.Route, Method: rec.Method, URI: cleanURI(rec.URI, o.queryString),
 		Status: int(rec.Status), StatusText: rec.Status.String(), Cause: rec.Cause.String(), Code: rec.Code,
 		BytesSent: rec.BytesSent, StartTime: rec.Start.UTC(), DurationMS: ms(rec.Duration),
-		Finished: rec.Finished, FinishedAfterMS: ms(rec.FinishedAfter), ShutdownFuncs: rec.ShutdownFuncs,
+		Finished: rec.Finished, FinishedAfterMS: ms(rec.FinishedAfter), Delivery: delivery(rec), ShutdownFuncs: rec.ShutdownFuncs,
 		Runaway: rec.Runaway, Panicked: rec.Panicked, IgnoreUserAbort: rec.IgnoreUserAbort, Notes: notes(rec.Notes),
 	}
+}
+
+// delivery says whether a finished run's answer reached its client, as
+// known when the run ended; "" for a run that did not call Finish, whose
+// delivery Lifeline does not track.
+func delivery(rec lifeline.Record) string {
+	if !rec.Finished {
+		return ""
+	}
+	return rec.Delivery.String()
 }
 
 // sessionLocked reports whether the session package's note says the run
