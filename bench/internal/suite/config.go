@@ -65,11 +65,9 @@ func (c *Config) runs(part string) bool {
 
 // sizes are the counts and durations of one run, full or smoke.
 type sizes struct {
-	p1Rounds      int
-	p1Duration    time.Duration
-	p1Conns       int // wrk connections
-	p1H2Conns     int // h2load connections
-	p1H2Streams   int // h2load streams per connection
+	p1Rounds      int           // peers driver: rounds of every variant
+	p1Duration    time.Duration // peers driver: one load run
+	p1Warmup      time.Duration // peers driver: warm-up run per server
 	p1BenchTime   string
 	p1BenchRounds int
 
@@ -101,7 +99,7 @@ type sizes struct {
 
 func fullSizes() sizes {
 	return sizes{
-		p1Rounds: 12, p1Duration: 2 * time.Second, p1Conns: 50, p1H2Conns: 10, p1H2Streams: 10,
+		p1Rounds: 6, p1Duration: time.Second, p1Warmup: time.Second,
 		p1BenchTime: "20000x", p1BenchRounds: 9,
 		p2Trials: 1000, p2MaxMisses: 3, p2Cap: time.Second,
 		p3Trials: 5, p3Cap: 12 * time.Second,
@@ -115,7 +113,7 @@ func fullSizes() sizes {
 
 func smokeSizes() sizes {
 	return sizes{
-		p1Rounds: 1, p1Duration: time.Second, p1Conns: 8, p1H2Conns: 2, p1H2Streams: 4,
+		p1Rounds: 1, p1Duration: 500 * time.Millisecond, p1Warmup: 200 * time.Millisecond, // as the driver's -smoke
 		p1BenchTime: "2000x", p1BenchRounds: 1,
 		p2Trials: 20, p2MaxMisses: 1, p2Cap: 300 * time.Millisecond,
 		p3Trials: 1, p3Cap: 8 * time.Second,

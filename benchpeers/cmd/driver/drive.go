@@ -62,18 +62,19 @@ func driveMain(args []string) error {
 	wl := fs.String("workloads", strings.Join(workloads, ","), "workloads to run")
 	pr := fs.String("protos", strings.Join(protos, ","), "protocols to run")
 	verbose := fs.Bool("v", false, "also print every round's requests/s")
-	breakdown := fs.Bool("profile", true, "after the table, profile bare and Lifeline on hello and print Lifeline's extra CPU per request by category")
+	profileFlag := fs.Bool("profile", true, "after the table, profile bare and Lifeline on hello and print Lifeline's extra CPU per request by category")
 	timeout := fs.Duration("timeout", 30*time.Minute, "bound on the whole run")
+	jsonFile := fs.String("json", "", "also write every round's figures and the breakdown to this file as JSON (see jsonReport)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	cfg := config{rounds: *rounds, dur: *dur, warmup: *warmup, verbose: *verbose,
 		wl: strings.Split(*wl, ","), pr: strings.Split(*pr, ",")}
 	if *smoke {
-		cfg.rounds, cfg.dur = 1, 500*time.Millisecond
+		cfg.rounds, cfg.dur, cfg.warmup = 1, 500*time.Millisecond, 200*time.Millisecond
 	}
-	if cfg.rounds < 1 || cfg.dur <= 0 {
-		return errors.New("-rounds and -dur must be positive")
+	if cfg.rounds < 1 || cfg.dur <= 0 || cfg.warmup <= 0 {
+		return errors.New("-rounds, -dur and -warmup must be positive")
 	}
 	for _, tool := range []string{"taskset", "wrk", "h2load"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -111,8 +112,18 @@ func driveMain(args []string) error {
 	}
 	elapsed := time.Since(start).Round(time.Second)
 	printTable(os.Stdout, cfg, groups, cpuRounds, elapsed)
-	if *breakdown {
-		return printBreakdown(ctx, os.Stdout, cfg, cpuRounds)
+	var bd *breakdown
+	if *profileFlag {
+		if bd, err = measureBreakdown(ctx, cfg, cpuRounds); err != nil {
+			return err
+		}
+		printBreakdown(os.Stdout, bd)
+	}
+	if *jsonFile != "" {
+		rep := newJSONReport(cfg, groups, bd, cpuRounds, time.Since(start))
+		if err := writeJSON(*jsonFile, rep); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -107,5 +110,60 @@ func TestLoadArgs(t *testing.T) {
 	}
 	if got := h2dur(500 * time.Millisecond); got != "500ms" {
 		t.Errorf("h2dur %s", got)
+	}
+}
+
+// TestJSONReport writes the -json file and reads it back with the field
+// names the benchmark suite (bench/internal/suite, P1) decodes.
+func TestJSONReport(t *testing.T) {
+	cfg := config{rounds: 2, dur: time.Second, warmup: 500 * time.Millisecond}
+	g := &group{workload: "hello", proto: "h2c", rps: map[string][]float64{"bare": {100, 110}, "lifeline": {90, 99}},
+		failures: []string{"chi round 1: 2 non-2xx"}}
+	bd := &breakdown{workload: "hello", load: 4 * time.Second, categories: []string{"GC", "other"},
+		by:    map[string]map[string]map[string]float64{"h1": {"bare": {"GC": 1}, "lifeline": {"GC": 1.5}}},
+		total: map[string]map[string]float64{"h1": {"bare": 10, "lifeline": 12}}}
+	file := filepath.Join(t.TempDir(), "peers.json")
+	if err := writeJSON(file, newJSONReport(cfg, []*group{g}, bd, 400, 90*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Rounds        int               `json:"rounds"`
+		DurationS     float64           `json:"duration_s"`
+		WarmupS       float64           `json:"warmup_s"`
+		CPURounds     int               `json:"cpu_rounds"`
+		LoadCommands  map[string]string `json:"load_commands"`
+		VariantTitles map[string]string `json:"variant_titles"`
+		Groups        []struct {
+			Workload, Proto string
+			RPS             map[string][]float64 `json:"rps"`
+			Failures        []string             `json:"failures"`
+		} `json:"groups"`
+		Breakdown struct {
+			LoadS      float64                                  `json:"load_s"`
+			Categories []string                                 `json:"categories"`
+			PerRequest map[string]map[string]map[string]float64 `json:"per_request_us"`
+			Total      map[string]map[string]float64            `json:"total_us"`
+		} `json:"breakdown"`
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case got.Rounds != 2 || got.DurationS != 1 || got.WarmupS != 0.5 || got.CPURounds != 400:
+		t.Errorf("settings %+v", got)
+	case got.LoadCommands["h2c"] != "taskset -c 1 h2load -t1 -c10 -m10 -D1 http://127.0.0.1:PORT/":
+		t.Errorf("load commands %q", got.LoadCommands)
+	case got.VariantTitles["chi"] != "chi Timeout+Recoverer" || got.VariantTitles["bare"] == "":
+		t.Errorf("variant titles %q", got.VariantTitles)
+	case len(got.Groups) != 1 || got.Groups[0].Proto != "h2c" || !slices.Equal(got.Groups[0].RPS["lifeline"], []float64{90, 99}) ||
+		len(got.Groups[0].Failures) != 1:
+		t.Errorf("groups %+v", got.Groups)
+	case got.Breakdown.LoadS != 4 || got.Breakdown.PerRequest["h1"]["lifeline"]["GC"] != 1.5 || got.Breakdown.Total["h1"]["bare"] != 10 ||
+		!slices.Equal(got.Breakdown.Categories, []string{"GC", "other"}):
+		t.Errorf("breakdown %+v", got.Breakdown)
 	}
 }

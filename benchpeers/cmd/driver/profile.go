@@ -119,44 +119,63 @@ func categoryOf(smp *profile.Sample) string {
 	return "other"
 }
 
-// printBreakdown profiles bare and Lifeline on hello over each protocol and
-// prints Lifeline's extra CPU per request by category.
-func printBreakdown(ctx context.Context, w io.Writer, cfg config, cpuRounds int) error {
-	d := 4 * cfg.dur
-	fmt.Fprintf(w, "\nLifeline's extra CPU per request by category, hello workload (CPU profile of each server under %v of load, µs per request; Lifeline minus bare):\n\n", d)
-	fmt.Fprintf(w, "| category | h1 bare | h1 Lifeline | h1 extra | h2c bare | h2c Lifeline | h2c extra |\n|---|---:|---:|---:|---:|---:|---:|\n")
-	type res struct {
-		by    map[string]float64
-		total float64
+// breakdown is CPU µs per request by category of bare and Lifeline on one
+// workload, over each protocol.
+type breakdown struct {
+	workload   string
+	load       time.Duration // length of each profiled load run
+	categories []string      // in the order of the table, "other" last
+	// by and total are keyed by protocol then variant ("bare", "lifeline").
+	by    map[string]map[string]map[string]float64
+	total map[string]map[string]float64
+}
+
+// measureBreakdown profiles bare and Lifeline on hello over each protocol.
+func measureBreakdown(ctx context.Context, cfg config, cpuRounds int) (*breakdown, error) {
+	bd := &breakdown{workload: "hello", load: 4 * cfg.dur,
+		by: map[string]map[string]map[string]float64{}, total: map[string]map[string]float64{}}
+	for _, c := range categories {
+		bd.categories = append(bd.categories, c.name)
 	}
-	got := map[string]res{}
-	for _, proto := range []string{"h1", "h2c"} {
+	bd.categories = append(bd.categories, "other")
+	for _, proto := range protos {
+		bd.by[proto] = map[string]map[string]float64{}
+		bd.total[proto] = map[string]float64{}
 		for _, v := range []string{"bare", "lifeline"} {
-			by, total, err := profileCPU(ctx, cfg, v, "hello", proto, cpuRounds, d)
+			by, total, err := profileCPU(ctx, cfg, v, bd.workload, proto, cpuRounds, bd.load)
 			if err != nil {
-				return fmt.Errorf("profile %s/%s: %w", v, proto, err)
+				return nil, fmt.Errorf("profile %s/%s: %w", v, proto, err)
 			}
-			got[proto+v] = res{by, total}
+			bd.by[proto][v], bd.total[proto][v] = by, total
 		}
 	}
-	names := []string{}
-	for _, c := range categories {
-		names = append(names, c.name)
+	return bd, nil
+}
+
+// printBreakdown prints Lifeline's extra CPU per request by category.
+func printBreakdown(w io.Writer, bd *breakdown) {
+	fmt.Fprintf(w, "\nLifeline's extra CPU per request by category, %s workload (CPU profile of each server under %v of load, µs per request; Lifeline minus bare):\n\n", bd.workload, bd.load)
+	fmt.Fprint(w, "| category |")
+	for _, proto := range protos {
+		fmt.Fprintf(w, " %[1]s bare | %[1]s Lifeline | %[1]s extra |", proto)
 	}
-	names = append(names, "other")
-	for _, n := range names {
+	fmt.Fprint(w, "\n|---|")
+	for range protos {
+		fmt.Fprint(w, "---:|---:|---:|")
+	}
+	fmt.Fprintln(w)
+	for _, n := range bd.categories {
 		fmt.Fprintf(w, "| %s |", n)
-		for _, proto := range []string{"h1", "h2c"} {
-			b, l := got[proto+"bare"].by[n], got[proto+"lifeline"].by[n]
+		for _, proto := range protos {
+			b, l := bd.by[proto]["bare"][n], bd.by[proto]["lifeline"][n]
 			fmt.Fprintf(w, " %.2f | %.2f | %+.2f |", b, l, l-b)
 		}
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "| **total** |")
-	for _, proto := range []string{"h1", "h2c"} {
-		b, l := got[proto+"bare"].total, got[proto+"lifeline"].total
+	for _, proto := range protos {
+		b, l := bd.total[proto]["bare"], bd.total[proto]["lifeline"]
 		fmt.Fprintf(w, " %.2f | %.2f | %+.2f |", b, l, l-b)
 	}
 	fmt.Fprintln(w)
-	return nil
 }
