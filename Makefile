@@ -55,7 +55,7 @@ fuzz-short:
 conformance: deps
 	./scripts/conformance.sh
 
-## bench: the benchmark suite (about 5 minutes, bounded at 19): docs/bench/suite.md, docs/bench/*.png
+## bench: the benchmark suite (about 9 minutes, bounded at 19): docs/bench/suite.md, docs/bench/*.png
 ## and the generated section of docs/BENCHMARKS.md
 bench: deps
 	bash scripts/bench.sh -splice docs/BENCHMARKS.md
