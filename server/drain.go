@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/lifeline-go/lifeline"
@@ -38,6 +39,7 @@ func (s *Server) drain() error {
 	// (after Finish, or past the deadline). Shutdown keeps waiting after the
 	// deadline, for answerGrace, while the connection sides of the runs the
 	// pool cancelled answer their clients.
+	funcsDone := s.startDrainFuncs(deadline)
 	httpCtx, cancel := context.WithDeadline(context.Background(), deadline.Add(answerGrace))
 	defer cancel()
 	httpDone := make(chan error, 1)
@@ -65,7 +67,12 @@ func (s *Server) drain() error {
 		// Responses still open after the grace: close their connections.
 		_ = s.srv.Close()
 	}
+	funcsErr := <-funcsDone
 	if len(cut) == 0 && poolErr == nil && httpErr == nil {
+		if funcsErr != nil {
+			s.log.Warn("server: drain function failed", "err", funcsErr)
+			return funcsErr
+		}
 		s.log.Info("server: drained", "elapsed", time.Since(start))
 		return nil
 	}
@@ -74,7 +81,31 @@ func (s *Server) drain() error {
 		err = fmt.Errorf("%w, connections still open were closed", err)
 	}
 	s.log.Warn("server: drain incomplete", "elapsed", time.Since(start), "cancelled", len(cut), "connections_closed", httpErr != nil)
-	return errors.Join(err, poolErr)
+	return errors.Join(err, poolErr, funcsErr)
+}
+
+// startDrainFuncs calls the WithDrainFunc functions, each on a goroutine of
+// its own with a context that ends at deadline, and returns a channel that
+// gets their joined errors once every one has returned.
+func (s *Server) startDrainFuncs(deadline time.Time) <-chan error {
+	done := make(chan error, 1)
+	fs := s.opts.drainFuncs
+	if len(fs) == 0 {
+		done <- nil
+		return done
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	errs := make([]error, len(fs))
+	var wg sync.WaitGroup
+	for i, f := range fs {
+		wg.Go(func() { errs[i] = f(ctx) })
+	}
+	go func() {
+		wg.Wait()
+		cancel()
+		done <- errors.Join(errs...)
+	}()
+	return done
 }
 
 // drainPool shuts the pool down, waiting for its runs until deadline. Runs

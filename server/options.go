@@ -1,10 +1,12 @@
 package server
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -34,9 +36,10 @@ type options struct {
 	h2PingSet         bool // WithHTTP2PingTimeout was given
 	drainTimeout      time.Duration
 	logger            *slog.Logger
-	adminAddr         string       // WithAdmin
-	admin             http.Handler // WithAdmin; nil: no admin listener
-	adminSet          bool         // WithAdmin was given, perhaps with a nil handler
+	adminAddr         string                        // WithAdmin
+	admin             http.Handler                  // WithAdmin; nil: no admin listener
+	adminSet          bool                          // WithAdmin was given, perhaps with a nil handler
+	drainFuncs        []func(context.Context) error // WithDrainFunc
 }
 
 // The defaults, each explained on the option that changes it.
@@ -99,6 +102,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("%w: WithAdmin(%q, nil): nil handler", ErrInvalidOption, o.adminAddr)
 	case o.drainTimeout < 0:
 		return fmt.Errorf("%w: WithDrainTimeout(%v): negative", ErrInvalidOption, o.drainTimeout)
+	case slices.ContainsFunc(o.drainFuncs, func(f func(context.Context) error) bool { return f == nil }):
+		return fmt.Errorf("%w: WithDrainFunc(nil)", ErrInvalidOption)
 	}
 	return nil
 }
@@ -219,6 +224,17 @@ func WithHTTP2PingTimeout(d time.Duration) Option {
 // kill timeout (docker stop waits 10s). 0 cancels at once.
 func WithDrainTimeout(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.drainTimeout = d })
+}
+
+// WithDrainFunc adds work the drain waits for beside the pool's runs, such
+// as a job queue's workers: when the drain begins, f is called on a
+// goroutine of its own with a context that ends at the drain deadline
+// ([WithDrainTimeout]); [Server.Serve] returns only after every such f has
+// returned, and joins their errors to its own. The admin listener
+// ([WithAdmin]) stays up until then. f must return soon after its context
+// ends. Each call adds one more function; a nil f is an error from [New].
+func WithDrainFunc(f func(ctx context.Context) error) Option {
+	return optionFunc(func(o *options) { o.drainFuncs = append(o.drainFuncs, f) })
 }
 
 // WithLogger sets the logger for start, shutdown, runs cut short by the

@@ -76,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts := append(cfg.serverOptions(), server.WithLogger(log))
+	opts := append(cfg.serverOptions(), server.WithLogger(log), server.WithDrainFunc(a.stopQueue))
 	if cfg.adminAddr != "" {
 		opts = append(opts, server.WithAdmin(cfg.adminAddr, a.adminRoutes()))
 	}
@@ -117,39 +117,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	logCtx, stopLog := context.WithCancel(context.WithoutCancel(ctx))
 	waitLog := a.logRuns(logCtx)
-	serveDone := make(chan struct{})
-	stopped := a.stopQueueAtDrain(ctx, serveDone)
-	serveErr := srv.Serve(ctx, ln) // drains the pool when ctx is done
-	close(serveDone)
+	serveErr := srv.Serve(ctx, ln) // drains the pool and the job workers when ctx is done
 	a.settle()
-	queueErr := <-stopped
 	stopUpkeep()
 	waitUpkeep()
 	stopLog()
 	waitLog()
 	a.report(stdout)
-	return errors.Join(serveErr, queueErr, a.close())
+	return errors.Join(serveErr, a.close())
 }
 
-// stopQueueAtDrain stops the job workers when ctx is done, beside the
-// pool's drain and within the same deadline, or when serving ended for
-// another reason (serveDone closed): jobs still working when the drain ends
-// are cancelled and left to River, which runs them again at the next start
-// or on another instance. The channel gets the result.
-func (a *app) stopQueueAtDrain(ctx context.Context, serveDone <-chan struct{}) <-chan error {
-	done := make(chan error, 1)
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-serveDone:
-		}
-		// The soft stop lasts the drain; the hard stop that follows only
-		// waits for cancelled jobs to return.
-		stopCtx, cancel := context.WithTimeout(context.Background(), a.cfg.drain+settleTimeout)
-		defer cancel()
-		done <- a.queue.stop(stopCtx)
-	}()
-	return done
+// stopQueue is the server's drain function (server.WithDrainFunc): it stops
+// the job workers beside the pool's drain, within the same deadline, so the
+// admin listener stays up while jobs finish. Jobs still working at the
+// deadline are cancelled and left to River, which runs them again at the
+// next start or on another instance; the hard stop that follows the soft one
+// only waits, at most settleTimeout, for the cancelled jobs to return.
+func (a *app) stopQueue(ctx context.Context) error {
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.drain+settleTimeout)
+	defer cancel()
+	return a.queue.stop(stopCtx)
 }
 
 // settleTimeout bounds the wait for runs that the drain deadline cancelled:
