@@ -7,6 +7,7 @@ import (
 
 	"github.com/lifeline-go/lifeline"
 	"github.com/lifeline-go/lifeline/internal/pooltest"
+	"github.com/lifeline-go/lifeline/internal/wait"
 )
 
 // newPool returns a pool that is shut down, and checked for leaked
@@ -16,17 +17,8 @@ func newPool(t testing.TB, opts ...lifeline.Option) *lifeline.Pool {
 	return pooltest.New(t, opts...)
 }
 
-// waitFor polls cond every millisecond for up to d.
-func waitFor(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return true
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return cond()
-}
+// waitFor polls cond for up to d (internal/wait) and reports whether it held.
+func waitFor(d time.Duration, cond func() bool) bool { return wait.Until(d, cond) }
 
 // handlerFunc is shorthand.
 type handlerFunc = http.HandlerFunc

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/lifeline-go/lifeline/internal/wait"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -228,15 +229,7 @@ func getJSON(t *testing.T, url string, v any) {
 // whose end a client cannot be told of otherwise; it asserts no timing.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: still waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
+	wait.For(t, timeout, what, cond)
 }
 
 // runsOf returns /demo/runs?route=route.

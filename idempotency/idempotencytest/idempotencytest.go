@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline/idempotency"
+	"github.com/lifeline-go/lifeline/internal/wait"
 )
 
 const (
@@ -267,15 +268,7 @@ func testConcurrentReserve(t *testing.T, s idempotency.Store) {
 // used for expiry on the store's own clock, never to assert a duration.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s", what)
-		}
-		<-tick.C
-	}
+	wait.For(t, 10*time.Second, what, cond)
 }
 
 func testReservationExpires(t *testing.T, s idempotency.Store) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/internal/wait"
 )
 
 // newPool returns a pool shut down at the end of the test.
@@ -29,13 +30,5 @@ func newPool(t testing.TB, opts ...lifeline.Option) *lifeline.Pool {
 // for events on real sockets and goroutines; it asserts no timing.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
+	wait.For(t, 10*time.Second, what, cond)
 }
