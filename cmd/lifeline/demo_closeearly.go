@@ -54,14 +54,8 @@ func parseCloseEarly(q url.Values) (closeEarlyParams, error) {
 // length wrong. The work after the answer is a durable River job, as for
 // /demo/finish, with kind "close-early".
 func (a *app) closeEarly(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
-	q, err := query(r)
-	if err != nil {
-		badRequest(w, err)
-		return
-	}
-	p, err := parseCloseEarly(q)
-	if err != nil {
-		badRequest(w, err)
+	p, ok := parseQuery(w, r, parseCloseEarly)
+	if !ok {
 		return
 	}
 	if _, ok := a.enqueue(w, r, rn, closeEarlyArgs{workArgs{Work: p.Work, Run: rn.ID()}}); !ok {

@@ -53,14 +53,8 @@ func parseFinish(q url.Values) (finishParams, error) {
 // is long enough to be worth it (pad=2048 adds filler). GET /demo/jobs
 // lists the jobs.
 func (a *app) finish(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
-	q, err := query(r)
-	if err != nil {
-		badRequest(w, err)
-		return
-	}
-	p, err := parseFinish(q)
-	if err != nil {
-		badRequest(w, err)
+	p, ok := parseQuery(w, r, parseFinish)
+	if !ok {
 		return
 	}
 	id, ok := a.enqueue(w, r, rn, finishArgs{workArgs{Work: p.Work, Run: rn.ID()}})

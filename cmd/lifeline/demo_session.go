@@ -56,14 +56,8 @@ type sessionAnswer struct {
 // the work, and the second request goes through at once. The answer says
 // how long Start waited for the lock, and when the lock was taken.
 func (a *app) session(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
-	q, err := query(r)
-	if err != nil {
-		badRequest(w, err)
-		return
-	}
-	p, err := parseSession(q)
-	if err != nil {
-		badRequest(w, err)
+	p, ok := parseQuery(w, r, parseSession)
+	if !ok {
 		return
 	}
 	start := time.Now()

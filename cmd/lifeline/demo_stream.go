@@ -45,14 +45,8 @@ func parseStream(q url.Values) (streamParams, error) {
 // lines sent in the run's record (notes "final-status" and "lines-sent"),
 // which GET /demo/runs?route=stream shows.
 func (a *app) stream(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
-	q, err := query(r)
-	if err != nil {
-		badRequest(w, err)
-		return
-	}
-	p, err := parseStream(q)
-	if err != nil {
-		badRequest(w, err)
+	p, ok := parseQuery(w, r, parseStream)
+	if !ok {
 		return
 	}
 	sent := 0

@@ -54,14 +54,8 @@ func parseTimeout(q url.Values) (timeoutParams, error) {
 // record, shown by GET /demo/runs?route=timeout. Lifeline counts wall time,
 // where PHP on Linux counts CPU time: with mode=sleep, PHP would not time out.
 func (a *app) timeout(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
-	q, err := query(r)
-	if err != nil {
-		badRequest(w, err)
-		return
-	}
-	p, err := parseTimeout(q)
-	if err != nil {
-		badRequest(w, err)
+	p, ok := parseQuery(w, r, parseTimeout)
+	if !ok {
 		return
 	}
 	rn.RegisterShutdown(recordFinalStatus)

@@ -43,14 +43,8 @@ func parseTimeoutReset(q url.Values) (timeoutResetParams, error) {
 // after may exceed limit; otherwise the time limit ends it with 503 and the
 // shutdown function records "timeout", as for /demo/timeout.
 func (a *app) timeoutReset(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) {
-	q, err := query(r)
-	if err != nil {
-		badRequest(w, err)
-		return
-	}
-	p, err := parseTimeoutReset(q)
-	if err != nil {
-		badRequest(w, err)
+	p, ok := parseQuery(w, r, parseTimeoutReset)
+	if !ok {
 		return
 	}
 	rn.RegisterShutdown(recordFinalStatus)

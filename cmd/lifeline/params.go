@@ -64,6 +64,21 @@ func query(r *http.Request) (url.Values, error) {
 	return q, nil
 }
 
+// parseQuery reads r's query strictly (see query) and parses it with parse,
+// the demo's own parser; on either error it answers 400 itself and reports
+// false. It is the first step of every demo handler.
+func parseQuery[T any](w http.ResponseWriter, r *http.Request, parse func(url.Values) (T, error)) (v T, ok bool) {
+	q, err := query(r)
+	if err == nil {
+		v, err = parse(q)
+	}
+	if err != nil {
+		badRequest(w, err)
+		return v, false
+	}
+	return v, true
+}
+
 func (p *params) fail(name, reason string) {
 	if p.err == nil {
 		p.err = &paramError{Name: name, Reason: reason}
