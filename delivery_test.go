@@ -241,6 +241,25 @@ func TestDeliveryNotReadThenReset(t *testing.T) {
 	})
 }
 
+// dialSmallRecv connects to addr with a 4 KiB receive buffer, set before the
+// connection is made so that the window the client advertises stays small:
+// an answer larger than that waits, unacknowledged, in the server's send
+// queue until the client reads. It is closed when the test ends.
+func dialSmallRecv(t *testing.T, addr string) *net.TCPConn {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+	}}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return nc.(*net.TCPConn)
+}
+
 // dialStalled connects to ts with a 4 KB receive buffer, asks GET / in
 // mode m, waits until the response's header arrived (HTTP/1: the status
 // line; HTTP/2: the first bytes after the server's SETTINGS), and then
@@ -248,20 +267,10 @@ func TestDeliveryNotReadThenReset(t *testing.T) {
 // the TCP connection, for a reset.
 func dialStalled(t *testing.T, ts *cstest.Server, m cstest.Mode) (net.Conn, *net.TCPConn) {
 	t.Helper()
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) {
-			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-	}}
-	nc, err := d.Dial("tcp", ts.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	tcp := nc.(*net.TCPConn)
-	var c net.Conn = nc
+	tcp := dialSmallRecv(t, ts.Listener.Addr().String())
+	var c net.Conn = tcp
 	if m == cstest.H2 {
-		tc := tls.Client(nc, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+		tc := tls.Client(tcp, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
 		if err := tc.Handshake(); err != nil {
 			t.Fatal(err)
 		}
@@ -462,17 +471,7 @@ func TestDeliveryPipelined(t *testing.T) {
 				mu.Unlock()
 			}))
 			ts := cstest.Start(t, cstest.H1, h, watched(p))
-			d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-				return rc.Control(func(fd uintptr) {
-					syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-				})
-			}}
-			nc, err := d.Dial("tcp", ts.Listener.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := nc.(*net.TCPConn)
-			defer c.Close()
+			c := dialSmallRecv(t, ts.Listener.Addr().String())
 			fmt.Fprintf(c, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3 HTTP/1.1\r\nHost: x\r\n\r\n")
 			br := bufio.NewReader(c)
 			n := 3
