@@ -7,10 +7,12 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/lifeline-go/lifeline/internal/pgtest"
 )
 
 // crashPoint is a point of the order path where the crash matrix kills
@@ -43,57 +45,140 @@ var crashPoints = []crashPoint{
 // database and retries the order as a client would (same Idempotency-Key,
 // same ref): no order is lost or placed twice, its email is sent exactly
 // once, no job is lost, no key stays blocked, and nothing stays placed.
+//
+// The trials run in parallel lanes ($CRASH_LANES, at most 8 by default):
+// each lane is one reference server after another on a database of its own
+// (its own data directory, or its own PostgreSQL database), so a kill in
+// one lane never touches another lane's process or data.
 func TestCrashMatrix(t *testing.T) {
 	trials := pick(1, 100)
 	if v, err := strconv.Atoi(getenv("CRASH_TRIALS")); err == nil && v > 0 {
 		trials = v // a run of its own size: CRASH_TRIALS=10
 	}
-	eachRefDatabase(t, func(t *testing.T, db, url string) { crashMatrix(t, db, url, trials) })
+	lanes := min(8, trials*len(crashPoints))
+	if v, err := strconv.Atoi(getenv("CRASH_LANES")); err == nil && v > 0 {
+		lanes = v
+	}
+	eachRefDatabase(t, func(t *testing.T, db, url string) { crashMatrix(t, db, url, trials, lanes) })
 }
 
-func crashMatrix(t *testing.T, db, url string, trials int) {
+// crashTask is one trial of the matrix: trial i at crashPoints[point].
+type crashTask struct{ point, i int }
+
+// crashTally gathers what the trials of one point saw, from every lane.
+type crashTally struct {
+	mu              sync.Mutex
+	outcomes        counter
+	toDone, toRetry []time.Duration
+}
+
+func (c *crashTally) add(tr crashResult) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.outcomes[tr.outcome]++
+	c.toDone = append(c.toDone, tr.toDone)
+	if tr.toRetry > 0 {
+		c.toRetry = append(c.toRetry, tr.toRetry)
+	}
+}
+
+func crashMatrix(t *testing.T, db, url string, trials, lanes int) {
 	rp := newReport(t, "crash-"+db, fmt.Sprintf("Crash matrix on %s: kill -9 at four points of the order path", db))
 	rp.Load("`lifeline -job-timeout 2s` on %s; per point %d trials: one POST /demo/order with an Idempotency-Key and a ref, the process killed with SIGKILL at the point, restarted on the same database, the order retried with the same key and ref until it gets an answer", db, trials)
+	own := "a data directory per lane"
+	if url != "" {
+		own = "a PostgreSQL database per lane, in one PostgreSQL server"
+	}
+	rp.Load("%d lanes in parallel, each one server at a time on a database of its own (%s); the trials of the four points interleaved, each taken by the next free lane", lanes, own)
 	rp.Fault("SIGKILL: before the commit (a random instant of the order's 400ms of work), after the commit before the answer and after the answer's delivery before the job ($LIFELINE_FAULT: the process kills itself there), during the 800ms email job (a random instant)")
 	rp.Check("0 lost orders: every order is in the database with its 4 items, settled (confirmed or unconfirmed, never left placed)")
 	rp.Check("0 duplicate side effects: exactly one email per order; a retry gets 201, the recorded answer or a single execution")
 	rp.Check("0 jobs lost: every email job completed after the restart; no job left pending at the end")
 	rp.Check("0 keys blocked past the lease: the retry after the restart is answered within the key's lease (10s) plus 10s; a committed order is replayed (201), one that did not commit runs once")
 	bin := binary(t, refServerPkg)
-	dir := dataDir(t)
-	args := refArgs(dir, url, "-instance", "crash", "-job-timeout", "2s", "-drain", "5s")
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 15))
-	var fail failures
-	refs := map[string]bool{}
-	for _, cp := range crashPoints {
-		var toDone, toRetry []time.Duration
-		outcomes := counter{}
-		for i := range trials {
-			ref := fmt.Sprintf("C-%d-%d", slices.Index(crashPoints, cp), i)
-			refs[ref] = true
-			tr := crashTrial(t, bin, args, cp, ref, rng)
-			outcomes[tr.outcome]++
-			toDone = append(toDone, tr.toDone)
-			if tr.toRetry > 0 {
-				toRetry = append(toRetry, tr.toRetry)
-			}
-			for _, f := range tr.fails {
-				fail.add("%s, %s: %s", cp.name, ref, f)
-			}
-		}
-		rp.Figure(cp.name+": outcomes", "%s", outcomes)
-		rp.Figure(cp.name+": restart → email sent", "%s", latencies(toDone))
-		if len(toRetry) > 0 {
-			rp.Figure(cp.name+": restart → retry answered", "%s", latencies(toRetry))
+	// The trials of the four points interleaved, so that every lane gets
+	// its share of the long ones (a retry after the lease, a job rescued).
+	tasks := make(chan crashTask, trials*len(crashPoints))
+	for i := range trials {
+		for p := range crashPoints {
+			tasks <- crashTask{point: p, i: i}
 		}
 	}
-	// The database after the last graceful stop: every order emailed once,
-	// no job pending.
+	close(tasks)
+	tally := make([]*crashTally, len(crashPoints))
+	for p := range tally {
+		tally[p] = &crashTally{outcomes: counter{}}
+	}
+	var (
+		fail   failures
+		mu     sync.Mutex // guards orders and states
+		orders int
+		states = counter{}
+		wg     sync.WaitGroup
+	)
+	seed := uint64(time.Now().UnixNano())
+	for lane := range lanes {
+		wg.Go(func() {
+			t.Run(fmt.Sprintf("lane%d", lane), func(t *testing.T) {
+				laneURL := url
+				if url != "" && lane > 0 {
+					laneURL = pgtest.Shared(t).Database(t)
+				}
+				dir := dataDir(t)
+				args := refArgs(dir, laneURL, "-instance", "crash", "-job-timeout", "2s", "-drain", "5s")
+				rng := rand.New(rand.NewPCG(seed, uint64(lane)))
+				refs := map[string]bool{}
+				for task := range tasks {
+					cp := crashPoints[task.point]
+					ref := fmt.Sprintf("C-%d-%d", task.point, task.i)
+					refs[ref] = true
+					tr := crashTrial(t, bin, args, cp, ref, rng)
+					tally[task.point].add(tr)
+					for _, f := range tr.fails {
+						fail.add("%s, %s (lane %d): %s", cp.name, ref, lane, f)
+					}
+				}
+				n, st := crashCheckDB(t, dir, laneURL, refs, &fail)
+				mu.Lock()
+				orders += n
+				for k, v := range st {
+					states[k] += v
+				}
+				mu.Unlock()
+			})
+		})
+	}
+	wg.Wait()
+	for p, cp := range crashPoints {
+		c := tally[p]
+		rp.Figure(cp.name+": outcomes", "%s", c.outcomes)
+		rp.Figure(cp.name+": restart → email sent", "%s", latencies(c.toDone))
+		if len(c.toRetry) > 0 {
+			rp.Figure(cp.name+": restart → retry answered", "%s", latencies(c.toRetry))
+		}
+	}
+	rp.Figure("orders", "%d", orders)
+	rp.Figure("jobs by kind/state at the end", "%s", states)
+	rp.Figure("violations", "%d", fail.n())
+	if fail.n() > 0 {
+		t.Errorf("%d violations:%s", fail.n(), fail.String())
+	}
+}
+
+// crashCheckDB checks a lane's database after its last graceful stop:
+// every order of refs is there, settled with its 4 items and emailed once,
+// and no job is pending. It returns the number of orders and the jobs by
+// kind/state.
+func crashCheckDB(t *testing.T, dir, url string, refs map[string]bool, fail *failures) (int, counter) {
+	t.Helper()
 	orders, err := refOrdersDB(dir, url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, o := range orders {
+		if !refs[o.Ref] {
+			fail.add("order %s: in a lane that did not place it", o.Ref)
+		}
 		delete(refs, o.Ref)
 		if o.Emails != 1 || o.State == "placed" || len(o.Items) != 4 {
 			fail.add("order %s at the end: %s, %d items, %d emails", o.Ref, o.State, len(o.Items), o.Emails)
@@ -113,12 +198,7 @@ func crashMatrix(t *testing.T, db, url string, trials int) {
 			fail.add("job %d (%s %s): %s at the end", j.ID, j.Kind, j.Args.Ref, j.State)
 		}
 	}
-	rp.Figure("orders", "%d", len(orders))
-	rp.Figure("jobs by kind/state at the end", "%s", states)
-	rp.Figure("violations", "%d", fail.n())
-	if fail.n() > 0 {
-		t.Errorf("%d violations:%s", fail.n(), fail.String())
-	}
+	return len(orders), states
 }
 
 // keyLease is the lease of an idempotency key (idempotency.WithLease's
