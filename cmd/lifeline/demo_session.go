@@ -50,7 +50,7 @@ type sessionAnswer struct {
 // (session_id()) {session_write_close();}".
 //
 // The run starts the visitor's session (package session, stored in the
-// server's database by sessionStore), counts the visit, and works for D
+// server's database by sessionStore, or in Redis with -redis), counts the visit, and works for D
 // holding the session's lock: a second request of the same visitor waits
 // in Start until the first one ends. With close=1 it calls WriteClose before
 // the work, and the second request goes through at once. The answer says

@@ -17,8 +17,9 @@ import (
 )
 
 // sessionStore keeps the sessions of /demo/session in the server's
-// database (the sessions table), so that they live with the orders and,
-// on PostgreSQL, are shared by every instance with their locks. It
+// database (the sessions table) when -redis is not given, so that they
+// live with the orders and, on PostgreSQL, are shared by every instance
+// with their locks. It
 // implements session.Store; sessiontest.Run checks it. A lock is a row's
 // (fence, nonce, lock_expires); a waiter polls, as the Redis store does.
 type sessionStore struct {
