@@ -104,10 +104,14 @@ func TestScaleOutOrders(t *testing.T) {
 	<-pairsDone // the pairs use b
 	sem := make(chan struct{}, 12)
 	start := time.Now()
-	var afterKill sync.WaitGroup
+	var (
+		afterKill sync.WaitGroup
+		killedAt  time.Time
+	)
 	for i := range n {
 		if i == n/2 {
 			k := holdThenKill(t, sc, rdb, procs[1], procs[0])
+			killedAt = k.start
 			close(killed)
 			afterKill.Go(func() {
 				k.after(rp, &fail, sc, procs[0], lockTTL)
@@ -166,6 +170,7 @@ func TestScaleOutOrders(t *testing.T) {
 	}
 	storm.check(rp, &fail, final.ans.Visits-1)
 	// b comes back under its name: it settles the orders it left placed.
+	restarted := time.Since(killedAt)
 	procs[1] = startProc(t, "b", bin, args("b")...)
 	deadline := time.Now().Add(120 * time.Second)
 	var orders []refOrder
@@ -183,6 +188,8 @@ func TestScaleOutOrders(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	rp.Figure("every order settled with its email", "%v after the kill of b (b restarted %v after the kill)",
+		time.Since(killedAt).Round(100*time.Millisecond), restarted.Round(100*time.Millisecond))
 	states := counter{}
 	for _, o := range orders {
 		states[o.Instance+"/"+o.State]++

@@ -330,7 +330,7 @@ func (k *killedHolder) after(rp *report, fail *failures, c *http.Client, p *proc
 	got := r.ans.LockedAt.Sub(k.start)
 	rp.Figure(fmt.Sprintf("lock held by %s when it was killed: taken by %s", k.proc.name, p.name),
 		"%v after the kill (%s waited %v; lock TTL %v, refreshed every %v); visits %d", got.Round(time.Millisecond),
-		p.name, r.waited.Round(time.Millisecond), ttl, ttl/3, r.ans.Visits)
+		p.name, r.waited.Round(time.Millisecond), ttl, (ttl / 3).Round(time.Millisecond), r.ans.Visits)
 	if got > ttl+time.Second {
 		fail.add("the lock of the killed %s was taken %v after the kill, more than its TTL %v (+1s)", k.proc.name, got, ttl)
 	}

@@ -96,14 +96,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	cfg.hosts = splitList(*hosts)
-	if cfg.databaseURL == "" {
+	cfg.fault = os.Getenv(faultEnv)
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	cfg.instanceSet = set["instance"]
+	if !set["database"] {
 		cfg.databaseURL = os.Getenv(databaseEnv)
 	}
-	if cfg.redisURL == "" {
+	if !set["redis"] {
 		cfg.redisURL = os.Getenv(redisEnv)
 	}
-	cfg.fault = os.Getenv(faultEnv)
-	fs.Visit(func(f *flag.Flag) { cfg.instanceSet = cfg.instanceSet || f.Name == "instance" })
 	switch {
 	case cfg.statusToken != "":
 		cfg.tokenSource = "flag"
@@ -124,6 +126,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 }
 
 func (c *config) validate() error {
+	if c.redisURL != "" {
+		if _, _, err := parseRedisURL(c.redisURL); err != nil {
+			return err
+		}
+	}
 	switch {
 	case (c.tlsCert == "") != (c.tlsKey == ""):
 		return errors.New("-tls-cert and -tls-key go together")
@@ -133,8 +140,6 @@ func (c *config) validate() error {
 		return fmt.Errorf("-drain %v: negative", c.drain)
 	case c.dataDir == "" && c.databaseURL == "":
 		return errors.New("-data: empty directory")
-	case c.redisURL != "" && redisURLError(c.redisURL) != nil:
-		return redisURLError(c.redisURL)
 	case c.lockTTL < time.Second:
 		return fmt.Errorf("-session-lock-ttl %v: must be at least 1s", c.lockTTL)
 	case c.instance == "":
@@ -166,12 +171,6 @@ const (
 	defaultJobTimeout = maxDuration + 10*time.Second // a job's work is at most maxDuration
 	defaultLockTTL    = 30 * time.Second             // package session's default
 )
-
-// redisURLError returns why the -redis URL u is refused, or nil.
-func redisURLError(u string) error {
-	_, _, err := parseRedisURL(u)
-	return err
-}
 
 // defaultInstance is the host name, or "lifeline" when it is unknown.
 func defaultInstance() string {

@@ -114,8 +114,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "admin on http://%s (/status, /metrics; stays up while the server drains)\n", adminLn.Addr())
 	}
 	log.Info("lifeline: serving", "addr", ln.Addr().String(), "database", a.db.where, "sessions", a.sessionsWhere(),
-		"instance", cfg.instance,
-		"time-limit", cfg.timeLimit, "drain", cfg.drain, "max-active", cfg.maxActive, "max-jobs", cfg.maxJobs,
+		"instance", cfg.instance, "time-limit", cfg.timeLimit, "drain", cfg.drain, "max-active", cfg.maxActive, "max-jobs", cfg.maxJobs,
 		"h2c", cfg.h2c, "tls", cfg.tlsCert != "")
 
 	logCtx, stopLog := context.WithCancel(context.WithoutCancel(ctx))
