@@ -344,7 +344,7 @@ func (k *killedHolder) after(rp *report, fail *failures, c *http.Client, p *proc
 	}
 }
 
-// fencedHolder stops (SIGSTOP) the instance stopped while it holds a
+// fencedHolder suspends the instance stopped (SIGSTOP) while it holds a
 // session, for longer than the lock's TTL: the other instance gets the
 // lock after the TTL and increments the session twice; the stopped one,
 // continued (SIGCONT), has its write refused with 503, and the session
