@@ -35,7 +35,8 @@ type app struct {
 	idem      *idempotency.Middleware
 	idemStore *sqlstore.Store
 	sessions  *session.Manager
-	sessStore *sessionStore
+	sessStore *sessionStore  // the sessions in the database; nil with -redis
+	redisSess *redisSessions // the sessions in Redis with -redis; else nil
 	status    *status.Handler
 	feed      *status.Feed // every ended run, for the metrics and the log records
 	index     *template.Template
@@ -83,10 +84,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (a *app, err erro
 		idempotency.WithOnReplay(a.replayed)); err != nil {
 		return a, err
 	}
-	a.sessStore = &sessionStore{db: a.db}
-	// WithLockWait(0): wait for a session's lock as PHP does, as long as
-	// the run's time limit allows.
-	if a.sessions, err = session.New(a.sessStore, session.WithLockWait(0), session.WithLogger(log)); err != nil {
+	if err = a.openSessions(ctx); err != nil {
 		return a, err
 	}
 	if a.status, err = a.newStatus(); err != nil {
@@ -137,19 +135,20 @@ func (a *app) upkeep(ctx context.Context) {
 		} else if n > 0 {
 			a.log.Warn("lifeline: orders left placed by a process that died, now unconfirmed", "orders", n)
 		}
-		if err := a.sessStore.prune(ctx); err != nil {
+		if err := a.pruneSessions(ctx); err != nil {
 			a.log.Warn("lifeline: upkeep", "err", err)
 		}
 	}
 }
 
-// close closes the database. Call it after the server has drained and the
-// job queue has stopped.
+// close closes the database and the Redis client of the sessions. Call it
+// after the server has drained and the job queue has stopped.
 func (a *app) close() error {
+	err := a.closeSessions()
 	if a.db == nil {
-		return nil
+		return err
 	}
-	return a.db.close()
+	return errors.Join(err, a.db.close())
 }
 
 // routes returns the server's handler. Demo endpoints run inside the pool,

@@ -26,9 +26,11 @@ type config struct {
 	timeLimit    time.Duration
 	drain        time.Duration
 	dataDir      string
-	databaseURL  string // -database or $LIFELINE_DATABASE_URL: PostgreSQL instead of SQLite
-	instance     string // -instance: this server's name in orders, emails and jobs
-	instanceSet  bool   // -instance was given: a restart resolves its own placed orders at once
+	databaseURL  string        // -database or $LIFELINE_DATABASE_URL: PostgreSQL instead of SQLite
+	redisURL     string        // -redis or $LIFELINE_REDIS_URL: the sessions in Redis instead of the database
+	lockTTL      time.Duration // -session-lock-ttl
+	instance     string        // -instance: this server's name in orders, emails and jobs
+	instanceSet  bool          // -instance was given: a restart resolves its own placed orders at once
 	maxActive    int
 	queueTimeout time.Duration
 	maxJobs      int
@@ -71,7 +73,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.timeLimit, "time-limit", 30*time.Second, "default time limit of a run, PHP's max_execution_time (0 = none)")
 	fs.DurationVar(&cfg.drain, "drain", server.DefaultDrainTimeout, "on SIGINT/SIGTERM, how long to wait for running and finished runs before cancelling them")
 	fs.StringVar(&cfg.dataDir, "data", defaultDataDir(), "`directory` for the embedded SQLite database (created if needed)")
-	fs.StringVar(&cfg.databaseURL, "database", os.Getenv(databaseEnv), "PostgreSQL `URL` (postgres://user:pass@host:port/db) instead of SQLite; default $"+databaseEnv)
+	// The URLs may hold passwords: their defaults come from the environment
+	// after parsing, so that -help does not print them.
+	fs.StringVar(&cfg.databaseURL, "database", "", "PostgreSQL `URL` (postgres://user:pass@host:port/db) instead of SQLite; default $"+databaseEnv)
+	fs.StringVar(&cfg.redisURL, "redis", "", "Redis `URL` (redis://[user:pass@]host:port[/db], rediss:// for TLS) for the sessions and their locks, shared by every instance given it, instead of the database; default $"+redisEnv)
+	fs.DurationVar(&cfg.lockTTL, "session-lock-ttl", defaultLockTTL, "a session's lock expires this long after its holder stopped refreshing it (a process that died); the holder refreshes it every third of it")
 	fs.StringVar(&cfg.instance, "instance", defaultInstance(), "`name` of this server in the orders, emails and jobs it handles (several instances share one PostgreSQL database)")
 	fs.IntVar(&cfg.maxActive, "max-active", defaultMaxActive, "most runs at once, including runs still working after Finish, like pm.max_children; more wait up to -queue-timeout, then get 503 (0 = no cap)")
 	fs.DurationVar(&cfg.queueTimeout, "queue-timeout", 5*time.Second, "how long a request waits for a run slot when -max-active runs are in the pool")
@@ -91,7 +97,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	cfg.hosts = splitList(*hosts)
 	cfg.fault = os.Getenv(faultEnv)
-	fs.Visit(func(f *flag.Flag) { cfg.instanceSet = cfg.instanceSet || f.Name == "instance" })
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	cfg.instanceSet = set["instance"]
+	if !set["database"] {
+		cfg.databaseURL = os.Getenv(databaseEnv)
+	}
+	if !set["redis"] {
+		cfg.redisURL = os.Getenv(redisEnv)
+	}
 	switch {
 	case cfg.statusToken != "":
 		cfg.tokenSource = "flag"
@@ -112,6 +126,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 }
 
 func (c *config) validate() error {
+	if c.redisURL != "" {
+		if _, _, err := parseRedisURL(c.redisURL); err != nil {
+			return err
+		}
+	}
 	switch {
 	case (c.tlsCert == "") != (c.tlsKey == ""):
 		return errors.New("-tls-cert and -tls-key go together")
@@ -121,6 +140,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("-drain %v: negative", c.drain)
 	case c.dataDir == "" && c.databaseURL == "":
 		return errors.New("-data: empty directory")
+	case c.lockTTL < time.Second:
+		return fmt.Errorf("-session-lock-ttl %v: must be at least 1s", c.lockTTL)
 	case c.instance == "":
 		return errors.New("-instance: empty name")
 	case c.maxActive < 0:
@@ -148,6 +169,7 @@ const (
 	defaultMaxActive  = 1000
 	defaultMaxJobs    = 100
 	defaultJobTimeout = maxDuration + 10*time.Second // a job's work is at most maxDuration
+	defaultLockTTL    = 30 * time.Second             // package session's default
 )
 
 // defaultInstance is the host name, or "lifeline" when it is unknown.

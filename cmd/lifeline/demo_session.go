@@ -50,7 +50,7 @@ type sessionAnswer struct {
 // (session_id()) {session_write_close();}".
 //
 // The run starts the visitor's session (package session, stored in the
-// server's database by sessionStore), counts the visit, and works for D
+// server's database by sessionStore, or in Redis with -redis), counts the visit, and works for D
 // holding the session's lock: a second request of the same visitor waits
 // in Start until the first one ends. With close=1 it calls WriteClose before
 // the work, and the second request goes through at once. The answer says
@@ -80,7 +80,7 @@ func (a *app) session(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) 
 	}
 	if p.Close {
 		if err := sess.WriteClose(rn.Context()); err != nil { // session_write_close()
-			serverError(a.log, w, r, err)
+			a.sessionError(w, r, err)
 			return
 		}
 		ans.ReleasedAt, ans.Released = time.Now(), "early (WriteClose)"
@@ -89,9 +89,11 @@ func (a *app) session(w http.ResponseWriter, r *http.Request, rn *lifeline.Run) 
 	writeJSON(w, http.StatusOK, ans)
 }
 
-// sessionError answers a session that could not be started: 503 with
-// Retry-After when it is busy (another request holds its lock past the
-// wait) or the store is unavailable, 500 otherwise. The client gets a short
+// sessionError answers a session that could not be started or written:
+// 503 with Retry-After when it is busy (another request holds its lock past
+// the wait), when its write was refused because the lock expired meanwhile
+// (this run stalled past the lock's TTL and another took it), or when the
+// store is unavailable; 500 otherwise. The client gets a short
 // message and an id, never the store's error, which may name its address
 // or files (issue 19); the log has the detail under the same id.
 func (a *app) sessionError(w http.ResponseWriter, r *http.Request, err error) {
@@ -99,6 +101,9 @@ func (a *app) sessionError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, session.ErrLockTimeout):
 		w.Header().Set("Retry-After", "1")
 		internalError(a.log, w, r, http.StatusServiceUnavailable, "session busy: another request holds it; try again", err)
+	case errors.Is(err, session.ErrLockLost):
+		w.Header().Set("Retry-After", "1")
+		internalError(a.log, w, r, http.StatusServiceUnavailable, "session not saved: its lock expired while this request held it; try again", err)
 	case errors.Is(err, session.ErrStoreUnavailable):
 		w.Header().Set("Retry-After", "1")
 		internalError(a.log, w, r, http.StatusServiceUnavailable, "session store unavailable; try again", err)

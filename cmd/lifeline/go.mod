@@ -46,6 +46,7 @@ require (
 	github.com/tidwall/match v1.2.0 // indirect
 	github.com/tidwall/pretty v1.2.1 // indirect
 	github.com/tidwall/sjson v1.2.5 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
@@ -61,4 +62,10 @@ require github.com/lifeline-go/lifeline/compress v0.0.0-00010101000000-000000000
 
 replace github.com/lifeline-go/lifeline/status => ../../status
 
-require github.com/lifeline-go/lifeline/status v0.0.0-00010101000000-000000000000
+require (
+	github.com/lifeline-go/lifeline/session/redisstore v0.0.0-00010101000000-000000000000
+	github.com/lifeline-go/lifeline/status v0.0.0-00010101000000-000000000000
+	github.com/redis/go-redis/v9 v9.22.0
+)
+
+replace github.com/lifeline-go/lifeline/session/redisstore => ../../session/redisstore

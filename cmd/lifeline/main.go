@@ -10,7 +10,9 @@
 // It needs no setup: its data (orders, emails, sessions, idempotency keys and
 // the durable jobs of River) is kept in one embedded SQLite database under
 // the user's cache directory (-data), or in PostgreSQL given -database or
-// $LIFELINE_DATABASE_URL, which several instances may share.
+// $LIFELINE_DATABASE_URL, which several instances may share. Given -redis or
+// $LIFELINE_REDIS_URL, the sessions and their locks are kept in Redis
+// instead.
 // SIGINT or SIGTERM stops it gracefully: it stops accepting, waits for every
 // run, including work after Finish, for at most -drain, then cancels what is
 // left and exits non-zero. Every flag and endpoint is described in
@@ -111,8 +113,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if adminLn != nil {
 		fmt.Fprintf(stdout, "admin on http://%s (/status, /metrics; stays up while the server drains)\n", adminLn.Addr())
 	}
-	log.Info("lifeline: serving", "addr", ln.Addr().String(), "database", a.db.where, "instance", cfg.instance,
-		"time-limit", cfg.timeLimit, "drain", cfg.drain, "max-active", cfg.maxActive, "max-jobs", cfg.maxJobs,
+	log.Info("lifeline: serving", "addr", ln.Addr().String(), "database", a.db.where, "sessions", a.sessionsWhere(),
+		"instance", cfg.instance, "time-limit", cfg.timeLimit, "drain", cfg.drain, "max-active", cfg.maxActive, "max-jobs", cfg.maxJobs,
 		"h2c", cfg.h2c, "tls", cfg.tlsCert != "")
 
 	logCtx, stopLog := context.WithCancel(context.WithoutCancel(ctx))

@@ -7,14 +7,19 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/lifeline-go/lifeline/session"
+	"github.com/lifeline-go/lifeline/session/redisstore"
 )
 
 // sessionStore keeps the sessions of /demo/session in the server's
-// database (the sessions table), so that they live with the orders and,
-// on PostgreSQL, are shared by every instance with their locks. It
+// database (the sessions table) when -redis is not given, so that they
+// live with the orders and, on PostgreSQL, are shared by every instance
+// with their locks. It
 // implements session.Store; sessiontest.Run checks it. A lock is a row's
 // (fence, nonce, lock_expires); a waiter polls, as the Redis store does.
 type sessionStore struct {
@@ -179,4 +184,126 @@ func ctxCause(ctx context.Context, err error) error {
 		return fmt.Errorf("%w (%w)", context.Cause(ctx), err)
 	}
 	return err
+}
+
+// redisEnv is the environment variable read for the Redis URL when -redis
+// is not given.
+const redisEnv = "LIFELINE_REDIS_URL"
+
+// redisURLForm is the form of a Redis URL, for the errors that reject one.
+const redisURLForm = "redis://[user:password@]host:port[/db], rediss:// for TLS, or unix:///path/redis.sock"
+
+// parseRedisURL checks the Redis URL of -redis and returns the client's
+// options and the URL without its password, for logs and errors. Its
+// errors never show the password: when the URL cannot be parsed at all,
+// they do not show the URL.
+func parseRedisURL(raw string) (*redis.Options, string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, "", fmt.Errorf("-redis: not a valid URL (not shown: it may hold a password); want %s", redisURLForm)
+	}
+	where := u.Redacted()
+	switch u.Scheme {
+	case "redis", "rediss", "unix":
+	default:
+		return nil, "", fmt.Errorf("-redis %s: scheme %q; want %s", where, u.Scheme, redisURLForm)
+	}
+	opts, err := redis.ParseURL(raw)
+	if err != nil {
+		return nil, "", fmt.Errorf("-redis %s: %w", where, err)
+	}
+	return opts, where, nil
+}
+
+// redisSessions keeps the sessions of /demo/session in Redis
+// (session/redisstore): every instance given the same Redis shares the
+// sessions and their locks, which expire by their TTL when the instance
+// that holds one dies, and are fenced, so that a holder that stalled past
+// its TTL can no longer write.
+type redisSessions struct {
+	client *redis.Client
+	store  *redisstore.Store
+	where  string // the URL without its password
+}
+
+// redisPingTimeout bounds the check at start that Redis answers.
+const redisPingTimeout = 5 * time.Second
+
+// openRedisSessions connects to the Redis at rawURL and checks that it
+// answers, so that a wrong address or password stops the server at start
+// instead of failing the first session.
+func openRedisSessions(ctx context.Context, rawURL string) (*redisSessions, error) {
+	opts, where, err := parseRedisURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	client := redis.NewClient(opts)
+	pctx, cancel := context.WithTimeout(ctx, redisPingTimeout)
+	defer cancel()
+	if err := client.Ping(pctx).Err(); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("-redis %s: %w", where, err)
+	}
+	store, err := redisstore.New(client)
+	if err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("-redis %s: %w", where, err)
+	}
+	return &redisSessions{client: client, store: store, where: where}, nil
+}
+
+// close ends the store's subscription and closes the client.
+func (r *redisSessions) close() error {
+	if err := errors.Join(r.store.Close(), r.client.Close()); err != nil {
+		return fmt.Errorf("close %s: %w", r.where, err)
+	}
+	return nil
+}
+
+// openSessions creates the session manager of /demo/session: on the Redis
+// of -redis when it is given, else on the server's database.
+func (a *app) openSessions(ctx context.Context) error {
+	var store session.Store
+	if a.cfg.redisURL != "" {
+		rs, err := openRedisSessions(ctx, a.cfg.redisURL)
+		if err != nil {
+			return err
+		}
+		a.redisSess, store = rs, rs.store
+	} else {
+		a.sessStore = &sessionStore{db: a.db}
+		store = a.sessStore
+	}
+	// WithLockWait(0): wait for a session's lock as PHP does, as long as
+	// the run's time limit allows.
+	var err error
+	a.sessions, err = session.New(store, session.WithLockWait(0), session.WithLockTTL(a.cfg.lockTTL),
+		session.WithLogger(a.log))
+	return err
+}
+
+// sessionsWhere says where the sessions are kept, for the log: the Redis
+// URL without its password, or "database".
+func (a *app) sessionsWhere() string {
+	if a.redisSess != nil {
+		return a.redisSess.where
+	}
+	return "database"
+}
+
+// pruneSessions deletes the expired sessions of the SQL store; Redis
+// expires its keys by itself.
+func (a *app) pruneSessions(ctx context.Context) error {
+	if a.sessStore == nil {
+		return nil
+	}
+	return a.sessStore.prune(ctx)
+}
+
+// closeSessions closes the Redis client, if any.
+func (a *app) closeSessions() error {
+	if a.redisSess == nil {
+		return nil
+	}
+	return a.redisSess.close()
 }
