@@ -45,6 +45,7 @@
       case "status": return int(v) + " " + (r.status_text || "");
       case "time": return typeof v === "string" && v.length >= 19 ? v.slice(0, 19).replace("T", " ") + " UTC" : String(v ?? "");
       case "map": return Object.keys(v || {}).sort().map((k) => k + ": " + int(v[k])).join(" · ");
+      case "notes": return Object.keys(v || {}).sort().map((k) => k + ": " + (typeof v[k] === "string" ? v[k] : "")).join(" · ");
       case "flags": return "";
     }
     return typeof v === "string" ? v : "";

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -305,4 +306,31 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestRecentNotes: the recent-runs table shows a run's notes
+// (lifeline.Run.Annotate), such as the job it enqueued, escaped.
+func TestRecentNotes(t *testing.T) {
+	pool := newPool(t)
+	h := pool.Middleware(lifeline.WithRoute("order"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rn, _ := lifeline.FromContext(r.Context())
+		rn.Annotate("job", "email 42")
+		rn.Annotate("order", "<o-1> placed")
+	}))
+	get(h, "/order")
+	waitFor(t, "the order's record", func() bool { return len(pool.Recent()) == 1 })
+	st, err := status.New(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := pool.Recent()[0].ID
+	page := get(st, "/status").Body.String()
+	want := `<td data-col="notes">job: email 42 · order: &lt;o-1&gt; placed</td></tr>`
+	row := regexp.MustCompile(fmt.Sprintf(`<tr data-id="%d"[^>]*>.*?</tr>`, id)).FindString(page)
+	if !strings.HasSuffix(row, want) {
+		t.Errorf("recent row of run %d = %s, want it to end with %s", id, row, want)
+	}
+	if !strings.Contains(page, `<th data-key="notes" data-fmt="notes">`) {
+		t.Error("the recent-runs table has no notes column")
+	}
 }

@@ -106,6 +106,7 @@ func newLab(t *testing.T) *lab {
 	l := &lab{pool: pool, release: make(chan struct{})}
 	ticker := func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
+		rn.Annotate("job", "export <7>") // as a handler that enqueued a job does
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		for i := 0; ; i++ {
@@ -336,6 +337,10 @@ func TestBrowser(t *testing.T) {
 	}
 	eval[bool](t, tab, "the aborted row's class", `document.querySelector('#recent tr[data-id="`+fmt.Sprint(exportRun.ID)+`"]').classList.contains("aborted")`)
 	eval[bool](t, tab, "the export run to leave the active runs", `!document.querySelector('#active tr[data-id="`+fmt.Sprint(exportRun.ID)+`"]')`)
+
+	if got := eval[string](t, tab, "the aborted run's notes", cell("recent", exportRun.ID, "notes")+`?.textContent`); got != "job: export <7>" {
+		t.Errorf("aborted run notes cell = %q, want the job it enqueued", got)
+	}
 
 	// page.js and columns.go render the same cells from the same record.
 	checkTwins(t, tab, l, exportRun.ID)
