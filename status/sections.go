@@ -58,7 +58,8 @@ type sectionSpec struct {
 //
 // name is 1 to 64 letters, digits, spaces, '-', '_' or '.', unique among
 // the sections; an invalid or repeated name or a nil fn is an error
-// wrapping [ErrInvalidOption]. There is no section by default.
+// wrapping [ErrInvalidOption]. There is no section by default. The fields
+// are shown to whoever passes the access rule: put no secret in them.
 func WithSection(name string, fn SectionFunc) Option {
 	return optionFunc(func(o *options) {
 		switch {
