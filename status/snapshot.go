@@ -38,7 +38,7 @@ type Snapshot struct {
 	TimeLimitHits  uint64            `json:"time_limit_hits"`   // runs whose time limit expired
 	HandlerPanics  uint64            `json:"handler_panics"`    // handler panics (terminations are not panics)
 	ShutdownPanics uint64            `json:"shutdown_panics"`   // panics in shutdown functions
-	Sections       []Section         `json:"sections,omitzero"` // the application's sections ([WithSection]), served by the handler only
+	Sections       []Section         `json:"sections,omitzero"` // the application's sections ([WithSection]): ServeHTTP and SnapshotContext only
 	Active         []LiveRun         `json:"active,omitzero"`   // live runs, oldest first (full only)
 	Recent         []EndedRun        `json:"recent,omitzero"`   // ended runs, newest first (full only)
 }
