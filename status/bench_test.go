@@ -1,6 +1,7 @@
 package status_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -45,6 +46,12 @@ func BenchmarkStatus(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	withSection, err := status.New(pool, status.WithSection("jobs", func(context.Context) ([]status.Field, error) {
+		return []status.Field{{Name: "available", Value: "0"}, {Name: "retryable", Value: "0"}}, nil
+	}))
+	if err != nil {
+		b.Fatal(err)
+	}
 	baseline := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		out, err := json.Marshal(struct {
 			Stats  lifeline.Stats
@@ -64,6 +71,7 @@ func BenchmarkStatus(b *testing.B) {
 	}{
 		{"baseline-raw-json", baseline, "/"},
 		{"json", st, "/status?json"},
+		{"json-section", withSection, "/status?json"}, // one section: what its goroutine and timer cost
 		{"json-full", st, "/status?json&full"},
 		{"html", st, "/status"},
 		{"metrics", st.Metrics(), "/metrics"},

@@ -37,6 +37,7 @@ func tables() []table {
 			{"route", "route", "text"}, {"status", "status", "status"}, {"cause", "cause", "text"},
 			{"code", "code", "code"}, {"duration_ms", "duration", "ms"}, {"finished_after_ms", "finished after", "after"},
 			{"delivery", "delivery", "text"}, {"bytes_sent", "bytes", "int"}, {"shutdown_funcs", "shutdown fns", "int"}, {"_flags", "flags", "flags"},
+			{"notes", "notes", "notes"},
 		}},
 	}
 }
@@ -110,6 +111,19 @@ func format(kind string, v any, row map[string]any) (text string, tags []string)
 		parts := make([]string, len(keys))
 		for i, k := range keys {
 			parts[i] = k + ": " + fmtInt(num(m[k]))
+		}
+		return strings.Join(parts, " · "), nil
+	case "notes":
+		m, _ := v.(map[string]any)
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			s, _ := m[k].(string)
+			parts[i] = k + ": " + s
 		}
 		return strings.Join(parts, " · "), nil
 	case "flags":

@@ -47,6 +47,9 @@ func TestFormat(t *testing.T) {
 		{kind: "code", v: 503.0, want: "503"},
 		{kind: "time", v: "2026-01-02T03:04:05.123456Z", want: "2026-01-02 03:04:05 UTC"},
 		{kind: "map", v: map[string]any{"b": 2.0, "a": 1.0}, want: "a: 1 · b: 2"},
+		{kind: "notes", v: map[string]any{"order": "o-1 settled", "job": "email 7", "odd": 1.0}, want: "job: email 7 · odd:  · order: o-1 settled"},
+		{kind: "notes", v: map[string]any{}, want: ""},
+		{kind: "notes", v: nil, want: ""},
 		{kind: "flags", want: "", wantTags: []string{"runaway", "session-wait", "ignore-abort"}},
 	}
 	for _, tt := range tests {

@@ -30,10 +30,11 @@
 // template, style and script are embedded (no CDN) and admitted by a
 // Content-Security-Policy that allows nothing else.
 //
-// ?json serves the summary and ?json&full adds the live runs and the
-// recent records (PHP-FPM's ?json&full). The document is a [Snapshot]: its
-// keys are snake_case, durations are milliseconds as numbers, and the schema
-// is pinned by testdata/schema.golden and documented in docs/STATUS.md.
+// ?json serves the summary (with the sections) and ?json&full adds the
+// live runs and the recent records (PHP-FPM's ?json&full). The document
+// is a [Snapshot]: its keys are snake_case, durations are milliseconds as
+// numbers, and the schema is pinned by testdata/schema.golden and
+// documented in docs/STATUS.md.
 //
 // PHP-FPM's fields and their counterparts:
 //
@@ -48,6 +49,17 @@
 //	slow requests         time_limit_hits, runaway_runs, runaway_total
 //	request duration      active[].elapsed_ms, recent[].duration_ms
 //	request URI           active[].uri (no query string by default)
+//
+// # Sections of the application
+//
+// [WithSection] adds a named section of the application's own to the
+// summary, such as the counts of a job queue by state: a function called
+// for each request the handler serves, with the request's context bounded
+// by [WithSectionTimeout], whose fields the page shows (as text, refreshed
+// with the rest) and the JSON carries under "sections". A function that
+// fails, panics or does not answer in time shows "section unavailable (id
+// ...)" in its section, the detail logged with the id, and the rest of the
+// page is served. The sections are behind the same access rule as the page.
 //
 // # Metrics
 //

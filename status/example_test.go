@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -317,4 +319,51 @@ func ExampleFeed() {
 	// Output:
 	// lifeline_run_duration_seconds_count{route="hello"} 3
 	// lifeline_status_records_missed_total 0
+}
+
+func ExampleWithSection() {
+	pool, _ := lifeline.NewPool()
+	defer settle(pool)
+	queued := map[string]int{"available": 2, "retryable": 1} // an application's job queue, say
+	st, err := status.New(pool,
+		status.WithSection("jobs", func(ctx context.Context) ([]status.Field, error) {
+			return []status.Field{
+				{Name: "available", Value: strconv.Itoa(queued["available"])},
+				{Name: "retryable", Value: strconv.Itoa(queued["retryable"])},
+			}, nil
+		}),
+		status.WithLogger(slog.New(slog.DiscardHandler)), // where a failing section's detail goes
+		status.WithSection("mail", func(ctx context.Context) ([]status.Field, error) {
+			return nil, errors.New("smtp: connection refused") // logged, not shown
+		}),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var snap status.Snapshot
+	if err := json.NewDecoder(serve(st, "/status?json").Body).Decode(&snap); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, s := range snap.Sections {
+		fmt.Print(s.Name, ":")
+		for _, f := range s.Fields {
+			fmt.Print(" ", f.Name, "=", f.Value)
+		}
+		fmt.Println(" error:", strings.HasPrefix(s.Error, "section unavailable (id "))
+	}
+	// Output:
+	// jobs: available=2 retryable=1 error: false
+	// mail: error: true
+}
+
+func ExampleHandler_SnapshotContext() {
+	pool, _ := lifeline.NewPool()
+	defer settle(pool)
+	st, _ := status.New(pool, status.WithSection("build", func(context.Context) ([]status.Field, error) {
+		return []status.Field{{Name: "version", Value: "v1.2.3"}}, nil
+	}))
+	fmt.Println(len(st.Snapshot(false).Sections), st.SnapshotContext(context.Background(), false).Sections[0].Fields[0].Value)
+	// Output: 0 v1.2.3
 }

@@ -2,6 +2,7 @@ package status
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,9 +69,22 @@ func (h *Handler) Access() *Access { return h.access }
 func (h *Handler) Metrics() *Metrics { return h.metrics }
 
 // Snapshot returns the pool's state now, with the live runs and the recent
-// records when full is set: the document that ?json (or ?json&full) serves.
+// records when full is set: the document that ?json (or ?json&full) serves,
+// without the sections ([WithSection]), which are read for a request
+// ([Handler.SnapshotContext] has them). It may be called from any goroutine.
 func (h *Handler) Snapshot(full bool) Snapshot {
 	return snapshot(h.pool, &h.opts, full, time.Now())
+}
+
+// SnapshotContext is [Handler.Snapshot] with the sections ([WithSection]),
+// their functions called with ctx: what [Handler.ServeHTTP] serves. It
+// returns within the section timeout ([WithSectionTimeout]) and never fails:
+// a section that fails shows its error id. It may be called from any
+// goroutine.
+func (h *Handler) SnapshotContext(ctx context.Context, full bool) Snapshot {
+	snap := snapshot(h.pool, &h.opts, full, time.Now())
+	snap.Sections = sections(ctx, &h.opts)
+	return snap
 }
 
 // ServeHTTP serves the status page to a client that passes the access rule
@@ -83,6 +97,9 @@ func (h *Handler) Snapshot(full bool) Snapshot {
 //     without JavaScript;
 //   - ?json: the pool summary as a [Snapshot] without the run lists;
 //   - ?json&full: the [Snapshot] with Active and Recent.
+//
+// Each format has the application's sections ([WithSection]), read for
+// the request within [WithSectionTimeout].
 //
 // The query is parsed strictly: a malformed one (a ';' separator, a bad
 // %-escape), a parameter other than json, full, html and sort, a value for
@@ -110,11 +127,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	if q.json {
-		h.serveJSON(w, r, h.Snapshot(q.full))
+		h.serveJSON(w, r, h.SnapshotContext(r.Context(), q.full))
 		return
 	}
 	var buf bytes.Buffer
-	if err := h.page.render(&buf, h.Snapshot(true), &h.opts, q.sorts); err != nil {
+	if err := h.page.render(&buf, h.SnapshotContext(r.Context(), true), &h.opts, q.sorts); err != nil {
 		internalError(h.opts.log(), w, r, fmt.Errorf("status: render page: %w", err))
 		return
 	}

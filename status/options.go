@@ -42,25 +42,28 @@ type optionFunc func(*options)
 func (f optionFunc) apply(o *options) { f(o) }
 
 type options struct {
-	token       string   // "" = loopback only
-	tokenFile   string   // WithBearerTokenFile, read by resolve
-	hosts       []string // WithAllowedHosts; nil = DefaultAllowedHosts
-	queryString bool
-	logger      *slog.Logger // nil = slog.Default()
-	refresh     time.Duration
-	poolName    string
-	namespace   string
-	buckets     []float64
-	feed        *Feed   // WithFeed; nil = poll the ring
-	errs        []error // option errors found while applying, reported by validate
+	token          string   // "" = loopback only
+	tokenFile      string   // WithBearerTokenFile, read by resolve
+	hosts          []string // WithAllowedHosts; nil = DefaultAllowedHosts
+	queryString    bool
+	logger         *slog.Logger // nil = slog.Default()
+	refresh        time.Duration
+	poolName       string
+	namespace      string
+	buckets        []float64
+	feed           *Feed         // WithFeed; nil = poll the ring
+	sections       []sectionSpec // WithSection, in option order
+	sectionTimeout time.Duration
+	errs           []error // option errors found while applying, reported by validate
 }
 
 func defaultOptions() options {
 	return options{
-		refresh:   DefaultRefresh,
-		poolName:  DefaultPoolName,
-		namespace: DefaultNamespace,
-		buckets:   DefaultBuckets(),
+		refresh:        DefaultRefresh,
+		poolName:       DefaultPoolName,
+		namespace:      DefaultNamespace,
+		buckets:        DefaultBuckets(),
+		sectionTimeout: DefaultSectionTimeout,
 	}
 }
 
@@ -135,6 +138,15 @@ func (o *options) validate() error {
 		return fmt.Errorf("%w: WithBearerToken and WithBearerTokenFile: give one", ErrInvalidOption)
 	case o.hosts != nil && len(o.hosts) == 0:
 		return fmt.Errorf("%w: WithAllowedHosts: no hosts", ErrInvalidOption)
+	case o.sectionTimeout <= 0:
+		return fmt.Errorf("%w: WithSectionTimeout(%v): not positive", ErrInvalidOption, o.sectionTimeout)
+	}
+	for i, s := range o.sections {
+		for _, prev := range o.sections[:i] {
+			if prev.name == s.name {
+				return fmt.Errorf("%w: WithSection(%q): a section has this name already", ErrInvalidOption, s.name)
+			}
+		}
 	}
 	for _, h := range o.hosts {
 		if !validHostEntry(h) {

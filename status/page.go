@@ -62,6 +62,7 @@ type (
 		RefreshMS      int64
 		RefreshSeconds int64 // for <meta http-equiv="refresh">, 0 = none
 		Summary        []summaryView
+		Sections       []Section // escaped by the template
 		Tables         []tableView
 		CSS            template.CSS
 		JS             template.JS
@@ -101,6 +102,7 @@ func (p *page) render(w io.Writer, snap Snapshot, o *options, sorts map[string]s
 			Key: it.Key, Label: it.Label, Fmt: it.Fmt, Text: text, Alert: it.Alert, Bad: it.Alert && num(doc[it.Key]) > 0,
 		})
 	}
+	d.Sections = snap.Sections
 	tabs := tables()
 	for _, t := range tabs {
 		d.Tables = append(d.Tables, tableViewOf(t, tabs, doc, sorts))

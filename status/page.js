@@ -45,6 +45,7 @@
       case "status": return int(v) + " " + (r.status_text || "");
       case "time": return typeof v === "string" && v.length >= 19 ? v.slice(0, 19).replace("T", " ") + " UTC" : String(v ?? "");
       case "map": return Object.keys(v || {}).sort().map((k) => k + ": " + int(v[k])).join(" · ");
+      case "notes": return Object.keys(v || {}).sort().map((k) => k + ": " + (typeof v[k] === "string" ? v[k] : "")).join(" · ");
       case "flags": return "";
     }
     return typeof v === "string" ? v : "";
@@ -126,6 +127,30 @@
     if (count) count.textContent = String(rows.length);
   };
 
+  // The application's sections: the server rendered one <section> per
+  // section; each refresh rebuilds its fields (as text) and its error.
+  const renderSections = () => {
+    const list = Array.isArray(snap.sections) ? snap.sections : [];
+    for (const el of document.querySelectorAll("section[data-section]")) {
+      const s = list.find((x) => x && x.name === el.dataset.section);
+      if (!s) continue;
+      const dl = document.createElement("dl");
+      for (const f of Array.isArray(s.fields) ? s.fields : []) {
+        const div = document.createElement("div"), dt = document.createElement("dt"), dd = document.createElement("dd");
+        div.className = "item";
+        dt.textContent = String(f.name ?? "");
+        dd.textContent = String(f.value ?? "");
+        dd.dataset.field = String(f.name ?? "");
+        div.append(dt, dd);
+        dl.appendChild(div);
+      }
+      el.replaceChild(dl, el.querySelector("dl"));
+      const p = el.querySelector(".section-error");
+      p.textContent = typeof s.error === "string" ? s.error : "";
+      p.hidden = !p.textContent;
+    }
+  };
+
   const render = () => {
     if (!snap) return;
     for (const dd of document.querySelectorAll("dd[data-sum]")) {
@@ -133,6 +158,7 @@
       dd.textContent = format(dd.dataset.fmt, v, snap);
       if (dd.hasAttribute("data-alert")) dd.parentNode.classList.toggle("bad", Number(v) > 0);
     }
+    renderSections();
     for (const t of tables) renderTable(t);
     document.getElementById("updated").textContent = format("time", snap.time, snap);
   };

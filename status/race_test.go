@@ -1,8 +1,11 @@
 package status_test
 
 import (
+	"context"
 	"net/http"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/lifeline-go/lifeline"
@@ -16,7 +19,10 @@ import (
 func TestConcurrentUse(t *testing.T) {
 	const workers, runsEach = 4, 25
 	pool := newPool(t, lifeline.WithRecentRuns(workers*runsEach+1))
-	st, err := status.New(pool)
+	var calls atomic.Int64 // a section's function, called by concurrent requests
+	st, err := status.New(pool, status.WithSection("calls", func(context.Context) ([]status.Field, error) {
+		return []status.Field{{Name: "n", Value: strconv.FormatInt(calls.Add(1), 10)}}, nil
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,12 @@
 package status_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -100,7 +103,13 @@ func TestJSONSchema(t *testing.T) {
 		return len(pool.Recent()) == 1 && len(active) == 1 && active[0].Phase == lifeline.PhaseFinished
 	})
 
-	h, err := status.New(pool)
+	h, err := status.New(pool, status.WithLogger(slog.New(slog.DiscardHandler)),
+		status.WithSection("jobs", func(context.Context) ([]status.Field, error) {
+			return []status.Field{{Name: "available", Value: "2"}}, nil
+		}),
+		status.WithSection("store", func(context.Context) ([]status.Field, error) {
+			return nil, errors.New("unreachable")
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}

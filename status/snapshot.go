@@ -18,28 +18,29 @@ import (
 // milliseconds with microsecond precision; counters count since the pool
 // was created.
 type Snapshot struct {
-	Pool           string            `json:"pool"`            // [WithPoolName]
-	Time           time.Time         `json:"time"`            // when the snapshot was taken
-	StartTime      time.Time         `json:"start_time"`      // when the pool was created
-	UptimeMS       float64           `json:"uptime_ms"`       // Time - StartTime
-	AcceptedRuns   uint64            `json:"accepted_runs"`   // runs started
-	ActiveRuns     int               `json:"active_runs"`     // runs alive, including those working after Finish
-	FinishedRuns   int               `json:"finished_runs"`   // runs alive that called Finish: response sent, still working
-	RunawayRuns    int               `json:"runaway_runs"`    // runs alive past their time limit and grace period
-	RunawayTotal   uint64            `json:"runaway_total"`   // runs that ran away, since start
-	SessionLocked  int               `json:"session_locked"`  // runs alive holding a session lock
-	MaxActiveRuns  int               `json:"max_active_runs"` // the most runs alive at once
-	QueueLength    int               `json:"queue_length"`    // requests waiting for a slot ([lifeline.WithMaxActive])
-	QueueWaits     uint64            `json:"queue_waits"`     // requests that had to wait for a slot
-	QueueTimeouts  uint64            `json:"queue_timeouts"`  // requests turned away after waiting
-	EndedRuns      uint64            `json:"ended_runs"`      // runs that ended
-	EndedByStatus  map[string]uint64 `json:"ended_by_status"` // ended runs by final status: keys "0" to "3", PHP's connection_status()
-	AbortsByCause  map[string]uint64 `json:"aborts_by_cause"` // client aborts and shutdowns by cause: "closed", "reset", "silent-peer", "shutdown"
-	TimeLimitHits  uint64            `json:"time_limit_hits"` // runs whose time limit expired
-	HandlerPanics  uint64            `json:"handler_panics"`  // handler panics (terminations are not panics)
-	ShutdownPanics uint64            `json:"shutdown_panics"` // panics in shutdown functions
-	Active         []LiveRun         `json:"active,omitzero"` // live runs, oldest first (full only)
-	Recent         []EndedRun        `json:"recent,omitzero"` // ended runs, newest first (full only)
+	Pool           string            `json:"pool"`              // [WithPoolName]
+	Time           time.Time         `json:"time"`              // when the snapshot was taken
+	StartTime      time.Time         `json:"start_time"`        // when the pool was created
+	UptimeMS       float64           `json:"uptime_ms"`         // Time - StartTime
+	AcceptedRuns   uint64            `json:"accepted_runs"`     // runs started
+	ActiveRuns     int               `json:"active_runs"`       // runs alive, including those working after Finish
+	FinishedRuns   int               `json:"finished_runs"`     // runs alive that called Finish: response sent, still working
+	RunawayRuns    int               `json:"runaway_runs"`      // runs alive past their time limit and grace period
+	RunawayTotal   uint64            `json:"runaway_total"`     // runs that ran away, since start
+	SessionLocked  int               `json:"session_locked"`    // runs alive holding a session lock
+	MaxActiveRuns  int               `json:"max_active_runs"`   // the most runs alive at once
+	QueueLength    int               `json:"queue_length"`      // requests waiting for a slot ([lifeline.WithMaxActive])
+	QueueWaits     uint64            `json:"queue_waits"`       // requests that had to wait for a slot
+	QueueTimeouts  uint64            `json:"queue_timeouts"`    // requests turned away after waiting
+	EndedRuns      uint64            `json:"ended_runs"`        // runs that ended
+	EndedByStatus  map[string]uint64 `json:"ended_by_status"`   // ended runs by final status: keys "0" to "3", PHP's connection_status()
+	AbortsByCause  map[string]uint64 `json:"aborts_by_cause"`   // client aborts and shutdowns by cause: "closed", "reset", "silent-peer", "shutdown"
+	TimeLimitHits  uint64            `json:"time_limit_hits"`   // runs whose time limit expired
+	HandlerPanics  uint64            `json:"handler_panics"`    // handler panics (terminations are not panics)
+	ShutdownPanics uint64            `json:"shutdown_panics"`   // panics in shutdown functions
+	Sections       []Section         `json:"sections,omitzero"` // the application's sections ([WithSection]): ServeHTTP and SnapshotContext only
+	Active         []LiveRun         `json:"active,omitzero"`   // live runs, oldest first (full only)
+	Recent         []EndedRun        `json:"recent,omitzero"`   // ended runs, newest first (full only)
 }
 
 // LiveRun is one live run in [Snapshot.Active].

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/lifeline-go/lifeline/status"
 )
 
@@ -39,7 +37,8 @@ func (a *app) statusOptions() []status.Option {
 // (-status-token-file, $LIFELINE_STATUS_TOKEN or -status-token), which every
 // client then needs.
 func (a *app) newStatus() (*status.Handler, error) {
-	h, err := status.New(a.pool, a.statusOptions()...)
+	opts := append(a.statusOptions(), status.WithSection("jobs", a.jobsSection)) // River's jobs by state (queue.go)
+	h, err := status.New(a.pool, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("status page (see -status-token, -status-token-file, $%s, -allowed-hosts): %w", statusTokenEnv, err)
 	}
@@ -129,35 +128,4 @@ func (a *app) logRuns(ctx context.Context) (wait func()) {
 		}
 	})
 	return wg.Wait
-}
-
-// jobsCollector exports the job queue on /metrics: lifeline_jobs{state},
-// the number of River jobs in each state (available, running, retryable,
-// scheduled, discarded, completed, cancelled), read at each scrape.
-type jobsCollector struct {
-	a    *app
-	desc *prometheus.Desc
-}
-
-func newJobsCollector(a *app) *jobsCollector {
-	return &jobsCollector{a: a, desc: prometheus.NewDesc("lifeline_jobs",
-		"Durable jobs (River) of the reference server, by state.", []string{"state"}, nil)}
-}
-
-// Describe implements prometheus.Collector.
-func (c *jobsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-
-// Collect implements prometheus.Collector. A database that cannot be read
-// in a second leaves the metric out of this scrape, logged.
-func (c *jobsCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	counts, err := c.a.jobCounts(ctx)
-	if err != nil {
-		c.a.log.Warn("metrics: job counts", "err", err)
-		return
-	}
-	for _, s := range jobStates {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[string(s)]), string(s))
-	}
 }

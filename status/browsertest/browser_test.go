@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,8 +12,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -91,6 +95,9 @@ type lab struct {
 	pool    *lifeline.Pool
 	ts      *httptest.Server
 	release chan struct{} // closed to let the long runs end
+
+	available atomic.Int64 // the "jobs" section's available count
+	mailDown  atomic.Bool  // the "mail" section fails
 }
 
 func newLab(t *testing.T) *lab {
@@ -99,6 +106,7 @@ func newLab(t *testing.T) *lab {
 	l := &lab{pool: pool, release: make(chan struct{})}
 	ticker := func(w http.ResponseWriter, r *http.Request) {
 		rn, _ := lifeline.FromContext(r.Context())
+		rn.Annotate("job", "export <7>") // as a handler that enqueued a job does
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		for i := 0; ; i++ {
@@ -148,7 +156,20 @@ func newLab(t *testing.T) *lab {
 	mux.Handle("/products", pool.Middleware(lifeline.WithRoute("products"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "products")
 	})))
-	sh, err := status.New(pool, status.WithRefresh(200*time.Millisecond), status.WithPoolName("shop"))
+	sh, err := status.New(pool, status.WithRefresh(200*time.Millisecond), status.WithPoolName("shop"),
+		status.WithLogger(slog.New(slog.DiscardHandler)),
+		status.WithSection("jobs", func(context.Context) ([]status.Field, error) {
+			return []status.Field{
+				{Name: "available", Value: strconv.FormatInt(l.available.Load(), 10)},
+				{Name: "note", Value: `<b>not bold</b>`},
+			}, nil
+		}),
+		status.WithSection("mail", func(context.Context) ([]status.Field, error) {
+			if l.mailDown.Load() {
+				return nil, errors.New("smtp 10.0.0.9: refused")
+			}
+			return []status.Field{{Name: "sent", Value: "5"}}, nil
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,6 +289,37 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the page reloaded (%v navigations): the script should refresh it in place", nav)
 	}
 
+	// The application's sections: their cells as served, refreshed in
+	// place, values as text, a failure as an error id.
+	field := func(section, name string) string {
+		return fmt.Sprintf(`document.querySelector('section[data-section="%s"] dd[data-field="%s"]')`, section, name)
+	}
+	if got := eval[string](t, tab, "the jobs section's available cell", field("jobs", "available")+`?.textContent`); got != "0" {
+		t.Errorf("jobs available = %q, want 0", got)
+	}
+	l.available.Store(7)
+	eval[bool](t, tab, "the available cell to refresh to 7", field("jobs", "available")+`?.textContent === "7"`)
+	if got := eval[string](t, tab, "the note cell", field("jobs", "note")+`?.textContent`); got != "<b>not bold</b>" {
+		t.Errorf("jobs note = %q, want the markup as text", got)
+	}
+	if n := eval[float64](t, tab, "bold elements in sections", `document.querySelectorAll('section[data-section] b').length + 1`); n != 1 {
+		t.Errorf("a section's value became markup (%v <b> elements)", n-1)
+	}
+	if got := eval[string](t, tab, "the mail section's sent cell", field("mail", "sent")+`?.textContent`); got != "5" {
+		t.Errorf("mail sent = %q, want 5", got)
+	}
+	l.mailDown.Store(true)
+	msg := eval[string](t, tab, "the mail section's error", `(() => { const p = document.querySelector('section[data-section="mail"] .section-error'); return !p.hidden && p.textContent; })()`)
+	if !regexp.MustCompile(`^section unavailable \(id [0-9a-f]{16}\)$`).MatchString(msg) {
+		t.Errorf("mail section error = %q, want section unavailable (id ...)", msg)
+	}
+	eval[bool](t, tab, "the mail section's fields to go", `!`+field("mail", "sent"))
+	l.mailDown.Store(false)
+	eval[bool](t, tab, "the mail section to recover", field("mail", "sent")+`?.textContent === "5" && document.querySelector('section[data-section="mail"] .section-error').hidden`)
+	if nav := eval[float64](t, tab, "navigation count", `performance.getEntriesByType("navigation").length`); nav != 1 {
+		t.Errorf("the page reloaded (%v navigations): the script should refresh the sections in place", nav)
+	}
+
 	// An aborted stream: the client closes the connection mid-stream.
 	export, abandon := l.open(t, "/export?format=csv")
 	if _, err := export.ReadString('\n'); err != nil {
@@ -285,6 +337,10 @@ func TestBrowser(t *testing.T) {
 	}
 	eval[bool](t, tab, "the aborted row's class", `document.querySelector('#recent tr[data-id="`+fmt.Sprint(exportRun.ID)+`"]').classList.contains("aborted")`)
 	eval[bool](t, tab, "the export run to leave the active runs", `!document.querySelector('#active tr[data-id="`+fmt.Sprint(exportRun.ID)+`"]')`)
+
+	if got := eval[string](t, tab, "the aborted run's notes", cell("recent", exportRun.ID, "notes")+`?.textContent`); got != "job: export <7>" {
+		t.Errorf("aborted run notes cell = %q, want the job it enqueued", got)
+	}
 
 	// page.js and columns.go render the same cells from the same record.
 	checkTwins(t, tab, l, exportRun.ID)
