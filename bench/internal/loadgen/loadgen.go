@@ -47,6 +47,9 @@ type Load struct {
 	// Timeout is how long a request may take before it counts as failed
 	// (wrk --timeout); 0 leaves the tool's default.
 	Timeout time.Duration
+	// CPUs, when set, runs the tool on these CPUs only (taskset -c CPUs),
+	// to keep it off the server's.
+	CPUs string
 }
 
 // WrkArgs returns wrk's arguments for l against url.
@@ -82,6 +85,10 @@ func H2load(ctx context.Context, url string, l Load) (Result, error) {
 func run(ctx context.Context, tool string, args []string, l Load, parse func(string) (Result, error)) (Result, error) {
 	if _, err := exec.LookPath(tool); err != nil {
 		return Result{}, fmt.Errorf("loadgen: %s not found (%w); install it with `apt-get install -y wrk nghttp2-client` or `make deps`", tool, err)
+	}
+	if l.CPUs != "" {
+		args = append([]string{"-c", l.CPUs, tool}, args...)
+		tool = "taskset"
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.Duration+l.Timeout+30*time.Second)
 	defer cancel()
