@@ -31,6 +31,9 @@ type Result struct {
 	RPS float64
 	// Command is the command line that ran, for reports.
 	Command string
+	// CPU is the CPU time (user and system) the tool itself used: near
+	// Duration × Threads, the tool, not the server, was the cap.
+	CPU time.Duration
 }
 
 // Load describes a run: the tool's concurrency and how long it lasts.
@@ -104,6 +107,9 @@ func run(ctx context.Context, tool string, args []string, l Load, parse func(str
 		return Result{}, fmt.Errorf("%w (%s)", err, line)
 	}
 	res.Command = line
+	if ps := cmd.ProcessState; ps != nil {
+		res.CPU = ps.UserTime() + ps.SystemTime()
+	}
 	return res, nil
 }
 

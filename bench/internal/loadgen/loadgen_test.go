@@ -105,7 +105,7 @@ func TestTools(t *testing.T) {
 	if err != nil {
 		t.Fatalf("wrk on CPU 0: %v", err)
 	}
-	if res.Requests == 0 || !strings.HasPrefix(res.Command, "taskset -c 0 wrk ") {
-		t.Errorf("wrk on CPU 0: %+v, want requests and the command under taskset", res)
+	if res.Requests == 0 || !strings.HasPrefix(res.Command, "taskset -c 0 wrk ") || res.CPU <= 0 {
+		t.Errorf("wrk on CPU 0: %+v, want requests, the command under taskset and wrk's CPU time", res)
 	}
 }

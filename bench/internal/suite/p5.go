@@ -19,12 +19,10 @@ const p5Goal = "requests per second for \"answer, then 200 ms of work\", Lifelin
 
 // p5Target is one server the load tool takes turns on.
 type p5Target struct {
-	name    string
-	detail  string // its settings, for the summary's rows
-	url     string
-	php     *phpfpm.Server // the pool to wait for after a run; nil for none
-	all     bool           // count every response (a 404 measures nginx alone), not only 2xx
-	noRatio bool           // no "Lifeline ÷" column for it
+	name   string
+	detail string // its settings, for the summary's rows
+	url    string
+	php    *phpfpm.Server // the pool to wait for after a run; nil for none
 }
 
 // p5Level is one concurrency and the servers compared at it; the first is
@@ -33,6 +31,7 @@ type p5Level struct {
 	load    loadgen.Load
 	targets []*p5Target
 	rps     map[*p5Target][]float64
+	wrkCPU  map[*p5Target][]float64 // wrk's CPU time ÷ the run's duration
 }
 
 // p5 measures the seed scenario against PHP-FPM behind nginx, with the
@@ -53,8 +52,8 @@ func (r *runner) p5(ctx context.Context, s *report.Section) error {
 		// only Lifeline and the tuned pool are compared.
 		{load: newLoad(sz.p5HighConns), targets: []*p5Target{env.life, env.phpT}},
 		// The ceilings: what each side serves when a request is only a
-		// hello, and what the load tool drives through nginx alone.
-		{load: newLoad(sz.p5Conns), targets: []*p5Target{env.lifeHello, env.phpHello, env.nginx404}},
+		// hello.
+		{load: newLoad(sz.p5Conns), targets: []*p5Target{env.lifeHello, env.phpHello}},
 	}
 	failed, err := p5Measure(ctx, levels, sz.p5Rounds)
 	if err != nil {
@@ -67,7 +66,7 @@ func (r *runner) p5(ctx context.Context, s *report.Section) error {
 	}
 	p5Ceiling(s, env, levels, sz.p5Rounds)
 	s.Notes = append(s.Notes,
-		fmt.Sprintf("Failed requests (non-2xx, socket errors, timeouts) over all runs but nginx's 404s: %d.", failed),
+		fmt.Sprintf("Failed requests (non-2xx, socket errors, timeouts) over all runs: %d.", failed),
 		"Deviation from Debian: its default pool is `pm = dynamic` (max_children 5, start_servers 2, spare 1–3); "+
 			"conformance/phpfpm writes `pm = static`. Under this sustained load a dynamic pool runs at max_children after "+
 			"its first second, so the steady-state rate is the same. The tuned pool is static, as tuning guides advise for "+
@@ -102,6 +101,7 @@ func p5Measure(ctx context.Context, levels []*p5Level, rounds int) (int64, error
 		for _, lv := range levels {
 			if lv.rps == nil {
 				lv.rps = make(map[*p5Target][]float64)
+				lv.wrkCPU = make(map[*p5Target][]float64)
 			}
 			for k := range lv.targets {
 				t := lv.targets[(k+round)%len(lv.targets)]
@@ -109,13 +109,9 @@ func p5Measure(ctx context.Context, levels []*p5Level, rounds int) (int64, error
 				if err != nil {
 					return failed, err
 				}
-				rps := res.RPS
-				if t.all {
-					rps = float64(res.Requests) / res.Duration.Seconds()
-				} else {
-					failed += res.Failed
-				}
-				lv.rps[t] = append(lv.rps[t], rps)
+				failed += res.Failed
+				lv.rps[t] = append(lv.rps[t], res.RPS)
+				lv.wrkCPU[t] = append(lv.wrkCPU[t], res.CPU.Seconds()/res.Duration.Seconds())
 				if err := settle(ctx, t); err != nil {
 					return failed, err
 				}
@@ -135,10 +131,9 @@ func p5Table(s *report.Section, lv *p5Level, rounds int, caption string) string 
 		header = append(header, t.name+" req/s")
 	}
 	for _, t := range lv.targets[1:] {
-		if !t.noRatio {
-			header = append(header, first.name+" ÷ "+t.name)
-		}
+		header = append(header, first.name+" ÷ "+t.name)
 	}
+	header = append(header, "wrk's CPU, "+first.name)
 	var rows [][]string
 	for round := range rounds {
 		row := []string{strconv.Itoa(round + 1)}
@@ -146,10 +141,9 @@ func p5Table(s *report.Section, lv *p5Level, rounds int, caption string) string 
 			row = append(row, fmt.Sprintf("%.1f", lv.rps[t][round]))
 		}
 		for _, t := range lv.targets[1:] {
-			if !t.noRatio {
-				row = append(row, fmt.Sprintf("%.1f×", lv.rps[first][round]/lv.rps[t][round]))
-			}
+			row = append(row, fmt.Sprintf("%.1f×", lv.rps[first][round]/lv.rps[t][round]))
 		}
+		row = append(row, report.Percent(lv.wrkCPU[first][round]))
 		rows = append(rows, row)
 	}
 	s.Tables = append(s.Tables, report.Table{Caption: caption, Header: header, Rows: rows})
@@ -181,8 +175,8 @@ func p5Report(s *report.Section, env *p5Env, lv *p5Level, rounds int) {
 // says what they make of the goal.
 func p5Ceiling(s *report.Section, env *p5Env, levels []*p5Level, rounds int) {
 	lv := levels[2]
-	cmd := p5Table(s, lv, rounds, fmt.Sprintf("Ceilings, %d connections, responses per second (PATH: /, hello.php, none; "+
-		"nginx's 404s counted too):", lv.load.Conns))
+	cmd := p5Table(s, lv, rounds, fmt.Sprintf("Ceilings, %d connections, successful responses per second (PATH: / or hello.php):",
+		lv.load.Conns))
 	ratios := stats.Ratios(lv.rps[env.lifeHello], lv.rps[env.phpHello])
 	s.Verdicts = append(s.Verdicts, report.Verdict{
 		Measurement: "ceiling: requests/s Lifeline hello ÷ tuned PHP-FPM hello.php (no work after the answer), " +
@@ -199,16 +193,18 @@ func p5Ceiling(s *report.Section, env *p5Env, levels []*p5Level, rounds int) {
 	if phpT >= 0.9*5*float64(env.raised) {
 		bound = "so it is bound by its workers"
 	}
-	tool := "so the load tool was not Lifeline's cap"
-	if nginx := stats.Median(lv.rps[env.nginx404]); nginx < 1.1*lifeHello {
-		tool = "no faster than Lifeline's hello, so this run does not rule out the load tool as Lifeline's cap"
+	wrkCPU := max(stats.Median(levels[1].wrkCPU[env.life]), stats.Median(lv.wrkCPU[env.lifeHello]))
+	tool := fmt.Sprintf("wrk, on the other CPU, used at most %s of it (median, driving Lifeline's scenario at %d connections "+
+		"or its hello), ", report.Percent(wrkCPU), levels[1].load.Conns)
+	if wrkCPU < 0.9 {
+		tool += "so the load tool was not Lifeline's cap"
+	} else {
+		tool += "so the load tool may have been Lifeline's cap"
 	}
-	tool = fmt.Sprintf("%.0f, %s", stats.Median(lv.rps[env.nginx404]), tool)
 	need := lifeHigh / 30
 	s.Notes = append(s.Notes, fmt.Sprintf("What bounds the ratio (medians at %d connections). The tuned pool's %d workers "+
 		"could serve %d requests/s (5 per worker), and it served %.0f, %s; its hello.php, with no work after the answer, "+
-		"ran at %.0f. Lifeline served the scenario at %.0f requests/s and a hello at %.0f on the same CPU; wrk, on the "+
-		"other CPU, drove that nginx's own 404 at %s. Against a pool bound by CPU the ratio cannot go much past the two "+
+		"ran at %.0f. Lifeline served the scenario at %.0f requests/s and a hello at %.0f on the same CPU; %s. Against a pool bound by CPU the ratio cannot go much past the two "+
 		"hellos' ratio, %.1f×. 30× would need PHP-FPM at or under %.0f requests/s (Lifeline's %.0f ÷ 30), which a pool "+
 		"of %d workers or fewer gives; memory allows %d.",
 		levels[1].load.Conns, env.raised, 5*env.raised, phpT, bound, phpHello, lifeHigh, lifeHello, tool,

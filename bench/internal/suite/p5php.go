@@ -38,7 +38,7 @@ const (
 type p5Env struct {
 	life, lifeHello     *p5Target // Lifeline: the scenario, hello
 	php5, phpT          *p5Target // PHP-FPM: Debian's default pool, the tuned pool
-	phpHello, nginx404  *p5Target // the tuned pool's hello.php, its nginx's own 404
+	phpHello            *p5Target // the tuned pool's hello.php
 	stops               []func()
 	version             string
 	workerRSS, avail    int64 // bytes
@@ -144,7 +144,6 @@ func (r *runner) p5Start(ctx context.Context) (*p5Env, error) {
 	}
 	env.forked = time.Since(start)
 	env.phpHello = &p5Target{name: "PHP-FPM tuned, hello.php", url: env.phpT.php.URL() + "/hello.php", php: env.phpT.php}
-	env.nginx404 = &p5Target{name: "its nginx, 404", url: env.phpT.php.URL() + "/none", all: true, noRatio: true}
 	startLife := func(name, handler, path string) (*p5Target, error) {
 		c, err := r.startServerOn(ctx, p5ServerCPUs, "-handler", handler, "-lifeline")
 		if err != nil {
