@@ -3,7 +3,9 @@ package suite
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lifeline-go/lifeline/bench/internal/loadgen"
@@ -38,6 +40,7 @@ type p5Level struct {
 // same wrk command for the servers compared, taking turns.
 func (r *runner) p5(ctx context.Context, s *report.Section) error {
 	sz := r.sz
+	loadBefore := loadAvg()
 	env, err := r.p5Start(ctx)
 	defer env.close()
 	if err != nil {
@@ -66,6 +69,10 @@ func (r *runner) p5(ctx context.Context, s *report.Section) error {
 	}
 	p5Ceiling(s, env, levels, sz.p5Rounds)
 	s.Notes = append(s.Notes,
+		fmt.Sprintf("The machine is shared: load average (1, 5, 15 minutes) %s at P5's start, %s at its end. The scheduler "+
+			"shares a CPU among runnable threads, so when other work wants CPU %s, PHP-FPM's runnable workers (up to one "+
+			"per connection) take more of it than Lifeline's one; on a busy machine Lifeline's rates and every ratio here "+
+			"come out lower than on a quiet one.", loadBefore, loadAvg(), p5ServerCPUs),
 		fmt.Sprintf("Failed requests (non-2xx, socket errors, timeouts) over all runs: %d.", failed),
 		"Deviation from Debian: its default pool is `pm = dynamic` (max_children 5, start_servers 2, spare 1–3); "+
 			"conformance/phpfpm writes `pm = static`. Under this sustained load a dynamic pool runs at max_children after "+
@@ -230,6 +237,16 @@ func p5Method(sz sizes, env *p5Env) []string {
 			env.nWorkers, float64(env.workerRSS)/(1<<20), float64(env.avail)/(1<<30), env.byMemory, sz.p5RaisedCap,
 			env.raised, env.forked.Round(100*time.Millisecond), env.tuningText()),
 	}
+}
+
+// loadAvg returns the three load averages of /proc/loadavg, "?" if
+// unknown.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "?"
 }
 
 // settle waits until a server has finished the work of the last run:
