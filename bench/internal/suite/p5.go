@@ -213,9 +213,11 @@ func p5Ceiling(s *report.Section, env *p5Env, levels []*p5Level, rounds int) {
 		"could serve %d requests/s (5 per worker), and it served %.0f, %s; its hello.php, with no work after the answer, "+
 		"ran at %.0f. Lifeline served the scenario at %.0f requests/s and a hello at %.0f on the same CPU; %s. Against a pool bound by CPU the ratio cannot go much past the two "+
 		"hellos' ratio, %.1f×. 30× would need PHP-FPM at or under %.0f requests/s (Lifeline's %.0f ÷ 30), which a pool "+
-		"of %d workers or fewer gives; memory allows %d.",
+		"of %d workers or fewer gives; memory allows %d. Had the pool been bound by its workers alone, 30× its %d "+
+		"requests/s would be %d, %.0f× Lifeline's own hello on this CPU.",
 		levels[1].load.Conns, env.raised, 5*env.raised, phpT, bound, phpHello, lifeHigh, lifeHello, tool,
-		stats.Median(ratios), need, lifeHigh, int(need/5), env.byMemory))
+		stats.Median(ratios), need, lifeHigh, int(need/5), env.byMemory, 5*env.raised, 30*5*env.raised,
+		float64(30*5*env.raised)/lifeHello))
 }
 
 func p5Method(sz sizes, env *p5Env) []string {
