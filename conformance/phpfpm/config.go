@@ -43,6 +43,9 @@ func fpmConfig(o *options) string {
 	p("[lifeline]")
 	p("listen = %s", filepath.Join(o.dir, socketName))
 	p("listen.mode = 0666")
+	if o.backlog > 0 {
+		p("listen.backlog = %d", o.backlog)
+	}
 	p("pm = static")
 	p("pm.max_children = %d", o.workers)
 	p("pm.status_path = %s", StatusPath)
@@ -80,19 +83,40 @@ func nginxConfig(o *options, port int) string {
 		}
 		p("user %s;", name)
 	}
-	p("worker_processes 1;")
+	if o.nginxWorkers == 0 {
+		p("worker_processes auto;")
+	} else {
+		p("worker_processes %d;", o.nginxWorkers)
+	}
+	if o.nginxConns > 512 {
+		p("worker_rlimit_nofile %d;", 2*o.nginxConns+64)
+	}
 	p("pid %s;", filepath.Join(o.dir, nginxPidName))
 	p("error_log %s notice;", filepath.Join(o.dir, nginxLogName))
-	p("events { worker_connections 512; }")
+	p("events { worker_connections %d; }", o.nginxConns)
 	p("http {")
-	p("  access_log %s;", filepath.Join(o.dir, accessLogName))
+	if o.accessLog {
+		p("  access_log %s;", filepath.Join(o.dir, accessLogName))
+	} else {
+		p("  access_log off;")
+	}
 	for _, name := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {
 		p("  %s_temp_path %s;", name, filepath.Join(tmp, name))
 	}
 	p("  default_type text/plain;")
 	p("  keepalive_timeout 30s;")
+	if o.fcgiKeep > 0 {
+		p("  upstream php_fpm {")
+		p("    server unix:%s;", filepath.Join(o.dir, socketName))
+		p("    keepalive %d;", o.fcgiKeep)
+		p("  }")
+	}
 	p("  server {")
-	p("    listen 127.0.0.1:%d;", port)
+	if o.backlog > 0 {
+		p("    listen 127.0.0.1:%d backlog=%d;", port, o.backlog)
+	} else {
+		p("    listen 127.0.0.1:%d;", port)
+	}
 	p("    root %s;", o.docRoot)
 	p("    location = %s {", StatusPath)
 	writeFastCGI(&b, o, StatusPath, StatusPath)
@@ -150,7 +174,11 @@ func writeFastCGI(b *strings.Builder, o *options, scriptName, scriptFile string)
 		{"REDIRECT_STATUS", "200"},
 	}
 	params = append(params, o.params...)
-	fmt.Fprintf(b, "      fastcgi_pass unix:%s;\n", filepath.Join(o.dir, socketName))
+	if o.fcgiKeep > 0 {
+		b.WriteString("      fastcgi_pass php_fpm;\n      fastcgi_keep_conn on;\n")
+	} else {
+		fmt.Fprintf(b, "      fastcgi_pass unix:%s;\n", filepath.Join(o.dir, socketName))
+	}
 	for _, kv := range params {
 		fmt.Fprintf(b, "      fastcgi_param %s %s;\n", kv[0], kv[1])
 	}

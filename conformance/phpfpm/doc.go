@@ -8,7 +8,11 @@
 // temporary file in that directory, and waits until they accept
 // connections. [Server.Close] stops them. PHP runs without any php.ini
 // (php-fpm -n): the caller sets what matters with [WithINI], so the result
-// does not depend on the machine's /etc/php.
+// does not depend on the machine's /etc/php. By default nginx runs one
+// worker with 512 connections and the default listen backlog; benchmarks
+// tune both servers with [WithNginxWorkers], [WithNginxConnections],
+// [WithListenBacklog], [WithAccessLog], [WithFastCGIKeepalive] and
+// [WithCPUs].
 //
 //	srv, err := phpfpm.Start(ctx, phpfpm.WithDir(t.TempDir()), phpfpm.WithDocRoot("testdata/php"))
 //	if err != nil {

@@ -102,6 +102,37 @@ func ExampleWithWorkers() {
 	defer srv.Close()
 }
 
+func ExampleWithNginxWorkers() {
+	srv := start(phpfpm.WithNginxWorkers(0)) // worker_processes auto
+	defer srv.Close()
+}
+
+func ExampleWithNginxConnections() {
+	srv := start(phpfpm.WithNginxConnections(8192))
+	defer srv.Close()
+}
+
+func ExampleWithListenBacklog() {
+	srv := start(phpfpm.WithListenBacklog(4096))
+	defer srv.Close()
+}
+
+func ExampleWithAccessLog() {
+	srv := start(phpfpm.WithAccessLog(false))
+	defer srv.Close()
+}
+
+func ExampleWithFastCGIKeepalive() {
+	srv := start(phpfpm.WithFastCGIKeepalive(32))
+	defer srv.Close()
+}
+
+func ExampleWithCPUs() {
+	// The servers on CPU 0, so that a load tool can have CPU 1.
+	srv := start(phpfpm.WithCPUs("0"))
+	defer srv.Close()
+}
+
 func ExampleWithStartTimeout() {
 	srv := start(phpfpm.WithStartTimeout(5 * time.Second))
 	defer srv.Close()

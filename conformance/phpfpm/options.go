@@ -20,6 +20,13 @@ type options struct {
 	locations    []location
 	workers      int
 	startTimeout time.Duration
+
+	nginxWorkers int // worker_processes; 0 is "auto"
+	nginxConns   int // worker_connections
+	backlog      int // listen backlog of nginx and the pool; 0 keeps theirs
+	accessLog    bool
+	fcgiKeep     int // idle FastCGI connections nginx keeps per worker; 0: none
+	cpus         string
 }
 
 // location is an extra nginx location serving the document root's scripts
@@ -30,7 +37,7 @@ type location struct {
 }
 
 func defaultOptions() options {
-	return options{workers: 4, startTimeout: 10 * time.Second}
+	return options{workers: 4, startTimeout: 10 * time.Second, nginxWorkers: 1, nginxConns: 512, accessLog: true}
 }
 
 // WithDir sets the directory that holds everything the server writes: its
@@ -83,7 +90,43 @@ func WithWorkers(n int) Option { return func(o *options) { o.workers = n } }
 // connections. The default is 10s.
 func WithStartTimeout(d time.Duration) Option { return func(o *options) { o.startTimeout = d } }
 
+// WithNginxWorkers sets nginx's worker_processes; 0 writes "auto", one per
+// CPU. The default is 1.
+func WithNginxWorkers(n int) Option { return func(o *options) { o.nginxWorkers = n } }
+
+// WithNginxConnections sets nginx's worker_connections, the connections
+// each nginx worker holds at once, counting both the client's and the one
+// to PHP-FPM of every request in flight. Above 512 it also raises
+// worker_rlimit_nofile to match. The default is 512.
+func WithNginxConnections(n int) Option { return func(o *options) { o.nginxConns = n } }
+
+// WithListenBacklog sets the listen backlog of nginx's socket (listen
+// backlog=n) and of the pool's (listen.backlog), the connections the
+// kernel queues for each before they are accepted; the kernel caps it at
+// net.core.somaxconn. The default, 0, leaves both servers' own default
+// (511).
+func WithListenBacklog(n int) Option { return func(o *options) { o.backlog = n } }
+
+// WithAccessLog turns nginx's access log (nginx-access.log in the
+// [WithDir] directory) on or off. The default is on.
+func WithAccessLog(on bool) Option { return func(o *options) { o.accessLog = on } }
+
+// WithFastCGIKeepalive makes nginx keep up to n idle connections to the
+// pool per nginx worker (an upstream with keepalive n and fastcgi_keep_conn
+// on) instead of one connection per request. A PHP-FPM worker stays with
+// its kept connection, so after fastcgi_finish_request the next request
+// sent over it waits for the script to end. The default, 0, opens one
+// connection per request, as nginx does by default.
+func WithFastCGIKeepalive(n int) Option { return func(o *options) { o.fcgiKeep = n } }
+
+// WithCPUs runs php-fpm and nginx, and so all their workers, on the given
+// CPUs only, started under taskset -c cpus (a list such as "0" or "0,2-3"),
+// for benchmarks that keep the load tool on other CPUs. The default, "",
+// lets them run on every CPU.
+func WithCPUs(cpus string) Option { return func(o *options) { o.cpus = cpus } }
+
 var (
+	cpusRE   = regexp.MustCompile(`^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$`)
 	prefixRE = regexp.MustCompile(`^/[A-Za-z0-9_-]+/$`)
 	iniKeyRE = regexp.MustCompile(`^[A-Za-z0-9_.]+$`)
 	nameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -102,6 +145,16 @@ func (o *options) validate() error {
 		return fmt.Errorf("%w: WithWorkers(%d): at least 1", ErrInvalidOption, o.workers)
 	case o.startTimeout <= 0:
 		return fmt.Errorf("%w: WithStartTimeout(%v): must be positive", ErrInvalidOption, o.startTimeout)
+	case o.nginxWorkers < 0:
+		return fmt.Errorf("%w: WithNginxWorkers(%d): negative", ErrInvalidOption, o.nginxWorkers)
+	case o.nginxConns < 16:
+		return fmt.Errorf("%w: WithNginxConnections(%d): at least 16", ErrInvalidOption, o.nginxConns)
+	case o.backlog < 0:
+		return fmt.Errorf("%w: WithListenBacklog(%d): negative", ErrInvalidOption, o.backlog)
+	case o.cpus != "" && !cpusRE.MatchString(o.cpus):
+		return fmt.Errorf("%w: WithCPUs(%q): want a CPU list such as 0,2-3", ErrInvalidOption, o.cpus)
+	case o.fcgiKeep < 0:
+		return fmt.Errorf("%w: WithFastCGIKeepalive(%d): negative", ErrInvalidOption, o.fcgiKeep)
 	case !filepath.IsAbs(o.dir) || !filepath.IsAbs(o.docRoot):
 		return fmt.Errorf("%w: WithDir and WithDocRoot need absolute paths", ErrInvalidOption)
 	case len(filepath.Join(o.dir, socketName)) > maxSocketPath:

@@ -62,6 +62,14 @@ func Start(ctx context.Context, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	var pin []string // the command prefix that pins to o.cpus
+	if o.cpus != "" {
+		taskset, err := lookBinary("taskset")
+		if err != nil {
+			return nil, err
+		}
+		pin = []string{taskset, "-c", o.cpus}
+	}
 	if err := os.MkdirAll(filepath.Join(o.dir, nginxTempName), 0o755); err != nil {
 		return nil, fmt.Errorf("phpfpm: %w", err)
 	}
@@ -72,7 +80,7 @@ func Start(ctx context.Context, opts ...Option) (*Server, error) {
 	s.version = versions(fpmBin, nginxBin)
 	sock := filepath.Join(o.dir, socketName)
 	_ = os.Remove(sock)
-	s.fpm, err = startProcess("php-fpm", fpmBin, fpmArgs(&o), filepath.Join(o.dir, fpmOutName),
+	s.fpm, err = startProcess("php-fpm", pinned(pin, fpmBin, fpmArgs(&o)), filepath.Join(o.dir, fpmOutName),
 		[]string{filepath.Join(o.dir, fpmLogName)})
 	if err != nil {
 		return nil, err
@@ -81,7 +89,7 @@ func Start(ctx context.Context, opts ...Option) (*Server, error) {
 		_ = s.fpm.stop(2 * time.Second)
 		return nil, err
 	}
-	if err := s.startNginx(ctx, nginxBin); err != nil {
+	if err := s.startNginx(ctx, pin, nginxBin); err != nil {
 		_ = s.fpm.stop(2 * time.Second)
 		return nil, err
 	}
@@ -90,7 +98,7 @@ func Start(ctx context.Context, opts ...Option) (*Server, error) {
 
 // startNginx starts nginx on a free port, trying another port when the one
 // picked was taken meanwhile.
-func (s *Server) startNginx(ctx context.Context, bin string) error {
+func (s *Server) startNginx(ctx context.Context, pin []string, bin string) error {
 	o := &s.opts
 	conf := filepath.Join(o.dir, nginxConfName)
 	logPath := filepath.Join(o.dir, nginxLogName)
@@ -104,7 +112,7 @@ func (s *Server) startNginx(ctx context.Context, bin string) error {
 			return fmt.Errorf("phpfpm: %w", err)
 		}
 		args := []string{"-p", o.dir, "-c", conf, "-e", logPath, "-g", "daemon off;"}
-		p, err := startProcess("nginx", bin, args, filepath.Join(o.dir, nginxOutName), []string{logPath})
+		p, err := startProcess("nginx", pinned(pin, bin, args), filepath.Join(o.dir, nginxOutName), []string{logPath})
 		if err != nil {
 			return err
 		}
@@ -119,6 +127,12 @@ func (s *Server) startNginx(ctx context.Context, bin string) error {
 		}
 	}
 	return lastErr
+}
+
+// pinned returns the command line running bin with args, behind the
+// prefix pin (taskset -c cpus, which execs bin in its own process) if any.
+func pinned(pin []string, bin string, args []string) []string {
+	return append(append(append([]string(nil), pin...), bin), args...)
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.

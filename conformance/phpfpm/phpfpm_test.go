@@ -5,10 +5,12 @@ package phpfpm_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -141,6 +143,89 @@ func readPids(t *testing.T, dir string, names ...string) []int {
 	return pids
 }
 
+// TestStartTuned starts a server with the tuning options and checks that
+// they reach the servers: requests are served through the FastCGI
+// keepalive upstream, nothing is access-logged, every process runs on CPU
+// 0 only, and the configurations say the rest.
+func TestStartTuned(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	srv, err := phpfpm.Start(ctx,
+		phpfpm.WithDir(dir),
+		phpfpm.WithDocRoot(docRoot(t)),
+		phpfpm.WithWorkers(2),
+		phpfpm.WithNginxWorkers(0),
+		phpfpm.WithNginxConnections(2048),
+		phpfpm.WithListenBacklog(1024),
+		phpfpm.WithAccessLog(false),
+		phpfpm.WithFastCGIKeepalive(4),
+		phpfpm.WithCPUs("0"),
+	)
+	mustBeInstalled(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	for range 3 {
+		if got := get(t, srv.URL()+"/hello.php"); got != "|hello 0 -" {
+			t.Fatalf("GET /hello.php = %q, want %q", got, "|hello 0 -")
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "nginx-access.log")); err == nil && len(b) > 0 {
+		t.Errorf("access log written with WithAccessLog(false): %q", b)
+	}
+	for _, pid := range readPids(t, dir, "php-fpm.pid", "nginx.pid") {
+		pids := append([]string{strconv.Itoa(pid)}, children(t, pid)...)
+		for _, p := range pids {
+			if got := cpusAllowed(t, p); got != "0" {
+				t.Errorf("process %s runs on CPUs %q, want 0", p, got)
+			}
+		}
+	}
+	for file, want := range map[string][]string{
+		"nginx.conf": {"worker_processes auto;", "worker_rlimit_nofile 4160;", "worker_connections 2048;",
+			"backlog=1024;", "access_log off;", "keepalive 4;", "fastcgi_keep_conn on;"},
+		"php-fpm.conf": {"listen.backlog = 1024"},
+	} {
+		b, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range want {
+			if !strings.Contains(string(b), w) {
+				t.Errorf("%s lacks %q:\n%s", file, w, b)
+			}
+		}
+	}
+}
+
+// children returns the process ids of pid's children.
+func children(t *testing.T, pid int) []string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Fields(string(b))
+}
+
+// cpusAllowed returns the Cpus_allowed_list of a process's status.
+func cpusAllowed(t *testing.T, pid string) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
+			return strings.TrimSpace(rest)
+		}
+	}
+	t.Fatalf("no Cpus_allowed_list in /proc/%s/status", pid)
+	return ""
+}
+
 func TestStartFailure(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -182,6 +267,11 @@ func TestOptionsValidate(t *testing.T) {
 		{name: "directive", opts: []phpfpm.Option{phpfpm.WithDir(abs), phpfpm.WithDocRoot(abs), phpfpm.WithDirectives("a { b")}},
 		{name: "prefix", opts: []phpfpm.Option{phpfpm.WithDir(abs), phpfpm.WithDocRoot(abs), phpfpm.WithLocation("gz")}},
 		{name: "long dir", opts: []phpfpm.Option{phpfpm.WithDir("/" + strings.Repeat("d", 120)), phpfpm.WithDocRoot(abs)}},
+		{name: "nginx workers", opts: []phpfpm.Option{phpfpm.WithDir(abs), phpfpm.WithDocRoot(abs), phpfpm.WithNginxWorkers(-1)}},
+		{name: "nginx connections", opts: []phpfpm.Option{phpfpm.WithDir(abs), phpfpm.WithDocRoot(abs), phpfpm.WithNginxConnections(8)}},
+		{name: "backlog", opts: []phpfpm.Option{phpfpm.WithDir(abs), phpfpm.WithDocRoot(abs), phpfpm.WithListenBacklog(-1)}},
+		{name: "keepalive", opts: []phpfpm.Option{phpfpm.WithDir(abs), phpfpm.WithDocRoot(abs), phpfpm.WithFastCGIKeepalive(-1)}},
+		{name: "cpus", opts: []phpfpm.Option{phpfpm.WithDir(abs), phpfpm.WithDocRoot(abs), phpfpm.WithCPUs("0;rm")}},
 		{name: "nil", opts: []phpfpm.Option{nil}},
 	}
 	for _, tt := range tests {

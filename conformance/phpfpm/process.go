@@ -26,14 +26,15 @@ type process struct {
 	err    error         // cmd.Wait's result, valid after exited
 }
 
-// startProcess starts bin with args, its stdout and stderr in outPath, in a
-// process group of its own so that Close can reach its workers too.
-func startProcess(name, bin string, args []string, outPath string, logs []string) (*process, error) {
+// startProcess starts the command line argv, its stdout and stderr in
+// outPath, in a process group of its own so that Close can reach its
+// workers too.
+func startProcess(name string, argv []string, outPath string, logs []string) (*process, error) {
 	out, err := os.OpenFile(outPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("phpfpm: %s output: %w", name, err)
 	}
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {

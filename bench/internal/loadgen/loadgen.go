@@ -31,6 +31,9 @@ type Result struct {
 	RPS float64
 	// Command is the command line that ran, for reports.
 	Command string
+	// CPU is the CPU time (user and system) the tool itself used: near
+	// Duration × Threads, the tool, not the server, was the cap.
+	CPU time.Duration
 }
 
 // Load describes a run: the tool's concurrency and how long it lasts.
@@ -47,6 +50,9 @@ type Load struct {
 	// Timeout is how long a request may take before it counts as failed
 	// (wrk --timeout); 0 leaves the tool's default.
 	Timeout time.Duration
+	// CPUs, when set, runs the tool on these CPUs only (taskset -c CPUs),
+	// to keep it off the server's.
+	CPUs string
 }
 
 // WrkArgs returns wrk's arguments for l against url.
@@ -83,6 +89,10 @@ func run(ctx context.Context, tool string, args []string, l Load, parse func(str
 	if _, err := exec.LookPath(tool); err != nil {
 		return Result{}, fmt.Errorf("loadgen: %s not found (%w); install it with `apt-get install -y wrk nghttp2-client` or `make deps`", tool, err)
 	}
+	if l.CPUs != "" {
+		args = append([]string{"-c", l.CPUs, tool}, args...)
+		tool = "taskset"
+	}
 	ctx, cancel := context.WithTimeout(ctx, l.Duration+l.Timeout+30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, tool, args...)
@@ -97,6 +107,9 @@ func run(ctx context.Context, tool string, args []string, l Load, parse func(str
 		return Result{}, fmt.Errorf("%w (%s)", err, line)
 	}
 	res.Command = line
+	if ps := cmd.ProcessState; ps != nil {
+		res.CPU = ps.UserTime() + ps.SystemTime()
+	}
 	return res, nil
 }
 

@@ -99,4 +99,13 @@ func TestTools(t *testing.T) {
 			t.Errorf("%s: %+v, want requests, a rate, no failures and the command", name, res)
 		}
 	}
+	// Pinned to CPU 0 (taskset is in util-linux, always there with wrk).
+	l.CPUs = "0"
+	res, err := Wrk(context.Background(), srv.URL+"/", l)
+	if err != nil {
+		t.Fatalf("wrk on CPU 0: %v", err)
+	}
+	if res.Requests == 0 || !strings.HasPrefix(res.Command, "taskset -c 0 wrk ") || res.CPU <= 0 {
+		t.Errorf("wrk on CPU 0: %+v, want requests, the command under taskset and wrk's CPU time", res)
+	}
 }

@@ -30,7 +30,18 @@ type child struct {
 // startServer starts `suite child serve args...` and waits until it
 // listens.
 func (r *runner) startServer(ctx context.Context, args ...string) (*child, error) {
-	cmd := exec.CommandContext(ctx, r.cfg.Executable, append([]string{ChildArg, "serve"}, args...)...)
+	return r.startServerOn(ctx, "", args...)
+}
+
+// startServerOn is startServer on the given CPUs only (taskset -c cpus, so
+// that the Go runtime sizes GOMAXPROCS to them), or on every CPU when cpus
+// is "".
+func (r *runner) startServerOn(ctx context.Context, cpus string, args ...string) (*child, error) {
+	argv := append([]string{r.cfg.Executable, ChildArg, "serve"}, args...)
+	if cpus != "" {
+		argv = append([]string{"taskset", "-c", cpus}, argv...)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.WaitDelay = 5 * time.Second
 	c := &child{cmd: cmd, stderr: &tailBuffer{max: 8 << 10}, done: make(chan error, 1)}
 	cmd.Stderr = c.stderr

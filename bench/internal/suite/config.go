@@ -84,8 +84,8 @@ type sizes struct {
 	p5Rounds    int
 	p5Duration  time.Duration
 	p5Conns     int // connections for all three servers
-	p5HighConns int // connections for Lifeline and the raised pool only
-	p5RaisedCap int // most PHP-FPM workers started for the raised pool
+	p5HighConns int // connections for Lifeline and the tuned pool only
+	p5RaisedCap int // most PHP-FPM workers started for the tuned pool (its master holds two pipes per worker)
 
 	p6Runs     int
 	p6Rounds   int
@@ -104,7 +104,7 @@ func fullSizes() sizes {
 		p2Trials: 1000, p2MaxMisses: 3, p2Cap: time.Second,
 		p3Trials: 5, p3Cap: 12 * time.Second,
 		p4Requests: 1000, p4Work: 200 * time.Millisecond, p4Body: 3000,
-		p5Rounds: 3, p5Duration: 5 * time.Second, p5Conns: 64, p5HighConns: 200, p5RaisedCap: 256,
+		p5Rounds: 3, p5Duration: 4 * time.Second, p5Conns: 64, p5HighConns: 1024, p5RaisedCap: 4000,
 		p6Runs: 100_000, p6Rounds: 3, p6Deadline: 2 * time.Minute,
 		p7Rounds: 5, p7BenchTime: "100x",
 		p8Handoffs: 500, p8Rounds: 4,

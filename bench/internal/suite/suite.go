@@ -44,7 +44,7 @@ func parts() []part {
 		{"P2", "Closed-client detection latency", p2Goal, 2 * time.Minute, (*runner).p2},
 		{"P3", "Silent-peer detection", p3Goal, 3 * time.Minute, (*runner).p3},
 		{"P4", "Early answer: Finish to complete body, connection reuse", p4Goal, 2 * time.Minute, (*runner).p4},
-		{"P5", "Answer, then 200 ms of work: Lifeline against PHP-FPM", p5Goal, 5 * time.Minute, (*runner).p5},
+		{"P5", "Answer, then 200 ms of work: Lifeline against PHP-FPM", p5Goal, 7 * time.Minute, (*runner).p5},
 		{"P6", "Scale: 100,000 runs in flight", p6Goal, 6 * time.Minute, (*runner).p6},
 		{"P7", "Compression speed against compress/gzip", p7Goal, 4 * time.Minute, (*runner).p7},
 		{"P8", "Session lock hand-off after WriteClose", p8Goal, 3 * time.Minute, (*runner).p8},
