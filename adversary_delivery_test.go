@@ -86,7 +86,7 @@ func TestAdversaryDeliveryDescriptors(t *testing.T) {
 				if client == "stalled, server closes" {
 					ts.CloseClientConnections() // net/http closes; the deliveries are undecided
 				}
-				waitIdle(t, p, 5*time.Second)
+				p.WaitIdle(5 * time.Second)
 				var now int
 				if !wait.Until(5*time.Second, func() bool { now = openFDs(t); return now <= before+len(raw)+slack }) {
 					t.Errorf("%d descriptors open after %d connections, %d before (+%d client sockets kept)", now, rounds, before, len(raw))
@@ -256,7 +256,7 @@ func TestAdversaryHijackDescriptors(t *testing.T) {
 		t.Error(err)
 	}
 	ts.Client.CloseIdleConnections()
-	waitIdle(t, p, 5*time.Second)
+	p.WaitIdle(5 * time.Second)
 	var now int
 	if !wait.Until(5*time.Second, func() bool { now = openFDs(t); return now <= before+slack }) {
 		t.Errorf("%d descriptors open after %d hijacked connections, %d before", now, rounds, before)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/lifeline-go/lifeline"
 	"github.com/lifeline-go/lifeline/internal/cstest"
+	"github.com/lifeline-go/lifeline/lifelinetest"
 )
 
 // deliveryHandler answers size bytes with Finish, then waits for the
@@ -38,7 +39,7 @@ func deliveryHandler(size int, wait time.Duration, got chan<- lifeline.Delivery)
 
 // watched configures a server as package server does: with a dead-peer
 // timeout, which bounds how long a delivery outlives net/http's close.
-func watched(p *lifeline.Pool) cstest.Configurer {
+func watched(p *lifelinetest.Pool) cstest.Configurer {
 	return func(s *http.Server) {
 		p.ConfigureServerWith(s, lifeline.ServerConfig{DeadPeerTimeout: 4 * time.Second})
 	}
@@ -74,7 +75,7 @@ func TestDeliveryReadAll(t *testing.T) {
 				if d := <-got; d != lifeline.Delivered {
 					t.Errorf("AwaitDelivery = %v, want delivered", d)
 				}
-				waitIdle(t, p, 5*time.Second)
+				p.WaitIdle(5 * time.Second)
 				if rec := p.Recent()[0]; rec.Delivery != lifeline.Delivered {
 					t.Errorf("Record.Delivery = %v, want delivered", rec.Delivery)
 				}

@@ -8,11 +8,12 @@ import (
 	"github.com/lifeline-go/lifeline"
 	"github.com/lifeline-go/lifeline/internal/pooltest"
 	"github.com/lifeline-go/lifeline/internal/wait"
+	"github.com/lifeline-go/lifeline/lifelinetest"
 )
 
-// newPool returns a pool that is shut down, and checked for leaked
-// goroutines, when the test ends.
-func newPool(t testing.TB, opts ...lifeline.Option) *lifeline.Pool {
+// newPool returns the test kit's pool (lifelinetest.NewPool), shut down when
+// the test ends and then checked for leaked goroutines.
+func newPool(t testing.TB, opts ...lifeline.Option) *lifelinetest.Pool {
 	t.Helper()
 	return pooltest.New(t, opts...)
 }
