@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/lifeline-go/lifeline"
 	"github.com/lifeline-go/lifeline/internal/cstest"
+	"github.com/lifeline-go/lifeline/internal/h2raw"
 	"github.com/lifeline-go/lifeline/lifelinetest"
 )
 
@@ -226,7 +226,7 @@ func TestDeliveryNotReadThenReset(t *testing.T) {
 				}
 				if reset == "stream" {
 					// RST_STREAM(CANCEL) on stream 1.
-					if _, err := c.Write(appendFrame(nil, 0x3, 0, 1, []byte{0, 0, 0, 8})); err != nil {
+					if _, err := c.Write(h2raw.AppendFrame(nil, 0x3, 0, 1, []byte{0, 0, 0, 8})); err != nil {
 						t.Fatal(err)
 					}
 				} else {
@@ -277,48 +277,10 @@ func dialStalled(t *testing.T, ts *cstest.Server, m cstest.Mode) (net.Conn, *net
 		}
 		c = tc
 	}
-	if m == cstest.H1 {
-		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-		if _, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil {
-			t.Fatal(err)
-		}
-		return c, tcp
-	}
-	// HTTP/2 by hand: the preface, empty SETTINGS, and one GET whose HPACK
-	// block uses the static table (:method GET, :scheme, :path /) and a
-	// literal :authority (RFC 7541 §6.2.1).
-	scheme := byte(0x86) // http
-	if m == cstest.H2 {
-		scheme = 0x87 // https
-	}
-	var b []byte
-	b = append(b, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"...)
-	b = appendFrame(b, 0x4, 0, 0, nil)
-	b = appendFrame(b, 0x1, 0x1|0x4, 1, []byte{0x82, scheme, 0x84, 0x41, 1, 'x'})
-	if _, err := c.Write(b); err != nil {
+	if err := h2raw.GetHeaderOnly(c, m != cstest.H1, m == cstest.H2); err != nil {
 		t.Fatal(err)
 	}
-	// Read up to the response's HEADERS frame on stream 1.
-	br := bufio.NewReaderSize(c, 16)
-	for {
-		var h [9]byte
-		if _, err := io.ReadFull(br, h[:]); err != nil {
-			t.Fatal(err)
-		}
-		n := int(h[0])<<16 | int(h[1])<<8 | int(h[2])
-		if _, err := io.CopyN(io.Discard, br, int64(n)); err != nil {
-			t.Fatal(err)
-		}
-		if h[3] == 0x1 && binary.BigEndian.Uint32(h[5:]) == 1 {
-			return c, tcp
-		}
-	}
-}
-
-func appendFrame(b []byte, typ, flags byte, stream uint32, payload []byte) []byte {
-	b = append(b, byte(len(payload)>>16), byte(len(payload)>>8), byte(len(payload)), typ, flags)
-	b = binary.BigEndian.AppendUint32(b, stream)
-	return append(b, payload...)
+	return c, tcp
 }
 
 // TestDeliveryUnknown: without a socket to ask (a ResponseRecorder, a run
