@@ -194,7 +194,8 @@ func WithStallTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.stallTimeout = d; c.set |= setStallTimeout })
 }
 
-// WithRoute names the route, for records, logs and metrics.
+// WithRoute names the route, for records, logs and metrics. The default is
+// no name ("").
 func WithRoute(name string) Option {
 	return optionFunc(func(c *config) { c.route = name })
 }
@@ -206,7 +207,7 @@ func WithRoute(name string) Option {
 // that ends the run, after the run left [Pool.Active], and [Pool.Shutdown]
 // returns only after the last of them has returned. A function must not
 // block, and a panic in it is recovered and logged. A nil function is an
-// error from [NewPool]. Pool only.
+// error from [NewPool]. Pool only; the default is none.
 func WithRunEnded(f func(Record)) Option {
 	return poolOption{"WithRunEnded", func(c *config) { c.onEnd = append(c.onEnd, f) }}
 }
@@ -222,8 +223,8 @@ func WithRunEnded(f func(Record)) Option {
 // the pool or the run. A panic in it is recovered and logged. [Pool.Shutdown]
 // returns only after the last of them has returned; events that come after
 // Shutdown has begun waiting for them (a late delivery verdict) are not
-// reported. A pool without it pays nothing per run. A nil function is an
-// error from [NewPool]. Pool only.
+// reported. A pool without it, the default, pays nothing per run. A nil
+// function is an error from [NewPool]. Pool only.
 func WithRunEvent(f func(Event)) Option {
 	return poolOption{"WithRunEvent", func(c *config) { c.onEvent = append(c.onEvent, f) }}
 }
