@@ -16,6 +16,7 @@ import (
 	"github.com/lifeline-go/lifeline"
 	"github.com/lifeline-go/lifeline/internal/h2raw"
 	"github.com/lifeline-go/lifeline/internal/netns"
+	"github.com/lifeline-go/lifeline/internal/testcert"
 	"github.com/lifeline-go/lifeline/output"
 	"github.com/lifeline-go/lifeline/server"
 )
@@ -53,7 +54,7 @@ func deliveryServer(t *testing.T, ns *netns.Pair, size int, h2 bool) (addr strin
 	opts := []server.Option{server.WithAddr(netip.AddrPortFrom(ns.HostAddr, 0).String()),
 		server.WithLogger(log), server.WithDrainTimeout(time.Second)}
 	if h2 {
-		cert, _ := selfSigned(t)
+		cert, _ := testcert.New(t)
 		opts = append(opts, server.WithTLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}}))
 	}
 	return start(t, pool, h, opts...).addr, ch
