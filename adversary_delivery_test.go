@@ -49,12 +49,7 @@ func TestAdversaryDeliveryDescriptors(t *testing.T) {
 				var finished sync.WaitGroup
 				h := p.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					defer finished.Done()
-					rn, _ := lifeline.FromContext(r.Context())
-					rn.IgnoreUserAbort(true)
-					w.WriteHeader(200)
-					http.NewResponseController(w).Flush()
-					io.WriteString(w, strings.Repeat("f", 48<<10))
-					rn.Finish() // nobody asks: the detector decides
+					finishStalling(w, r) // nobody asks for the delivery: the detector decides
 				}))
 				ts := cstest.Start(t, m, h, func(s *http.Server) {
 					p.ConfigureServerWith(s, lifeline.ServerConfig{DeadPeerTimeout: timeout})
@@ -141,7 +136,7 @@ func TestAdversaryDeliveryResponseShapes(t *testing.T) {
 					http.NewResponseController(w).Flush()
 					size := sh.size
 					if stall.Load() {
-						size = 48 << 10 // more than the client's buffer, less than its HTTP/2 window
+						size = stallSize
 					}
 					io.WriteString(w, strings.Repeat("s", size))
 					if sh.trailer {
@@ -274,12 +269,7 @@ func TestAdversaryDeliveryIdleTimeoutClose(t *testing.T) {
 		p := newPool(t)
 		got := make(chan lifeline.Delivery, 1)
 		h := p.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			rn, _ := lifeline.FromContext(r.Context())
-			rn.IgnoreUserAbort(true)
-			w.WriteHeader(200)
-			http.NewResponseController(w).Flush()
-			io.WriteString(w, strings.Repeat("i", 48<<10)) // more than the client's buffer, less than its window
-			rn.Finish()
+			rn := finishStalling(w, r)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			d, _ := rn.AwaitDelivery(ctx)

@@ -37,6 +37,25 @@ func deliveryHandler(size int, wait time.Duration, got chan<- lifeline.Delivery)
 	}
 }
 
+// stallSize is more than the receive buffer of a client that stalls
+// (dialStalled) and less than its HTTP/2 window: an answer of this size
+// stays partly unsent, in the server's buffers, while the client reads
+// nothing.
+const stallSize = 48 << 10
+
+// finishStalling is an early answer that a stalled client cannot take in
+// whole: it ignores the client's abort, sends a 200 header, then stallSize
+// bytes, and calls Finish. It returns the run, which goes on.
+func finishStalling(w http.ResponseWriter, r *http.Request) *lifeline.Run {
+	rn, _ := lifeline.FromContext(r.Context())
+	rn.IgnoreUserAbort(true)
+	w.WriteHeader(200)
+	http.NewResponseController(w).Flush()
+	io.WriteString(w, strings.Repeat("s", stallSize))
+	rn.Finish()
+	return rn
+}
+
 // watched configures a server as package server does: with a dead-peer
 // timeout, which bounds how long a delivery outlives net/http's close.
 func watched(p *lifelinetest.Pool) cstest.Configurer {
@@ -201,12 +220,7 @@ func TestDeliveryNotReadThenReset(t *testing.T) {
 				first, second := make(chan lifeline.Delivery, 1), make(chan lifeline.Delivery, 1)
 				resetDone := make(chan struct{})
 				ts := cstest.Start(t, m, p.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					rn, _ := lifeline.FromContext(r.Context())
-					rn.IgnoreUserAbort(true)
-					w.WriteHeader(200)
-					http.NewResponseController(w).Flush()
-					io.WriteString(w, strings.Repeat("n", 48<<10)) // more than the client's buffer, less than its window
-					rn.Finish()
+					rn := finishStalling(w, r)
 					ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 					d, err := rn.AwaitDelivery(ctx)
 					cancel()
