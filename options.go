@@ -9,7 +9,7 @@ import (
 )
 
 // Option configures a [Pool] ([NewPool]) or the runs of one route
-// ([Pool.Middleware]). Options marked "pool only" are rejected on a route.
+// ([Pool.Middleware]). Options whose doc says "Pool only" are rejected on a route.
 type Option interface {
 	apply(*config)
 }
@@ -159,9 +159,10 @@ func WithGracePeriod(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.gracePeriod = d })
 }
 
-// WithShutdownBudget sets how long shutdown functions may run after the time
-// limit expired, PHP's hard_timeout. The default is 2s. Without a timeout,
-// shutdown functions share what is left of the time limit, as in PHP.
+// WithShutdownBudget sets how long shutdown functions may run once the time
+// limit has expired, PHP's hard_timeout: their context ends after it. The
+// default is 2s; 0 leaves them unbounded. While the time limit has not
+// expired, shutdown functions share what is left of it, as in PHP.
 func WithShutdownBudget(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.shutdownBudget = d })
 }
