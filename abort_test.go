@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -64,17 +63,10 @@ func TestAbortDetectionHTTP1(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := newPool(t)
 			started, out := make(chan struct{}, 2), make(chan seen, 2)
-			srv := cstest.Start(t, cstest.H1, p.Middleware()(silentHandler(t, started, out)), p.ConfigureServer)
-			c, err := net.Dial("tcp", srv.Listener.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := io.WriteString(c, tt.request); err != nil {
-				t.Fatal(err)
-			}
+			c := sendRaw(t, p, silentHandler(t, started, out), tt.request)
 			<-started
 			if tt.reset {
-				_ = c.(*net.TCPConn).SetLinger(0)
+				_ = c.SetLinger(0)
 			}
 			closed := time.Now()
 			c.Close()
@@ -146,12 +138,7 @@ func TestTerminatedAtNextOutput(t *testing.T) {
 		_, _ = io.WriteString(w, "after abort")
 		progress = "after-write" // never reached
 	})
-	srv := cstest.Start(t, cstest.H1, p.Middleware()(h), p.ConfigureServer)
-	c, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	c := sendRaw(t, p, h, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
 	<-started
 	c.Close()
 	if got := <-done; got != "before-write aborted" {
@@ -208,12 +195,7 @@ func TestIgnoreUserAbort(t *testing.T) {
 				w.(http.Flusher).Flush()
 				result = "done " + ctxState + " " + writeState
 			})
-			srv := cstest.Start(t, cstest.H1, p.Middleware()(h), p.ConfigureServer)
-			c, err := net.Dial("tcp", srv.Listener.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+			c := sendRaw(t, p, h, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
 			<-started
 			c.Close()
 			got := <-done

@@ -49,12 +49,7 @@ func TestAdversaryDeliveryDescriptors(t *testing.T) {
 				var finished sync.WaitGroup
 				h := p.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					defer finished.Done()
-					rn, _ := lifeline.FromContext(r.Context())
-					rn.IgnoreUserAbort(true)
-					w.WriteHeader(200)
-					http.NewResponseController(w).Flush()
-					io.WriteString(w, strings.Repeat("f", 48<<10))
-					rn.Finish() // nobody asks: the detector decides
+					finishStalling(w, r) // nobody asks for the delivery: the detector decides
 				}))
 				ts := cstest.Start(t, m, h, func(s *http.Server) {
 					p.ConfigureServerWith(s, lifeline.ServerConfig{DeadPeerTimeout: timeout})
@@ -86,7 +81,7 @@ func TestAdversaryDeliveryDescriptors(t *testing.T) {
 				if client == "stalled, server closes" {
 					ts.CloseClientConnections() // net/http closes; the deliveries are undecided
 				}
-				waitIdle(t, p, 5*time.Second)
+				p.WaitIdle(5 * time.Second)
 				var now int
 				if !wait.Until(5*time.Second, func() bool { now = openFDs(t); return now <= before+len(raw)+slack }) {
 					t.Errorf("%d descriptors open after %d connections, %d before (+%d client sockets kept)", now, rounds, before, len(raw))
@@ -141,7 +136,7 @@ func TestAdversaryDeliveryResponseShapes(t *testing.T) {
 					http.NewResponseController(w).Flush()
 					size := sh.size
 					if stall.Load() {
-						size = 48 << 10 // more than the client's buffer, less than its HTTP/2 window
+						size = stallSize
 					}
 					io.WriteString(w, strings.Repeat("s", size))
 					if sh.trailer {
@@ -256,7 +251,7 @@ func TestAdversaryHijackDescriptors(t *testing.T) {
 		t.Error(err)
 	}
 	ts.Client.CloseIdleConnections()
-	waitIdle(t, p, 5*time.Second)
+	p.WaitIdle(5 * time.Second)
 	var now int
 	if !wait.Until(5*time.Second, func() bool { now = openFDs(t); return now <= before+slack }) {
 		t.Errorf("%d descriptors open after %d hijacked connections, %d before", now, rounds, before)
@@ -274,12 +269,7 @@ func TestAdversaryDeliveryIdleTimeoutClose(t *testing.T) {
 		p := newPool(t)
 		got := make(chan lifeline.Delivery, 1)
 		h := p.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			rn, _ := lifeline.FromContext(r.Context())
-			rn.IgnoreUserAbort(true)
-			w.WriteHeader(200)
-			http.NewResponseController(w).Flush()
-			io.WriteString(w, strings.Repeat("i", 48<<10)) // more than the client's buffer, less than its window
-			rn.Finish()
+			rn := finishStalling(w, r)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			d, _ := rn.AwaitDelivery(ctx)

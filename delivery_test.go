@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/lifeline-go/lifeline"
 	"github.com/lifeline-go/lifeline/internal/cstest"
+	"github.com/lifeline-go/lifeline/internal/h2raw"
+	"github.com/lifeline-go/lifeline/lifelinetest"
 )
 
 // deliveryHandler answers size bytes with Finish, then waits for the
@@ -36,9 +37,28 @@ func deliveryHandler(size int, wait time.Duration, got chan<- lifeline.Delivery)
 	}
 }
 
+// stallSize is more than the receive buffer of a client that stalls
+// (dialStalled) and less than its HTTP/2 window: an answer of this size
+// stays partly unsent, in the server's buffers, while the client reads
+// nothing.
+const stallSize = 48 << 10
+
+// finishStalling is an early answer that a stalled client cannot take in
+// whole: it ignores the client's abort, sends a 200 header, then stallSize
+// bytes, and calls Finish. It returns the run, which goes on.
+func finishStalling(w http.ResponseWriter, r *http.Request) *lifeline.Run {
+	rn, _ := lifeline.FromContext(r.Context())
+	rn.IgnoreUserAbort(true)
+	w.WriteHeader(200)
+	http.NewResponseController(w).Flush()
+	io.WriteString(w, strings.Repeat("s", stallSize))
+	rn.Finish()
+	return rn
+}
+
 // watched configures a server as package server does: with a dead-peer
 // timeout, which bounds how long a delivery outlives net/http's close.
-func watched(p *lifeline.Pool) cstest.Configurer {
+func watched(p *lifelinetest.Pool) cstest.Configurer {
 	return func(s *http.Server) {
 		p.ConfigureServerWith(s, lifeline.ServerConfig{DeadPeerTimeout: 4 * time.Second})
 	}
@@ -74,7 +94,7 @@ func TestDeliveryReadAll(t *testing.T) {
 				if d := <-got; d != lifeline.Delivered {
 					t.Errorf("AwaitDelivery = %v, want delivered", d)
 				}
-				waitIdle(t, p, 5*time.Second)
+				p.WaitIdle(5 * time.Second)
 				if rec := p.Recent()[0]; rec.Delivery != lifeline.Delivered {
 					t.Errorf("Record.Delivery = %v, want delivered", rec.Delivery)
 				}
@@ -200,12 +220,7 @@ func TestDeliveryNotReadThenReset(t *testing.T) {
 				first, second := make(chan lifeline.Delivery, 1), make(chan lifeline.Delivery, 1)
 				resetDone := make(chan struct{})
 				ts := cstest.Start(t, m, p.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					rn, _ := lifeline.FromContext(r.Context())
-					rn.IgnoreUserAbort(true)
-					w.WriteHeader(200)
-					http.NewResponseController(w).Flush()
-					io.WriteString(w, strings.Repeat("n", 48<<10)) // more than the client's buffer, less than its window
-					rn.Finish()
+					rn := finishStalling(w, r)
 					ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 					d, err := rn.AwaitDelivery(ctx)
 					cancel()
@@ -225,7 +240,7 @@ func TestDeliveryNotReadThenReset(t *testing.T) {
 				}
 				if reset == "stream" {
 					// RST_STREAM(CANCEL) on stream 1.
-					if _, err := c.Write(appendFrame(nil, 0x3, 0, 1, []byte{0, 0, 0, 8})); err != nil {
+					if _, err := c.Write(h2raw.AppendFrame(nil, 0x3, 0, 1, []byte{0, 0, 0, 8})); err != nil {
 						t.Fatal(err)
 					}
 				} else {
@@ -276,48 +291,10 @@ func dialStalled(t *testing.T, ts *cstest.Server, m cstest.Mode) (net.Conn, *net
 		}
 		c = tc
 	}
-	if m == cstest.H1 {
-		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-		if _, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil {
-			t.Fatal(err)
-		}
-		return c, tcp
-	}
-	// HTTP/2 by hand: the preface, empty SETTINGS, and one GET whose HPACK
-	// block uses the static table (:method GET, :scheme, :path /) and a
-	// literal :authority (RFC 7541 §6.2.1).
-	scheme := byte(0x86) // http
-	if m == cstest.H2 {
-		scheme = 0x87 // https
-	}
-	var b []byte
-	b = append(b, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"...)
-	b = appendFrame(b, 0x4, 0, 0, nil)
-	b = appendFrame(b, 0x1, 0x1|0x4, 1, []byte{0x82, scheme, 0x84, 0x41, 1, 'x'})
-	if _, err := c.Write(b); err != nil {
+	if err := h2raw.GetHeaderOnly(c, m != cstest.H1, m == cstest.H2); err != nil {
 		t.Fatal(err)
 	}
-	// Read up to the response's HEADERS frame on stream 1.
-	br := bufio.NewReaderSize(c, 16)
-	for {
-		var h [9]byte
-		if _, err := io.ReadFull(br, h[:]); err != nil {
-			t.Fatal(err)
-		}
-		n := int(h[0])<<16 | int(h[1])<<8 | int(h[2])
-		if _, err := io.CopyN(io.Discard, br, int64(n)); err != nil {
-			t.Fatal(err)
-		}
-		if h[3] == 0x1 && binary.BigEndian.Uint32(h[5:]) == 1 {
-			return c, tcp
-		}
-	}
-}
-
-func appendFrame(b []byte, typ, flags byte, stream uint32, payload []byte) []byte {
-	b = append(b, byte(len(payload)>>16), byte(len(payload)>>8), byte(len(payload)), typ, flags)
-	b = binary.BigEndian.AppendUint32(b, stream)
-	return append(b, payload...)
+	return c, tcp
 }
 
 // TestDeliveryUnknown: without a socket to ask (a ResponseRecorder, a run

@@ -141,6 +141,6 @@
 // For a body shorter than 2 KiB written in one piece at the end of the run
 // or at Finish, by a handler that set no header, Lifeline leaves
 // Content-Length to net/http, which sends the same exact length over HTTP/1
-// and HTTP/2. An [net/http/httptest.ResponseRecorder] does not compute it and
+// and HTTP/2. A [net/http/httptest.ResponseRecorder] does not compute it and
 // shows no Content-Length for such bodies.
 package lifeline

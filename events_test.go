@@ -169,7 +169,7 @@ func TestEventsFinishThenWork(t *testing.T) {
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		evs, rec := l.check(t, p, lifeline.EventFinish, lifeline.EventDelivery, lifeline.EventShutdownStart, lifeline.EventShutdownEnd)
+		evs, rec := l.check(t, p.Pool, lifeline.EventFinish, lifeline.EventDelivery, lifeline.EventShutdownStart, lifeline.EventShutdownEnd)
 		if evs[1].Delivery != lifeline.Delivered {
 			t.Errorf("delivery event says %v, want delivered", evs[1].Delivery)
 		}
@@ -212,7 +212,7 @@ func TestEventsAbortHTTP1(t *testing.T) {
 				_ = c.(*net.TCPConn).SetLinger(0)
 			}
 			c.Close()
-			evs, rec := l.check(t, p, lifeline.EventAbort, lifeline.EventShutdownStart, lifeline.EventShutdownEnd)
+			evs, rec := l.check(t, p.Pool, lifeline.EventAbort, lifeline.EventShutdownStart, lifeline.EventShutdownEnd)
 			if evs[0].Cause != tt.cause || rec.IgnoreUserAbort != tt.ignore {
 				t.Errorf("abort event cause = %v (ignoring: %v), want %v", evs[0].Cause, rec.IgnoreUserAbort, tt.cause)
 			}
@@ -266,7 +266,7 @@ func TestEventsAbortHTTP2(t *testing.T) {
 				}()
 				<-started
 				cancel()
-				evs, _ := l.check(t, p, lifeline.EventAbort, lifeline.EventShutdownStart, lifeline.EventShutdownEnd)
+				evs, _ := l.check(t, p.Pool, lifeline.EventAbort, lifeline.EventShutdownStart, lifeline.EventShutdownEnd)
 				<-errc
 				if evs[0].Cause == lifeline.CauseNone {
 					t.Error("abort event without a cause")
@@ -305,7 +305,7 @@ func TestEventsTimeLimitAndRunaway(t *testing.T) {
 					defer func() { _ = recover() }() // a runaway's answer is cut
 					h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 				}()
-				evs, rec := l.check(t, p, tt.want...)
+				evs, rec := l.check(t, p.Pool, tt.want...)
 				for i, ev := range evs {
 					if got := ev.At.Sub(rec.Start); got != tt.at[i] {
 						t.Errorf("%v at %v, want %v", ev.Kind, got, tt.at[i])
@@ -364,7 +364,7 @@ func TestEventsExactlyOnce(t *testing.T) {
 	for range n - 1 {
 		<-l.ended
 	}
-	_, _ = l.check(t, p, lifeline.EventFinish, lifeline.EventShutdownStart, lifeline.EventShutdownEnd)
+	_, _ = l.check(t, p.Pool, lifeline.EventFinish, lifeline.EventShutdownStart, lifeline.EventShutdownEnd)
 	for _, rec := range l.recs {
 		if got := kindsOf(l.of(rec.ID)); !slices.Equal(got, []lifeline.EventKind{lifeline.EventFinish, lifeline.EventShutdownStart, lifeline.EventShutdownEnd}) {
 			t.Errorf("run %d: events %v", rec.ID, got)

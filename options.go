@@ -9,7 +9,7 @@ import (
 )
 
 // Option configures a [Pool] ([NewPool]) or the runs of one route
-// ([Pool.Middleware]). Options marked "pool only" are rejected on a route.
+// ([Pool.Middleware]). Options whose doc says "Pool only" are rejected on a route.
 type Option interface {
 	apply(*config)
 }
@@ -159,9 +159,10 @@ func WithGracePeriod(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.gracePeriod = d })
 }
 
-// WithShutdownBudget sets how long shutdown functions may run after the time
-// limit expired, PHP's hard_timeout. The default is 2s. Without a timeout,
-// shutdown functions share what is left of the time limit, as in PHP.
+// WithShutdownBudget sets how long shutdown functions may run once the time
+// limit has expired, PHP's hard_timeout: their context ends after it. The
+// default is 2s; 0 leaves them unbounded. While the time limit has not
+// expired, shutdown functions share what is left of it, as in PHP.
 func WithShutdownBudget(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.shutdownBudget = d })
 }
@@ -194,7 +195,8 @@ func WithStallTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.stallTimeout = d; c.set |= setStallTimeout })
 }
 
-// WithRoute names the route, for records, logs and metrics.
+// WithRoute names the route, for records, logs and metrics. The default is
+// no name ("").
 func WithRoute(name string) Option {
 	return optionFunc(func(c *config) { c.route = name })
 }
@@ -206,7 +208,7 @@ func WithRoute(name string) Option {
 // that ends the run, after the run left [Pool.Active], and [Pool.Shutdown]
 // returns only after the last of them has returned. A function must not
 // block, and a panic in it is recovered and logged. A nil function is an
-// error from [NewPool]. Pool only.
+// error from [NewPool]. Pool only; the default is none.
 func WithRunEnded(f func(Record)) Option {
 	return poolOption{"WithRunEnded", func(c *config) { c.onEnd = append(c.onEnd, f) }}
 }
@@ -222,8 +224,8 @@ func WithRunEnded(f func(Record)) Option {
 // the pool or the run. A panic in it is recovered and logged. [Pool.Shutdown]
 // returns only after the last of them has returned; events that come after
 // Shutdown has begun waiting for them (a late delivery verdict) are not
-// reported. A pool without it pays nothing per run. A nil function is an
-// error from [NewPool]. Pool only.
+// reported. A pool without it, the default, pays nothing per run. A nil
+// function is an error from [NewPool]. Pool only.
 func WithRunEvent(f func(Event)) Option {
 	return poolOption{"WithRunEvent", func(c *config) { c.onEvent = append(c.onEvent, f) }}
 }

@@ -94,7 +94,7 @@ func TestWithRunEnded(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	waitIdle(t, p, 5*time.Second)
+	p.WaitIdle(5 * time.Second)
 	mu.Lock()
 	defer mu.Unlock()
 	if len(seen) != n || finished != n/2 {

@@ -19,6 +19,7 @@ import (
 	"github.com/lifeline-go/lifeline/internal/cstest"
 	"github.com/lifeline-go/lifeline/internal/h2raw"
 	"github.com/lifeline-go/lifeline/internal/pooltest"
+	"github.com/lifeline-go/lifeline/lifelinetest"
 	"github.com/lifeline-go/lifeline/output"
 )
 
@@ -38,14 +39,8 @@ var streamForever = handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	}
 })
 
-// waitIdle waits until the pool has no live run, failing after d.
-func waitIdle(t *testing.T, p *lifeline.Pool, d time.Duration) {
-	t.Helper()
-	pooltest.WaitIdle(t, p, d)
-}
-
 // startH2C serves h over HTTP/1 and h2c with the pool's socket hooks.
-func startH2C(t *testing.T, p *lifeline.Pool, h http.Handler) *httptest.Server {
+func startH2C(t *testing.T, p *lifelinetest.Pool, h http.Handler) *httptest.Server {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(h)
 	var protos http.Protocols
@@ -80,7 +75,7 @@ func TestH2ZeroWindowEndsAtTimeLimit(t *testing.T) {
 	if !waitFor(10*time.Second, func() bool { return p.Stats().Accepted == conns*streams }) {
 		t.Fatalf("accepted %d runs, want %d", p.Stats().Accepted, conns*streams)
 	}
-	waitIdle(t, p, 10*time.Second)
+	p.WaitIdle(10 * time.Second)
 	t.Logf("%d runs on zero-window streams ended %v after they started (limit 300ms)", conns*streams, time.Since(start))
 	st := p.Stats()
 	if st.Runaway != 0 {
@@ -185,7 +180,7 @@ func TestH1UnreadAnswerEndsAtTimeLimit(t *testing.T) {
 				if !waitFor(5*time.Second, func() bool { return p.Stats().Accepted == 1 }) {
 					t.Fatal("the run did not start")
 				}
-				waitIdle(t, p, 4*time.Second) // well before the 5 s grace period
+				p.WaitIdle(4 * time.Second) // well before the 5 s grace period
 				rec := p.Recent()[0]
 				if rec.Status&lifeline.Timeout == 0 || rec.Runaway {
 					t.Errorf("Record = %+v, want the Timeout bit and no runaway", rec)
@@ -207,7 +202,7 @@ func TestStallBound(t *testing.T) {
 		if !waitFor(5*time.Second, func() bool { return p.Stats().Accepted == 1 }) {
 			t.Fatal("the run did not start")
 		}
-		waitIdle(t, p, 5*time.Second)
+		p.WaitIdle(5 * time.Second)
 		rec := p.Recent()[0]
 		if rec.Cause != lifeline.CauseStalled || rec.Status&lifeline.Aborted == 0 {
 			t.Errorf("Record = %+v, want Aborted with cause %q", rec, lifeline.CauseStalled)
@@ -223,7 +218,7 @@ func TestStallBound(t *testing.T) {
 		if !waitFor(5*time.Second, func() bool { return p.Stats().Accepted == 10 }) {
 			t.Fatal("the runs did not start")
 		}
-		waitIdle(t, p, 5*time.Second)
+		p.WaitIdle(5 * time.Second)
 		for _, rec := range p.Recent() {
 			if rec.Cause != lifeline.CauseStalled {
 				t.Errorf("Record = %+v, want cause %q", rec, lifeline.CauseStalled)
@@ -278,7 +273,7 @@ func TestStallBound(t *testing.T) {
 // readSlowly reads body in chunks with a pause after each, then checks that
 // all size bytes arrived and that the run ended Normal: the client was slow,
 // never gone.
-func readSlowly(t *testing.T, p *lifeline.Pool, body io.Reader, size, chunk int, pause time.Duration) {
+func readSlowly(t *testing.T, p *lifelinetest.Pool, body io.Reader, size, chunk int, pause time.Duration) {
 	t.Helper()
 	n, buf := 0, make([]byte, chunk)
 	for {
@@ -292,7 +287,7 @@ func readSlowly(t *testing.T, p *lifeline.Pool, body io.Reader, size, chunk int,
 	if n != size {
 		t.Errorf("slow reader got %d bytes, want %d", n, size)
 	}
-	waitIdle(t, p, 5*time.Second)
+	p.WaitIdle(5 * time.Second)
 	if rec := p.Recent()[0]; rec.Status != lifeline.Normal {
 		t.Errorf("Record = %+v, want Normal", rec)
 	}
@@ -398,7 +393,7 @@ func TestFinalFlushPanic(t *testing.T) {
 				if resp.StatusCode != http.StatusInternalServerError || strings.Contains(string(body), "never complete") {
 					t.Errorf("got %d %q, want a 500 without the body", resp.StatusCode, body)
 				}
-				waitIdle(t, p, 5*time.Second)
+				p.WaitIdle(5 * time.Second)
 				if rec := p.Recent()[0]; !rec.Panicked || rec.Code != http.StatusInternalServerError {
 					t.Errorf("Record = %+v, want Panicked and Code 500", rec)
 				}
@@ -449,7 +444,7 @@ func TestRecordCodeIsWhatWasSent(t *testing.T) {
 	fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
 	<-started
 	c.Close()
-	waitIdle(t, p, 5*time.Second)
+	p.WaitIdle(5 * time.Second)
 	if rec := p.Recent()[0]; rec.Code != 0 || rec.Status != lifeline.Aborted || rec.BytesSent != 0 {
 		t.Errorf("Record = %+v, want Code 0, Aborted, no bytes", rec)
 	}
@@ -501,7 +496,7 @@ func TestRecovererInsideRun(t *testing.T) {
 				if !terminated.Load() {
 					t.Error("the recovered value did not match ErrTerminated")
 				}
-				waitIdle(t, p, 5*time.Second)
+				p.WaitIdle(5 * time.Second)
 				if rec := p.Recent()[0]; rec.Panicked {
 					t.Errorf("Record = %+v: a termination is not a panic", rec)
 				}

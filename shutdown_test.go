@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline"
-	"github.com/lifeline-go/lifeline/internal/cstest"
 )
 
 // TestShutdownFunctions: registration order, exactly once, nested
@@ -128,12 +126,7 @@ func TestStatusBothOrders(t *testing.T) {
 				close(timedOut)
 				rn.Check()
 			})
-			srv := cstest.Start(t, cstest.H1, p.Middleware()(h), p.ConfigureServer)
-			c, err := net.Dial("tcp", srv.Listener.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+			c := sendRaw(t, p, h, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
 			<-started
 			if !abortFirst {
 				<-timedOut

@@ -1,7 +1,7 @@
 // Package frameworks holds the tested recipes for using Lifeline with the
 // routers real programs use: net/http's ServeMux, chi v5, gin v1.12, echo v4
 // and gorilla/mux (docs/FRAMEWORKS.md explains them), and the tests of the
-// frameworks' recover middleware inside a [lifeline.Pool].
+// frameworks' recover middleware inside a [github.com/lifeline-go/lifeline.Pool].
 //
 // Every recipe wraps the whole router from outside with
 // pool.Middleware(), and lets routes adjust their run with

@@ -8,35 +8,20 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/internal/syncbuf"
 	"github.com/lifeline-go/lifeline/lifelinetest"
 )
 
-// logBuffer collects what a framework's recoverer logs. Recoverers write
-// from the run's goroutine while the test reads, so it is guarded.
-type logBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
+// logBuffer collects what a framework's recoverer logs, from the run's
+// goroutine while the test reads.
+type logBuffer struct{ syncbuf.Buffer }
 
 // Println makes a logBuffer a handlers.RecoveryHandlerLogger.
 func (l *logBuffer) Println(v ...any) { fmt.Fprintln(l, v...) }
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
 
 // proto is how the test server speaks to its client.
 type proto struct {

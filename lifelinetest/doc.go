@@ -24,7 +24,9 @@
 //     ([WithSilentClients], Linux and root).
 //
 // Every [Result] and [Response] knows which run served it: Record waits
-// for that run's end and returns its final record.
+// for that run's end and returns its final record. [Pool.NextRecord] waits
+// for the next run to end, whichever it is, and [Pool.WaitIdle] for every
+// run to end.
 //
 // A test of a handler that must store an order even when its client leaves,
 // and answer 503 when the time limit hits:

@@ -13,7 +13,8 @@ var (
 	ErrNoRun = errors.New("lifelinetest: the request got no run")
 
 	// ErrWaitTimeout is wrapped by the error a test fails with when a wait
-	// (for a record, or for a request to reach the server) lasted longer
-	// than [WithWait] allows.
+	// (for a record, for a request to reach the server, for the pool to be
+	// idle) lasted longer than its bound: [Pool.Wait], or the bound given
+	// to [Pool.WaitIdle].
 	ErrWaitTimeout = errors.New("lifelinetest: wait timed out")
 )

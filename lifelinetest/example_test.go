@@ -24,6 +24,7 @@ func TestExamples(t *testing.T) {
 	for name, f := range map[string]func(){
 		"Server_Leave": ExampleServer_Leave, "Pool_Do": ExamplePool_Do,
 		"WithInMemoryNetwork": ExampleWithInMemoryNetwork, "Result_Record": ExampleResult_Record,
+		"Pool_WaitIdle": ExamplePool_WaitIdle,
 	} {
 		t.Run(name, func(t *testing.T) {
 			exampleT = t
@@ -113,6 +114,23 @@ func ExampleResult_Record() {
 	}
 	if rec := res.Record(); !rec.Finished || rec.Duration < 60*time.Millisecond {
 		t.Errorf("record %+v, want the work after Finish done", rec)
+	}
+}
+
+// Clients that do not wait for their answer: every order is still stored,
+// and the test waits for all the runs at once.
+func ExamplePool_WaitIdle() {
+	t := exampleT // in a test: func TestOrdersWithoutWaiting(t *testing.T)
+	p := lifelinetest.NewPool(t)
+	srv := p.NewServer(routes(p.Pool))
+	for range 3 {
+		srv.Leave(httptest.NewRequest("POST", "/order", nil), lifelinetest.BeforeHeader(), lifelinetest.Close)
+	}
+	p.WaitIdle(5 * time.Second) // the bound this test claims for the runs
+	for _, rec := range p.Records() {
+		if rec.Notes["order"] != "A-17" {
+			t.Errorf("record %+v: the order was not stored", rec)
+		}
 	}
 }
 

@@ -330,3 +330,42 @@ func TestInvalidOption(t *testing.T) {
 		})
 	}
 }
+
+// TestWaitIdle: WaitIdle returns when the last of several runs ends (their
+// work after Finish included), at that moment of the bubble's clock, and
+// fails the test with ErrWaitTimeout while a run outlives its bound.
+func TestWaitIdle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := lifelinetest.NewPool(t)
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rn, _ := run(w, r)
+			rn.Finish()
+			time.Sleep(time.Second) // work after the answer
+		})
+		start := time.Now()
+		for range 3 {
+			go p.Do(h, httptest.NewRequest("GET", "/", nil))
+		}
+		synctest.Wait()
+		p.WaitIdle(2 * time.Second)
+		if d := time.Since(start); d != time.Second {
+			t.Errorf("WaitIdle returned after %v, want 1s (the runs' end)", d)
+		}
+		if n := len(p.Records()); n != 3 {
+			t.Errorf("%d records, want 3", n)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		msg := fatal(t, func(tb testing.TB) {
+			p := lifelinetest.NewPool(tb)
+			go p.Do(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-release }), httptest.NewRequest("GET", "/", nil))
+			synctest.Wait()
+			p.WaitIdle(time.Second)
+		})
+		close(release)
+		if !strings.Contains(msg, lifelinetest.ErrWaitTimeout.Error()) || !strings.Contains(msg, "1 runs still active") {
+			t.Errorf("failed with %q, want %q and the active run", msg, lifelinetest.ErrWaitTimeout)
+		}
+	})
+}

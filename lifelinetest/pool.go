@@ -7,12 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/internal/syncbuf"
 )
 
 // DefaultWait is how long a [Pool] waits, by default, for a record or for a
@@ -47,7 +47,7 @@ type Pool struct {
 	Wait time.Duration
 
 	tb  testing.TB
-	log *syncBuffer
+	log *syncbuf.Buffer
 
 	mu      sync.Mutex // guards the fields below
 	records []lifeline.Record
@@ -68,7 +68,7 @@ type Pool struct {
 // [lifeline.Run.Finish]; a run still alive then fails tb and is cancelled.
 func NewPool(tb testing.TB, opts ...lifeline.Option) *Pool {
 	tb.Helper()
-	p := &Pool{Wait: DefaultWait, tb: tb, log: new(syncBuffer), changed: make(chan struct{})}
+	p := &Pool{Wait: DefaultWait, tb: tb, log: new(syncbuf.Buffer), changed: make(chan struct{})}
 	all := make([]lifeline.Option, 0, len(opts)+2)
 	all = append(all, lifeline.WithLogger(slog.New(slog.NewTextHandler(p.log, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	all = append(all, opts...)
@@ -183,6 +183,35 @@ func (p *Pool) await(find func(recs []lifeline.Record, next int) (int, bool), ad
 	}
 }
 
+// WaitIdle waits until no run of the pool is active ([lifeline.Pool.Active]
+// is empty): every run ended, including work after [lifeline.Run.Finish]
+// and shutdown functions. It fails the test with [ErrWaitTimeout] when runs
+// are still active after d, the bound the test claims for them (use
+// [Pool.Wait] for the pool's own bound). Call it from the test's goroutine.
+func (p *Pool) WaitIdle(d time.Duration) {
+	p.tb.Helper()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		// The kit's WithRunEnded function runs after its run left the
+		// active runs, so a run that ends after the check below closes
+		// changed: no end goes unnoticed, and no polling is needed.
+		p.mu.Lock()
+		changed := p.changed
+		p.mu.Unlock()
+		active := p.Active()
+		if len(active) == 0 {
+			return
+		}
+		select {
+		case <-changed:
+		case <-t.C:
+			active = p.Active()
+			p.tb.Fatalf("lifelinetest: WaitIdle: %v", fmt.Errorf("after %v, %d runs still active: %+v: %w", d, len(active), active, ErrWaitTimeout))
+		}
+	}
+}
+
 // Response is what a handler answered through an [httptest.ResponseRecorder]
 // ([Pool.Do]), and how the pool saw the response end.
 type Response struct {
@@ -239,24 +268,4 @@ func (p *Pool) Do(h http.Handler, req *http.Request) (resp *Response) {
 	}()
 	p.Middleware()(h).ServeHTTP(resp.ResponseRecorder, req)
 	return resp
-}
-
-// syncBuffer collects log output from any goroutine.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  strings.Builder
-}
-
-// Write appends b; it never fails.
-func (s *syncBuffer) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(b)
-}
-
-// String returns everything written so far.
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -16,7 +16,7 @@
 //	php_output_end_all (request end, fastcgi_finish_request)  s.EndAll
 //
 // Inside a Lifeline run, the run's ResponseWriter is the front of its Stack
-// ([lifeline.Run.Output]); the run starts a base buffer like PHP's
+// ([github.com/lifeline-go/lifeline.Run.Output]); the run starts a base buffer like PHP's
 // output_buffering ini (4096 bytes by default) and calls EndAll at Finish and
 // at the end of the run, which is when Content-Length is set exactly.
 //

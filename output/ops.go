@@ -185,7 +185,7 @@ func (s *Stack) FlushClient() error {
 // everything that is left. When the header has not been sent before, the
 // whole body is known at this point, so Content-Length is set to its exact
 // length (unless the status forbids a body). EndAll is what Lifeline runs at
-// [Run.Finish] and at the end of a run.
+// [github.com/lifeline-go/lifeline.Run.Finish] and at the end of a run.
 func (s *Stack) EndAll() error {
 	if s.running {
 		return ErrInHandler

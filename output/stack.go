@@ -113,7 +113,7 @@ func (s *Stack) Reset(sink Sink) {
 func (s *Stack) SetServerLength(below int) { s.serverLength = below }
 
 // SetSink replaces the Sink. Lifeline uses it to discard the output of a run
-// after [Run.Finish] or a client abort.
+// after [github.com/lifeline-go/lifeline.Run.Finish] or a client abort.
 func (s *Stack) SetSink(sink Sink) { s.sink = sink }
 
 // maxKeep bounds the buffer memory a pooled Stack keeps between responses.

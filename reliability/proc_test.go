@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline/internal/pgtest"
+	"github.com/lifeline-go/lifeline/internal/syncbuf"
 )
 
 // binDir holds the server binaries the tests build; TestMain removes it.
@@ -79,32 +80,14 @@ const (
 	nodePkg      = "github.com/lifeline-go/lifeline/reliability/cmd/lifeline-node"
 )
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // proc is one server process that prints "listening on http://ADDR".
 type proc struct {
 	name   string
 	cmd    *exec.Cmd
 	addr   string // host:port
 	base   string // http://host:port
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *syncbuf.Buffer
+	stderr *syncbuf.Buffer
 	done   chan struct{} // closed when the process has exited and its output is read
 	err    error         // Wait's result, set before done is closed
 }
@@ -120,7 +103,7 @@ func startProc(t testing.TB, name, bin string, args ...string) *proc {
 // environment of the process.
 func startProcEnv(t testing.TB, env []string, name, bin string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, cmd: exec.Command(bin, args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{name: name, cmd: exec.Command(bin, args...), stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, done: make(chan struct{})}
 	if env != nil {
 		p.cmd.Env = append(os.Environ(), env...)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/internal/syncbuf"
 	"github.com/lifeline-go/lifeline/internal/wait"
 	"github.com/lifeline-go/lifeline/server"
 )
@@ -20,7 +21,7 @@ import (
 type served struct {
 	pool *lifeline.Pool
 	addr string
-	logs *syncBuffer // the pool's and the server's warnings and errors
+	logs *syncbuf.Buffer // the pool's and the server's warnings and errors
 	stop func() error
 }
 
@@ -36,7 +37,7 @@ type servedOptions struct {
 // it and returns Serve's result; the test's cleanup stops it too.
 func servePool(t testing.TB, o servedOptions) *served {
 	t.Helper()
-	s := &served{logs: &syncBuffer{}}
+	s := &served{logs: &syncbuf.Buffer{}}
 	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	pool, err := lifeline.NewPool(append([]lifeline.Option{lifeline.WithLogger(log)}, o.pool...)...)
 	if err != nil {

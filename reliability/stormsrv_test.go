@@ -17,6 +17,7 @@ import (
 	"github.com/lifeline-go/lifeline/compress"
 	"github.com/lifeline-go/lifeline/idempotency"
 	idemmem "github.com/lifeline-go/lifeline/idempotency/memstore"
+	"github.com/lifeline-go/lifeline/internal/syncbuf"
 	"github.com/lifeline-go/lifeline/server"
 )
 
@@ -31,7 +32,7 @@ type stormServer struct {
 	ledger *ledger
 	idem   *idemmem.Store
 	addr   string
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 
 	ordersMu sync.Mutex          // guards orders
 	orders   map[string][]uint64 // ref → tags of the runs that committed it
@@ -52,7 +53,7 @@ type stormOptions struct {
 // startStorm starts the server on a free loopback port.
 func startStorm(t testing.TB, o stormOptions) *stormServer {
 	t.Helper()
-	s := &stormServer{ledger: newLedger(), logs: &syncBuffer{}, orders: make(map[string][]uint64), served: make(chan error, 1)}
+	s := &stormServer{ledger: newLedger(), logs: &syncbuf.Buffer{}, orders: make(map[string][]uint64), served: make(chan error, 1)}
 	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	popts := []lifeline.Option{lifeline.WithLogger(log), lifeline.WithRecentRuns(max(o.recent, 1))}
 	if o.timeLimit > 0 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/lifeline-go/lifeline"
 	"github.com/lifeline-go/lifeline/internal/netns"
+	"github.com/lifeline-go/lifeline/internal/testcert"
 	"github.com/lifeline-go/lifeline/server"
 )
 
@@ -81,7 +82,7 @@ func benchDeliveryLatency(b *testing.B, addr netip.Addr, dial func(context.Conte
 	tr := &http.Transport{DialContext: dial}
 	scheme := "http://"
 	if h2 {
-		cert, _ := selfSigned(b)
+		cert, _ := testcert.New(b)
 		opts = append(opts, server.WithTLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}}))
 		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
 		tr.ForceAttemptHTTP2 = true

@@ -1,10 +1,8 @@
 package server_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -16,7 +14,9 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/internal/h2raw"
 	"github.com/lifeline-go/lifeline/internal/netns"
+	"github.com/lifeline-go/lifeline/internal/testcert"
 	"github.com/lifeline-go/lifeline/output"
 	"github.com/lifeline-go/lifeline/server"
 )
@@ -54,7 +54,7 @@ func deliveryServer(t *testing.T, ns *netns.Pair, size int, h2 bool) (addr strin
 	opts := []server.Option{server.WithAddr(netip.AddrPortFrom(ns.HostAddr, 0).String()),
 		server.WithLogger(log), server.WithDrainTimeout(time.Second)}
 	if h2 {
-		cert, _ := selfSigned(t)
+		cert, _ := testcert.New(t)
 		opts = append(opts, server.WithTLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}}))
 	}
 	return start(t, pool, h, opts...).addr, ch
@@ -99,39 +99,13 @@ func headersOnly(t *testing.T, ns *netns.Pair, addr string, h2 bool) net.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	if !h2 {
-		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-		if _, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil {
-			t.Fatal(err)
-		}
-		return c
+	if h2 {
+		c = tls.Client(c, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
 	}
-	tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
-	frame := func(b []byte, typ, flags byte, stream uint32, payload []byte) []byte {
-		b = append(b, byte(len(payload)>>16), byte(len(payload)>>8), byte(len(payload)), typ, flags)
-		b = binary.BigEndian.AppendUint32(b, stream)
-		return append(b, payload...)
-	}
-	b := []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-	b = frame(b, 0x4, 0, 0, nil)
-	// GET https / with a literal :authority (RFC 7541 static table).
-	b = frame(b, 0x1, 0x1|0x4, 1, []byte{0x82, 0x87, 0x84, 0x41, 1, 'x'})
-	if _, err := tc.Write(b); err != nil {
+	if err := h2raw.GetHeaderOnly(c, h2, true); err != nil {
 		t.Fatal(err)
 	}
-	br := bufio.NewReaderSize(tc, 16)
-	for {
-		var h [9]byte
-		if _, err := io.ReadFull(br, h[:]); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.CopyN(io.Discard, br, int64(h[0])<<16|int64(h[1])<<8|int64(h[2])); err != nil {
-			t.Fatal(err)
-		}
-		if h[3] == 0x1 && binary.BigEndian.Uint32(h[5:]) == 1 {
-			return tc
-		}
-	}
+	return c
 }
 
 // TestDeliverySilentPeer: a client whose packets are dropped after the

@@ -44,7 +44,7 @@
 //
 // # Shutdown
 //
-// Pass a context from [signal.NotifyContext]. When it is done, [Server.Serve]
+// Pass a context from [os/signal.NotifyContext]. When it is done, [Server.Serve]
 // stops accepting, lets open responses complete and waits for every run,
 // including runs still working after [lifeline.Run.Finish]. At the drain
 // deadline, runs still working are cancelled with

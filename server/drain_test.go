@@ -12,12 +12,13 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/internal/syncbuf"
 	"github.com/lifeline-go/lifeline/internal/wait"
 	"github.com/lifeline-go/lifeline/server"
 )
 
 // waitLog waits until the log has a line with every part.
-func waitLog(t *testing.T, buf *logBuf, parts ...string) {
+func waitLog(t *testing.T, buf *syncbuf.Buffer, parts ...string) {
 	t.Helper()
 	wait.For(t, 10*time.Second, fmt.Sprintf("a log line with %q", parts), func() bool { return logHas(buf.String(), parts...) })
 }

@@ -118,13 +118,14 @@ func WithAddr(addr string) Option {
 // WithTLS serves HTTPS, with HTTP/2 negotiated by ALPN, using a certificate
 // and key in PEM files. [New] loads them once and reports an error if it
 // cannot; to rotate certificates, use [WithTLSConfig] with GetCertificate.
+// The default is plain HTTP (and h2c with [WithH2C]).
 func WithTLS(certFile, keyFile string) Option {
 	return optionFunc(func(o *options) { o.certFile, o.keyFile = certFile, keyFile })
 }
 
 // WithTLSConfig serves HTTPS, with HTTP/2 negotiated by ALPN, with a copy of
 // cfg, which must provide Certificates or GetCertificate. [New] clones cfg:
-// later changes to it have no effect.
+// later changes to it have no effect. The default is plain HTTP.
 func WithTLSConfig(cfg *tls.Config) Option {
 	return optionFunc(func(o *options) { o.tlsConfig = cfg })
 }
@@ -233,6 +234,7 @@ func WithDrainTimeout(d time.Duration) Option {
 // returned, and joins their errors to its own. The admin listener
 // ([WithAdmin]) stays up until then. f must return soon after its context
 // ends. Each call adds one more function; a nil f is an error from [New].
+// The default is none: the drain waits for the pool's runs only.
 func WithDrainFunc(f func(ctx context.Context) error) Option {
 	return optionFunc(func(o *options) { o.drainFuncs = append(o.drainFuncs, f) })
 }

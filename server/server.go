@@ -51,7 +51,7 @@ func (l *onceCloseListener) Close() error {
 
 // ListenAndServe serves h until ctx is done, then drains: it is [New]
 // followed by [Server.Listen] and [Server.Serve]. ctx is typically from
-// [signal.NotifyContext] for SIGINT and SIGTERM. It returns nil after a
+// [os/signal.NotifyContext] for SIGINT and SIGTERM. It returns nil after a
 // clean drain, an error matching [ErrDrainIncomplete] when the drain deadline
 // cut runs or connections short, and any error from New or Listen at once.
 func ListenAndServe(ctx context.Context, pool *lifeline.Pool, h http.Handler, opts ...Option) error {

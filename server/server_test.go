@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/internal/testcert"
 	"github.com/lifeline-go/lifeline/server"
 )
 
@@ -77,7 +78,7 @@ func writeCert(t *testing.T, cert tls.Certificate) (certFile, keyFile string) {
 // TestProtocols serves a Lifeline route over every protocol the server
 // offers and checks what the handler sees.
 func TestProtocols(t *testing.T) {
-	cert, roots := selfSigned(t)
+	cert, roots := testcert.New(t)
 	certFile, keyFile := writeCert(t, cert)
 	tlsClient := func() *http.Transport {
 		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true}

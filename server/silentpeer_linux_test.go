@@ -14,6 +14,7 @@ import (
 
 	"github.com/lifeline-go/lifeline"
 	"github.com/lifeline-go/lifeline/internal/netns"
+	"github.com/lifeline-go/lifeline/internal/testcert"
 	"github.com/lifeline-go/lifeline/server"
 )
 
@@ -275,7 +276,7 @@ func TestSilentPeer(t *testing.T) {
 			tr := &http.Transport{DialContext: ns.DialContext}
 			switch tt.proto {
 			case h2:
-				cert, roots := selfSigned(t)
+				cert, roots := testcert.New(t)
 				opts = append(opts, server.WithTLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}}))
 				tr, scheme = h2Transport(ns.DialContext, roots), "https://"
 			case h2c:

@@ -18,6 +18,7 @@ import (
 
 	"github.com/lifeline-go/lifeline"
 	"github.com/lifeline-go/lifeline/internal/netns"
+	"github.com/lifeline-go/lifeline/internal/testcert"
 	"github.com/lifeline-go/lifeline/server"
 )
 
@@ -324,7 +325,7 @@ func TestSlowReaderHTTP2(t *testing.T) {
 	checkMTU(t, ns)
 	log, _ := testLogger(t)
 	pool := newPool(t, log, lifeline.WithTimeLimit(0), lifeline.WithStallTimeout(0))
-	cert, roots := selfSigned(t)
+	cert, roots := testcert.New(t)
 	srv := start(t, pool, pool.Middleware()(body(32<<10, 0)),
 		server.WithAddr(netip.AddrPortFrom(ns.HostAddr, 0).String()),
 		server.WithTLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}}),

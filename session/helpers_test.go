@@ -1,7 +1,6 @@
 package session_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifeline-go/lifeline/internal/syncbuf"
 	"github.com/lifeline-go/lifeline/session"
 	"github.com/lifeline-go/lifeline/session/memstore"
 )
@@ -154,26 +154,9 @@ func sessionCookie(t testing.TB, rec *httptest.ResponseRecorder) *http.Cookie {
 }
 
 // logBuffer returns a logger writing to a buffer, for tests of warnings.
-func logBuffer() (*slog.Logger, *syncBuffer) {
-	var b syncBuffer
+func logBuffer() (*slog.Logger, *syncbuf.Buffer) {
+	var b syncbuf.Buffer
 	return slog.New(slog.NewTextHandler(&b, nil)), &b
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func httptestRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/internal/syncbuf"
 	"github.com/lifeline-go/lifeline/session"
 )
 
@@ -64,7 +65,7 @@ func (d *downStore) Touch(ctx context.Context, id string, tok session.LockToken,
 
 // wantErrorAnswer checks that body is "msg (id ID)" with no internal text,
 // and that the log has the id together with the store's address.
-func wantErrorAnswer(t *testing.T, body, msg string, logs *syncBuffer) {
+func wantErrorAnswer(t *testing.T, body, msg string, logs *syncbuf.Buffer) {
 	t.Helper()
 	m := errIDBody.FindStringSubmatch(body)
 	if m == nil || m[1] != msg {

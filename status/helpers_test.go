@@ -1,31 +1,21 @@
 package status_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/internal/pooltest"
 	"github.com/lifeline-go/lifeline/internal/wait"
 )
 
-// newPool returns a pool shut down at the end of the test.
+// newPool returns the test kit's pool, shut down when the test ends and
+// then checked for leaked goroutines (internal/pooltest).
 func newPool(t testing.TB, opts ...lifeline.Option) *lifeline.Pool {
 	t.Helper()
-	pool, err := lifeline.NewPool(opts...)
-	if err != nil {
-		t.Fatalf("NewPool: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := pool.Shutdown(ctx); err != nil {
-			t.Errorf("pool.Shutdown: %v", err)
-		}
-	})
-	return pool
+	return pooltest.New(t, opts...).Pool
 }
 
 // get serves a GET of target to h from a loopback client, with Host

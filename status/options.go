@@ -193,7 +193,8 @@ func WithBearerToken(token string) Option {
 // missing file, an empty one or one that is not a token on one line is an
 // error wrapping [ErrInvalidOption] that never quotes the file's content. A
 // file that other users may read is accepted with a warning in the log
-// ([WithLogger]). It cannot be combined with WithBearerToken.
+// ([WithLogger]). It cannot be combined with WithBearerToken. The default is
+// no token.
 func WithBearerTokenFile(path string) Option {
 	return optionFunc(func(o *options) {
 		if path == "" {

@@ -2,18 +2,18 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/lifeline-go/lifeline/internal/wait"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/lifeline-go/lifeline/internal/syncbuf"
+	"github.com/lifeline-go/lifeline/internal/wait"
 )
 
 // testServer is one run of the reference server on a free loopback port,
@@ -24,27 +24,9 @@ type testServer struct {
 	cancel  context.CancelFunc
 	done    chan error    // run's result
 	outDone chan struct{} // closed when stdout has been read to its end
-	stdout  *syncBuffer
-	stderr  *syncBuffer
+	stdout  *syncbuf.Buffer
+	stderr  *syncbuf.Buffer
 	stopped bool
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's and the test's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // startServer runs the server with -addr 127.0.0.1:0, h2c on, a fresh data
@@ -53,7 +35,7 @@ func (b *syncBuffer) String() string {
 func startServer(t *testing.T, extra ...string) *testServer {
 	t.Helper()
 	ts := &testServer{dataDir: t.TempDir(), done: make(chan error, 1), outDone: make(chan struct{}),
-		stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+		stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}}
 	args := append([]string{"-addr", "127.0.0.1:0", "-data", ts.dataDir, "-h2c", "-drain", "5s"}, extra...)
 	ctx, cancel := context.WithCancel(context.Background())
 	ts.cancel = cancel

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifeline-go/lifeline/internal/syncbuf"
 	"github.com/lifeline-go/lifeline/session"
 )
 
@@ -292,9 +293,9 @@ var errorBody = regexp.MustCompile(`^([a-z ;:]+) \(id ([0-9a-f]{16})\)\n$`)
 
 // newTestApp builds the app in-process, with its log in a buffer, and
 // serves its routes on 127.0.0.1; both are closed when the test ends.
-func newTestApp(t *testing.T) (*app, *httptest.Server, *syncBuffer) {
+func newTestApp(t *testing.T) (*app, *httptest.Server, *syncbuf.Buffer) {
 	t.Helper()
-	var logBuf syncBuffer
+	var logBuf syncbuf.Buffer
 	cfg, err := parseFlags([]string{"-data", t.TempDir()}, io.Discard)
 	if err != nil {
 		t.Fatal(err)

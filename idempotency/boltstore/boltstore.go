@@ -136,24 +136,10 @@ func (s *Store) Reserve(ctx context.Context, key, fingerprint, token string, lea
 
 // Renew implements [idempotency.Store.Renew].
 func (s *Store) Renew(ctx context.Context, key, token string, lease time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("boltstore: renew: %w", err)
-	}
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		b, ix := tx.Bucket(s.bucket), tx.Bucket(s.index)
-		now := time.Now()
-		k := []byte(key)
-		e, err := s.owned(b, ix, k, token, now)
-		if err != nil {
-			return err
-		}
-		if err := ix.Delete(indexKey(e.expires, k)); err != nil {
-			return err
-		}
+	return s.settle(ctx, "renew", key, token, func(b, ix *bbolt.Bucket, k []byte, e *entry, now time.Time) error {
 		e.expires = now.Add(lease)
 		return put(b, ix, k, e)
 	})
-	return s.wrap("renew", key, err)
 }
 
 // Complete implements [idempotency.Store.Complete].
@@ -165,7 +151,28 @@ func (s *Store) Complete(ctx context.Context, key, token string, rec *idempotenc
 	if err != nil {
 		return fmt.Errorf("boltstore: complete %q: %w", key, err)
 	}
-	err = s.db.Update(func(tx *bbolt.Tx) error {
+	return s.settle(ctx, "complete", key, token, func(b, ix *bbolt.Bucket, k []byte, e *entry, now time.Time) error {
+		return put(b, ix, k, &entry{completed: true, fingerprint: e.fingerprint, expires: now.Add(ttl), record: data})
+	})
+}
+
+// Release implements [idempotency.Store.Release].
+func (s *Store) Release(ctx context.Context, key, token string) error {
+	return s.settle(ctx, "release", key, token, func(b, _ *bbolt.Bucket, k []byte, _ *entry, _ time.Time) error {
+		return b.Delete(k)
+	})
+}
+
+// settle runs fn in a write transaction on the reservation of key made with
+// token, once it is out of the expiry index: fn puts the entry back with a
+// new expiry, or deletes it. A reservation that expired, completed or
+// belongs to another token fails with ErrReservationLost; op names the call
+// in errors.
+func (s *Store) settle(ctx context.Context, op, key, token string, fn func(b, ix *bbolt.Bucket, k []byte, e *entry, now time.Time) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("boltstore: %s: %w", op, err)
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
 		b, ix := tx.Bucket(s.bucket), tx.Bucket(s.index)
 		now := time.Now()
 		k := []byte(key)
@@ -176,29 +183,9 @@ func (s *Store) Complete(ctx context.Context, key, token string, rec *idempotenc
 		if err := ix.Delete(indexKey(e.expires, k)); err != nil {
 			return err
 		}
-		return put(b, ix, k, &entry{completed: true, fingerprint: e.fingerprint, expires: now.Add(ttl), record: data})
+		return fn(b, ix, k, e, now)
 	})
-	return s.wrap("complete", key, err)
-}
-
-// Release implements [idempotency.Store.Release].
-func (s *Store) Release(ctx context.Context, key, token string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("boltstore: release: %w", err)
-	}
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		b, ix := tx.Bucket(s.bucket), tx.Bucket(s.index)
-		k := []byte(key)
-		e, err := s.owned(b, ix, k, token, time.Now())
-		if err != nil {
-			return err
-		}
-		if err := ix.Delete(indexKey(e.expires, k)); err != nil {
-			return err
-		}
-		return b.Delete(k)
-	})
-	return s.wrap("release", key, err)
+	return s.wrap(op, key, err)
 }
 
 // wrap classifies a transaction's error: a lost reservation, a corrupt

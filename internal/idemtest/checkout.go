@@ -13,11 +13,12 @@ import (
 
 	"github.com/lifeline-go/lifeline"
 	"github.com/lifeline-go/lifeline/internal/wait"
+	"github.com/lifeline-go/lifeline/lifelinetest"
 )
 
 // StartLifeline serves h through p on a real loopback socket, with the
 // pool's socket-level abort detection installed, closed when the test ends.
-func StartLifeline(t testing.TB, p *lifeline.Pool, h http.Handler) *httptest.Server {
+func StartLifeline(t testing.TB, p *lifelinetest.Pool, h http.Handler) *httptest.Server {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(p.Middleware()(h))
 	p.ConfigureServer(ts.Config)

@@ -203,7 +203,7 @@ func TestEndsMatrix(t *testing.T) {
 							res = result{code: resp.StatusCode, body: string(b), err: err}
 						}
 					}
-					pooltest.WaitIdle(t, p, 5*time.Second)
+					p.WaitIdle(5 * time.Second)
 					end.check(t, res, p.Recent()[0], wr.name)
 				})
 			}

@@ -1,29 +1,19 @@
 package browsertest
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/internal/pooltest"
 	"github.com/lifeline-go/lifeline/internal/wait"
 )
 
-// newPool returns a pool shut down at the end of the test.
+// newPool returns the test kit's pool, shut down when the test ends and
+// then checked for leaked goroutines (internal/pooltest).
 func newPool(t testing.TB, opts ...lifeline.Option) *lifeline.Pool {
 	t.Helper()
-	pool, err := lifeline.NewPool(opts...)
-	if err != nil {
-		t.Fatalf("NewPool: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := pool.Shutdown(ctx); err != nil {
-			t.Errorf("pool.Shutdown: %v", err)
-		}
-	})
-	return pool
+	return pooltest.New(t, opts...).Pool
 }
 
 // waitFor polls cond until it holds, failing the test after 10s. It waits
