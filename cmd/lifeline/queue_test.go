@@ -15,6 +15,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/internal/syncbuf"
 	"github.com/lifeline-go/lifeline/status"
 )
 
@@ -163,7 +164,7 @@ func TestJobsSectionDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Shutdown(context.Background())
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	st, err := status.New(pool, status.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))), status.WithSection("jobs", a.jobsSection))
 	if err != nil {
 		t.Fatal(err)
