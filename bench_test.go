@@ -68,15 +68,30 @@ func BenchmarkOverhead(b *testing.B) {
 // ConfigureServer. The client's share is the same in both; compare the
 // instructions per request (callgrind) rather than the time on a busy
 // machine.
-func BenchmarkServer(b *testing.B) {
+func BenchmarkServer(b *testing.B) { benchServer(b, hello) }
+
+// chunk41 is one of the 100 writes of BenchmarkServer4K's body.
+var chunk41 = []byte(strings.Repeat("x", 40) + "\n")
+
+// BenchmarkServer4K is BenchmarkServer with a 4,100-byte body written in
+// 100 writes of 41 bytes (P1's "4 KB in 100 writes" workload).
+func BenchmarkServer4K(b *testing.B) {
+	benchServer(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for range 100 {
+			w.Write(chunk41)
+		}
+	}))
+}
+
+func benchServer(b *testing.B, handler http.Handler) {
 	for _, mode := range []cstest.Mode{cstest.H1, cstest.H2C} {
 		for _, name := range []string{"bare", "lifeline"} {
 			b.Run(string(mode)+"/"+name, func(b *testing.B) {
-				h, configure := http.Handler(hello), func(*http.Server) {}
+				h, configure := handler, func(*http.Server) {}
 				if name == "lifeline" {
 					p, _ := lifeline.NewPool()
 					defer p.Shutdown(context.Background())
-					h, configure = p.Middleware()(hello), p.ConfigureServer
+					h, configure = p.Middleware()(handler), p.ConfigureServer
 				}
 				srv := cstest.Start(b, mode, h, configure)
 				b.ReportAllocs()
