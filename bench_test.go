@@ -62,6 +62,32 @@ func BenchmarkOverhead(b *testing.B) {
 	}
 }
 
+// BenchmarkOverhead4K is BenchmarkOverhead with P1's "4 KB in 100 writes"
+// handler: the per-write cost of the run's ResponseWriter and output stack.
+func BenchmarkOverhead4K(b *testing.B) {
+	p, _ := lifeline.NewPool()
+	defer p.Shutdown(context.Background())
+	h4k := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for range 100 {
+			w.Write(chunk41)
+		}
+	})
+	for _, c := range []struct {
+		name string
+		h    http.Handler
+	}{{"bare", h4k}, {"lifeline", p.Middleware()(h4k)}} {
+		b.Run(c.name, func(b *testing.B) {
+			r := httptest.NewRequest("GET", "/", nil)
+			w := &nopWriter{h: make(http.Header)}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				c.h.ServeHTTP(w, r)
+			}
+		})
+	}
+}
+
 // BenchmarkServer is BenchmarkOverhead through a real server: hello-world
 // requests one after the other from a client in the same process over
 // loopback, HTTP/1.1 keep-alive and h2c, bare and through Lifeline with
