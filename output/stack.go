@@ -319,7 +319,11 @@ func (s *Stack) toSink(p []byte, flush bool) error {
 	if !s.sent {
 		// Keep the program counters only: file and line are worked out
 		// when someone asks (HeadersSentAt, a HeadersSentError).
-		s.sentN = runtime.Callers(2, s.sentPCs[:])
+		s.sentN = runtime.Callers(2, s.sentPCs[:firstPCs])
+		if s.sentN == firstPCs && !hasOwnFrame(s.sentPCs[:firstPCs]) {
+			// No frame of the caller's own code yet: look further up.
+			s.sentN = runtime.Callers(2, s.sentPCs[:])
+		}
 		if err := s.sendHeader("", 0); err != nil {
 			return err
 		}
