@@ -84,8 +84,11 @@ func hasOwnFrame(pcs []uintptr) bool {
 	if p := libraries.Load(); p != nil {
 		libs = *p
 	}
-	for _, pc := range pcs {
-		f := runtime.FuncForPC(pc - 1)
+	// From the outermost: the frames nearest the stack's own are the
+	// library's, and a caller's frames, when there are several, are
+	// mostly the outer ones.
+	for i := len(pcs) - 1; i >= 0; i-- {
+		f := runtime.FuncForPC(pcs[i] - 1)
 		if f == nil {
 			continue
 		}
