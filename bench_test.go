@@ -62,21 +62,62 @@ func BenchmarkOverhead(b *testing.B) {
 	}
 }
 
+// BenchmarkOverhead4K is BenchmarkOverhead with P1's "4 KB in 100 writes"
+// handler: the per-write cost of the run's ResponseWriter and output stack.
+func BenchmarkOverhead4K(b *testing.B) {
+	p, _ := lifeline.NewPool()
+	defer p.Shutdown(context.Background())
+	h4k := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for range 100 {
+			w.Write(chunk41)
+		}
+	})
+	for _, c := range []struct {
+		name string
+		h    http.Handler
+	}{{"bare", h4k}, {"lifeline", p.Middleware()(h4k)}} {
+		b.Run(c.name, func(b *testing.B) {
+			r := httptest.NewRequest("GET", "/", nil)
+			w := &nopWriter{h: make(http.Header)}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				c.h.ServeHTTP(w, r)
+			}
+		})
+	}
+}
+
 // BenchmarkServer is BenchmarkOverhead through a real server: hello-world
 // requests one after the other from a client in the same process over
 // loopback, HTTP/1.1 keep-alive and h2c, bare and through Lifeline with
 // ConfigureServer. The client's share is the same in both; compare the
 // instructions per request (callgrind) rather than the time on a busy
 // machine.
-func BenchmarkServer(b *testing.B) {
+func BenchmarkServer(b *testing.B) { benchServer(b, hello) }
+
+// chunk41 is one of the 100 writes of BenchmarkServer4K's body.
+var chunk41 = []byte(strings.Repeat("x", 40) + "\n")
+
+// BenchmarkServer4K is BenchmarkServer with a 4,100-byte body written in
+// 100 writes of 41 bytes (P1's "4 KB in 100 writes" workload).
+func BenchmarkServer4K(b *testing.B) {
+	benchServer(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for range 100 {
+			w.Write(chunk41)
+		}
+	}))
+}
+
+func benchServer(b *testing.B, handler http.Handler) {
 	for _, mode := range []cstest.Mode{cstest.H1, cstest.H2C} {
 		for _, name := range []string{"bare", "lifeline"} {
 			b.Run(string(mode)+"/"+name, func(b *testing.B) {
-				h, configure := http.Handler(hello), func(*http.Server) {}
+				h, configure := handler, func(*http.Server) {}
 				if name == "lifeline" {
 					p, _ := lifeline.NewPool()
 					defer p.Shutdown(context.Background())
-					h, configure = p.Middleware()(hello), p.ConfigureServer
+					h, configure = p.Middleware()(handler), p.ConfigureServer
 				}
 				srv := cstest.Start(b, mode, h, configure)
 				b.ReportAllocs()

@@ -31,6 +31,15 @@ var (
 // touched any more.
 func (w *runWriter) ended() bool { return w.rn.Phase() == PhaseDone }
 
+// plain reports, in one look, the common case of a write: the handler runs,
+// nothing aborted or stopped the run, and it did not hijack. None of the
+// checks of Write can fire then (ended, hijacked, checkOutput).
+func (w *runWriter) plain() bool {
+	rn := w.rn
+	return Phase(rn.state.Load()&stateMask) == PhaseRunning && rn.status.Load() == 0 &&
+		!rn.stop.Load() && !rn.hijacked.Load()
+}
+
 func (w *runWriter) Header() http.Header {
 	if w.ended() {
 		return http.Header{} // written to nowhere
@@ -61,6 +70,9 @@ func (w *runWriter) WriteHeader(code int) {
 }
 
 func (w *runWriter) Write(p []byte) (int, error) {
+	if w.plain() {
+		return w.rn.ex.stack.Write(p)
+	}
 	if w.ended() {
 		return 0, ErrRunEnded
 	}
@@ -72,6 +84,9 @@ func (w *runWriter) Write(p []byte) (int, error) {
 }
 
 func (w *runWriter) WriteString(s string) (int, error) {
+	if w.plain() {
+		return w.rn.ex.stack.WriteString(s)
+	}
 	if w.ended() {
 		return 0, ErrRunEnded
 	}

@@ -70,6 +70,42 @@ func callerFrom(pcs []uintptr) (string, int) {
 	}
 }
 
+// firstPCs is how many frames toSink records first: enough to reach the
+// handler's statement through the stack's own frames in the usual case,
+// fewer than sentPCs, since unwinding costs about the same per frame.
+const firstPCs = 9
+
+// hasOwnFrame reports whether one of pcs is in a function outside the
+// library packages, by the innermost function at each pc: callerFrom then
+// finds its frame among pcs, and recording more frames would not change
+// what it returns.
+func hasOwnFrame(pcs []uintptr) bool {
+	libs := builtinLibraries
+	if p := libraries.Load(); p != nil {
+		libs = *p
+	}
+	// From the outermost: the frames nearest the stack's own are the
+	// library's, and a caller's frames, when there are several, are
+	// mostly the outer ones.
+	for i := len(pcs) - 1; i >= 0; i-- {
+		f := runtime.FuncForPC(pcs[i] - 1)
+		if f == nil {
+			continue
+		}
+		name, own := f.Name(), true
+		for _, p := range libs {
+			if strings.HasPrefix(name, p) {
+				own = false
+				break
+			}
+		}
+		if own {
+			return true
+		}
+	}
+	return false
+}
+
 func isLibrary(f runtime.Frame, libs []string) bool {
 	if strings.HasSuffix(f.File, "_test.go") {
 		return false

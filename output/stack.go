@@ -190,6 +190,15 @@ func (e *CodeError) Error() string {
 // Writes made by a running handler are discarded, as in PHP, and return
 // [ErrInHandler].
 func (s *Stack) Write(p []byte) (int, error) {
+	if n := len(s.levels); n > 0 && !s.running {
+		// The common case, a small write into the top buffer that stays
+		// under its chunk size, is writeAt's append without its checks.
+		top := &s.levels[n-1]
+		if !top.disabled && (top.chunk == 0 || len(top.buf)+len(p) < top.chunk) {
+			top.buf = append(top.buf, p...)
+			return len(p), nil
+		}
+	}
 	if s.running {
 		return 0, ErrInHandler
 	}
@@ -310,7 +319,11 @@ func (s *Stack) toSink(p []byte, flush bool) error {
 	if !s.sent {
 		// Keep the program counters only: file and line are worked out
 		// when someone asks (HeadersSentAt, a HeadersSentError).
-		s.sentN = runtime.Callers(2, s.sentPCs[:])
+		s.sentN = runtime.Callers(2, s.sentPCs[:firstPCs])
+		if s.sentN == firstPCs && !hasOwnFrame(s.sentPCs[:firstPCs]) {
+			// No frame of the caller's own code yet: look further up.
+			s.sentN = runtime.Callers(2, s.sentPCs[:])
+		}
 		if err := s.sendHeader("", 0); err != nil {
 			return err
 		}

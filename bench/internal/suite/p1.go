@@ -271,7 +271,8 @@ func p1Render(s *report.Section, p *p1Peers, cmd string) error {
 		}
 		t := report.Table{
 			Caption: fmt.Sprintf("Where Lifeline's extra CPU per request goes, %s workload: a CPU profile of the bare and the Lifeline server "+
-				"under %v of load each, samples put in the first category whose functions are on their stack, µs of CPU per request "+
+				"under %v of load each, a sample is the runtime's (syscalls, GC, allocation, goroutines and stacks, scheduler) when one of its functions "+
+				"is on its stack, else net/http's or Lifeline's by the innermost of their functions on it, Lifeline's split by that function; µs of CPU per request "+
 				"(extra = Lifeline − bare):", bd.Workload, time.Duration(bd.LoadS*float64(time.Second))),
 			Header: header,
 		}

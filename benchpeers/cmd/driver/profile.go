@@ -13,25 +13,59 @@ import (
 	"github.com/google/pprof/profile"
 )
 
-// categories split a server's CPU time by the stack of each sample, first
-// match from the top of the list: the breakdown of Lifeline's extra CPU per
-// request (issue 16's categories).
-var categories = []struct {
-	name  string
-	match []string // substrings of a function name anywhere in the stack
-}{
+// runtimeCategories split a server's CPU time spent in the runtime and the
+// kernel by the stack of each sample, first match from the top of the list,
+// the function anywhere in the stack: a sample in none of them is put by its
+// innermost owner (see ownerCategories).
+var runtimeCategories = []category{
 	{"write syscall", []string{"internal/poll.(*FD).Write", "internal/poll.(*FD).Writev", "syscall.write"}},
 	{"read syscall", []string{"internal/poll.(*FD).Read", "syscall.read"}},
 	{"GC", []string{"runtime.gcBgMarkWorker", "runtime.gcAssistAlloc", "runtime.bgsweep", "runtime.bgscavenge"}},
 	{"allocation", []string{"runtime.mallocgc", "runtime.newobject", "runtime.makeslice", "runtime.makemap"}},
-	{"goroutine start/exit", []string{"runtime.newproc", "runtime.goexit0", "runtime.gfget", "runtime.malg"}},
+	{"goroutine start/exit, stack growth", []string{"runtime.newproc", "runtime.goexit0", "runtime.gfget", "runtime.malg", "runtime.newstack", "runtime.morestack"}},
 	{"scheduler and hand-offs", []string{"runtime.schedule", "runtime.findRunnable", "runtime.park_m", "runtime.goready", "runtime.selectgo", "runtime.chansend", "runtime.chanrecv", "runtime.futex", "runtime.wakep", "runtime.netpoll"}},
-	{"lifeline: run set-up", []string{"lifeline.(*Pool).newRun", "lifeline.(*Pool).admit", "lifeline.(*exchange).reset"}},
-	{"lifeline: end-of-run bookkeeping", []string{"lifeline.(*Pool).endRun", "lifeline.(*Run).fillOutcome"}},
-	{"lifeline: final flush, Content-Length", []string{"output.(*Stack).EndAll", "lifeline.runSide.endOutput", "lifeline.(*runSink).finishResponse"}},
-	{"lifeline: output stack and writers", []string{"lifeline-go/lifeline/output.", "lifeline.(*runWriter)", "lifeline.(*runSink)", "lifeline.(*exchange)"}},
-	{"lifeline: other", []string{"lifeline-go/lifeline."}},
+}
+
+// lifelineCategories split the samples whose innermost owner is Lifeline
+// (see ownerCategories) by that innermost Lifeline function, first match
+// from the top of the list.
+var lifelineCategories = []category{
+	{"lifeline: final flush, Content-Length", []string{"output.(*Stack).EndAll", "lifeline.runSide.endOutput", "lifeline.runSide.endAll", "lifeline.(*runSink).finishResponse"}},
+	{"lifeline: output stack", []string{"lifeline-go/lifeline/output."}},
+	{"lifeline: writer and sink", []string{"lifeline.(*runWriter)", "lifeline.(*runSink)", "lifeline.copyHeader", "lifeline.copyTrailers", "lifeline.onlyContentLength"}},
+	{"lifeline: run set-up", []string{"lifeline.(*route).", "lifeline.(*Pool).newRun", "lifeline.(*Pool).admit", "lifeline.(*Pool).takeSlot", "lifeline.(*Pool).startRun", "lifeline.(*Pool).armLate", "lifeline.(*exchange).reset", "lifeline.(*liveSet).add", "lifeline.(*liveSet).reserve"}},
+	{"lifeline: end-of-run bookkeeping", []string{"lifeline.(*Pool).endRun", "lifeline.(*Pool).runEnded", "lifeline.(*Run).fillOutcome", "lifeline.(*Run).record", "lifeline.(*liveSet).remove", "lifeline.(*Run).emit", "lifeline.(*exchange).stopTimers"}},
+	{"lifeline: engine hand-off", []string{"lifeline.(*connSide).", "lifeline.runSide.", "lifeline.(*Pool).runLoop", "lifeline.(*workers).", "lifeline.(*exchange).", "lifeline.(*Run).checkOutput", "lifeline.(*Run).safeCall", "lifeline.(*runContext)."}},
+	{"lifeline: delivery and detector", []string{"lifeline.(*connWatch).", "lifeline.(*detector).", "lifeline.(*delivery).", "lifeline.(*h2conn).", "lifeline.(*h2tlsConn).", "lifeline.(*frameScan).", "lifeline.serveH2C", "lifeline.serveH2TLS", "lifeline.followHTTP2", "lifeline.(*Pool).ConfigureServer", "lifeline.connWatchFrom", "lifeline.baseWatch", "lifeline.(*Run).armDelivery", "lifeline.(*Run).releaseDelivery", "lifeline.(*Run).Delivery"}},
+	{"lifeline: other", []string{"lifeline-go/lifeline"}},
+}
+
+// ownerCategories name who called the function a sample was in: the
+// innermost function of the stack that belongs to one of them decides. So
+// net/http's HTTP/2 server, which runs inside Lifeline's serveH2C, is
+// net/http's, and the handler's writes reaching net/http from Lifeline's
+// output stack are net/http's too, as they are in bare net/http.
+var ownerCategories = []category{
+	{"lifeline", []string{"github.com/lifeline-go/lifeline"}},
 	{"net/http", []string{"net/http."}},
+}
+
+// category is one line of the breakdown: the functions that put a sample in it.
+type category struct {
+	name  string
+	match []string // substrings of a function name
+}
+
+// categoryNames lists the breakdown's categories in the order of its table.
+func categoryNames() []string {
+	var names []string
+	for _, c := range runtimeCategories {
+		names = append(names, c.name)
+	}
+	for _, c := range lifelineCategories {
+		names = append(names, c.name)
+	}
+	return append(names, "net/http", "other")
 }
 
 // profileCPU runs variant's server for workload and proto with a CPU
@@ -98,8 +132,11 @@ func categorize(r io.Reader) (map[string]time.Duration, time.Duration, error) {
 	return by, total, nil
 }
 
+// categoryOf puts a sample in a category: runtime and kernel first (any
+// function of the stack), then the innermost owner, then, for Lifeline, its
+// innermost Lifeline function.
 func categoryOf(smp *profile.Sample) string {
-	var names []string
+	var names []string // innermost first
 	for _, loc := range smp.Location {
 		for _, ln := range loc.Line {
 			if ln.Function != nil {
@@ -107,7 +144,23 @@ func categoryOf(smp *profile.Sample) string {
 			}
 		}
 	}
-	for _, c := range categories {
+	if c := firstMatch(runtimeCategories, names); c != "" {
+		return c
+	}
+	for _, n := range names {
+		switch matchOne(ownerCategories, n) {
+		case "net/http":
+			return "net/http"
+		case "lifeline":
+			return matchOne(lifelineCategories, n)
+		}
+	}
+	return "other"
+}
+
+// firstMatch returns the first of cats that matches any of names, or "".
+func firstMatch(cats []category, names []string) string {
+	for _, c := range cats {
 		for _, n := range names {
 			for _, m := range c.match {
 				if strings.Contains(n, m) {
@@ -116,7 +169,19 @@ func categoryOf(smp *profile.Sample) string {
 			}
 		}
 	}
-	return "other"
+	return ""
+}
+
+// matchOne returns the first of cats that matches name, or "".
+func matchOne(cats []category, name string) string {
+	for _, c := range cats {
+		for _, m := range c.match {
+			if strings.Contains(name, m) {
+				return c.name
+			}
+		}
+	}
+	return ""
 }
 
 // breakdown is CPU µs per request by category of bare and Lifeline on one
@@ -124,7 +189,7 @@ func categoryOf(smp *profile.Sample) string {
 type breakdown struct {
 	workload   string
 	load       time.Duration // length of each profiled load run
-	categories []string      // in the order of the table, "other" last
+	categories []string      // in the order of the table (categoryNames)
 	// by and total are keyed by protocol then variant ("bare", "lifeline").
 	by    map[string]map[string]map[string]float64
 	total map[string]map[string]float64
@@ -134,10 +199,7 @@ type breakdown struct {
 func measureBreakdown(ctx context.Context, cfg config, cpuRounds int) (*breakdown, error) {
 	bd := &breakdown{workload: "hello", load: 4 * cfg.dur,
 		by: map[string]map[string]map[string]float64{}, total: map[string]map[string]float64{}}
-	for _, c := range categories {
-		bd.categories = append(bd.categories, c.name)
-	}
-	bd.categories = append(bd.categories, "other")
+	bd.categories = categoryNames()
 	for _, proto := range protos {
 		bd.by[proto] = map[string]map[string]float64{}
 		bd.total[proto] = map[string]float64{}
