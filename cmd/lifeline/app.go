@@ -149,6 +149,7 @@ func (a *app) close() error {
 	if a.db == nil {
 		return nil
 	}
+	a.db.logStatements(a.log)
 	return a.db.close()
 }
 
