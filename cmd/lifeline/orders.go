@@ -50,7 +50,7 @@ type order struct {
 	Status   string    `json:"status,omitempty"` // the run's connection status at its end
 	Reason   string    `json:"reason,omitempty"` // why it failed or is unconfirmed
 	Job      int64     `json:"job,omitempty"`    // its email job
-	Emailed  time.Time `json:"emailed,omitzero"` // the email job's commit
+	Emailed  time.Time `json:"emailed,omitzero"` // the email job's commit: its email's time
 	Emails   int       `json:"emails"`           // emails sent for it: 1 once its job ran, never more
 	Created  time.Time `json:"created"`          // the request arrived
 	Placed   time.Time `json:"placed,omitzero"`  // the transaction committed
@@ -100,7 +100,7 @@ func (a *app) placeOrder(ctx context.Context, ord *order, email time.Duration, w
 			INSERT INTO orders (ref, state, items, work, run, instance, job, created, placed, updated)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
 			ON CONFLICT (ref) DO UPDATE SET state = excluded.state, items = excluded.items, work = excluded.work,
-				run = excluded.run, instance = excluded.instance, status = '', reason = '', job = excluded.job, emailed = 0,
+				run = excluded.run, instance = excluded.instance, status = '', reason = '', job = excluded.job,
 				created = excluded.created, placed = excluded.placed, updated = excluded.updated
 			WHERE orders.state = 'failed'`),
 			ord.Ref, statePlaced, string(items), ord.Work, int64(ord.Run), ord.Instance, job, nanos(ord.Created), nanos(now))
@@ -190,7 +190,8 @@ func (a *app) resolveOrphans(ctx context.Context, all bool) (int64, error) {
 }
 
 // orderColumns are the columns scanOrder reads, in its order.
-const orderColumns = `ref, state, items, work, run, instance, status, reason, job, emailed, created, placed, updated,
+const orderColumns = `ref, state, items, work, run, instance, status, reason, job,
+	(SELECT coalesce(min(sent), 0) FROM emails WHERE emails.ref = orders.ref), created, placed, updated,
 	(SELECT count(*) FROM emails WHERE emails.ref = orders.ref)`
 
 // rowScanner is *sql.Row or *sql.Rows.
