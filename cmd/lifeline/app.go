@@ -148,6 +148,7 @@ func (a *app) close() error {
 	if a.db == nil {
 		return err
 	}
+	a.db.logStatements(a.log)
 	return errors.Join(err, a.db.close())
 }
 

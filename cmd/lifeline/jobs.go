@@ -157,7 +157,10 @@ func (h *jobErrors) HandlePanic(_ context.Context, job *rivertype.JobRow, v any,
 // sendEmail is the worker of the email jobs. It works for the job's
 // duration, then records the email and completes the job in one
 // transaction: a process that dies before the commit leaves neither, and
-// River runs the job again; one that dies after it leaves both.
+// River runs the job again; one that dies after it leaves both. It writes
+// the emails table and River's row, not the order's, which the order's
+// settle may be updating at the same moment: the order's emailed time is
+// its first email's.
 func (a *app) sendEmail(ctx context.Context, j *river.Job[emailArgs]) error {
 	if err := pause(ctx, j.Args.Work); err != nil {
 		return err
@@ -166,9 +169,6 @@ func (a *app) sendEmail(ctx context.Context, j *river.Job[emailArgs]) error {
 		now := time.Now().UnixNano()
 		if _, err := tx.ExecContext(ctx, a.db.q(`INSERT INTO emails (ref, job, instance, sent) VALUES ($1, $2, $3, $4)`),
 			j.Args.Ref, j.ID, a.cfg.instance, now); err != nil {
-			return fmt.Errorf("email of order %s: %w", j.Args.Ref, err)
-		}
-		if _, err := tx.ExecContext(ctx, a.db.q(`UPDATE orders SET emailed = $1 WHERE ref = $2`), now, j.Args.Ref); err != nil {
 			return fmt.Errorf("email of order %s: %w", j.Args.Ref, err)
 		}
 		if err := a.queue.completeTx(ctx, tx, j); err != nil {

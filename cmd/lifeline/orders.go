@@ -50,7 +50,7 @@ type order struct {
 	Status   string    `json:"status,omitempty"` // the run's connection status at its end
 	Reason   string    `json:"reason,omitempty"` // why it failed or is unconfirmed
 	Job      int64     `json:"job,omitempty"`    // its email job
-	Emailed  time.Time `json:"emailed,omitzero"` // the email job's commit
+	Emailed  time.Time `json:"emailed,omitzero"` // the email job's commit: its email's time
 	Emails   int       `json:"emails"`           // emails sent for it: 1 once its job ran, never more
 	Created  time.Time `json:"created"`          // the request arrived
 	Placed   time.Time `json:"placed,omitzero"`  // the transaction committed
@@ -77,21 +77,33 @@ func registerItems(ctx context.Context, ord *order, work time.Duration) error {
 // (unless withJob is false), in one transaction; inTx, called last with ord
 // as committed, may add to it (the recorded answer). A ref held by
 // an order that did not fail returns errOrderExists and that order.
+//
+// The job is inserted first, so the order's row is written once, with its
+// job; when the ref is taken, the transaction rolls the job back with the
+// rest.
 func (a *app) placeOrder(ctx context.Context, ord *order, email time.Duration, withJob bool, inTx func(*sql.Tx) error) (existing order, err error) {
 	err = a.db.inTx(ctx, func(tx *sql.Tx) error {
 		items, err := json.Marshal(ord.Items)
 		if err != nil {
 			return fmt.Errorf("order %s: %w", ord.Ref, err)
 		}
+		var job int64
+		if withJob {
+			res, err := a.queue.client.InsertTx(ctx, tx, emailArgs{Ref: ord.Ref, Work: email}, nil)
+			if err != nil {
+				return fmt.Errorf("order %s: email job: %w", ord.Ref, err)
+			}
+			job = res.Job.ID
+		}
 		now := time.Now()
 		res, err := tx.ExecContext(ctx, a.db.q(`
-			INSERT INTO orders (ref, state, items, work, run, instance, created, placed, updated)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+			INSERT INTO orders (ref, state, items, work, run, instance, job, created, placed, updated)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
 			ON CONFLICT (ref) DO UPDATE SET state = excluded.state, items = excluded.items, work = excluded.work,
-				run = excluded.run, instance = excluded.instance, status = '', reason = '', job = 0, emailed = 0,
+				run = excluded.run, instance = excluded.instance, status = '', reason = '', job = excluded.job,
 				created = excluded.created, placed = excluded.placed, updated = excluded.updated
 			WHERE orders.state = 'failed'`),
-			ord.Ref, statePlaced, string(items), ord.Work, int64(ord.Run), ord.Instance, nanos(ord.Created), nanos(now))
+			ord.Ref, statePlaced, string(items), ord.Work, int64(ord.Run), ord.Instance, job, nanos(ord.Created), nanos(now))
 		if err != nil {
 			return fmt.Errorf("order %s: %w", ord.Ref, err)
 		}
@@ -104,17 +116,7 @@ func (a *app) placeOrder(ctx context.Context, ord *order, email time.Duration, w
 			}
 			return errOrderExists
 		}
-		if withJob {
-			job, err := a.queue.client.InsertTx(ctx, tx, emailArgs{Ref: ord.Ref, Work: email}, nil)
-			if err != nil {
-				return fmt.Errorf("order %s: email job: %w", ord.Ref, err)
-			}
-			if _, err := tx.ExecContext(ctx, a.db.q(`UPDATE orders SET job = $1 WHERE ref = $2`), job.Job.ID, ord.Ref); err != nil {
-				return fmt.Errorf("order %s: %w", ord.Ref, err)
-			}
-			ord.Job = job.Job.ID
-		}
-		ord.State, ord.Placed, ord.Updated = statePlaced, now, now
+		ord.Job, ord.State, ord.Placed, ord.Updated = job, statePlaced, now, now
 		if inTx != nil {
 			return inTx(tx)
 		}
@@ -188,7 +190,8 @@ func (a *app) resolveOrphans(ctx context.Context, all bool) (int64, error) {
 }
 
 // orderColumns are the columns scanOrder reads, in its order.
-const orderColumns = `ref, state, items, work, run, instance, status, reason, job, emailed, created, placed, updated,
+const orderColumns = `ref, state, items, work, run, instance, status, reason, job,
+	(SELECT coalesce(min(sent), 0) FROM emails WHERE emails.ref = orders.ref), created, placed, updated,
 	(SELECT count(*) FROM emails WHERE emails.ref = orders.ref)`
 
 // rowScanner is *sql.Row or *sql.Rows.
