@@ -163,8 +163,13 @@ func (p *Pool) newRun(rt *route, r *http.Request, w http.ResponseWriter) (*Run, 
 	if rt.cfg.outputBuffering > 0 {
 		_ = ex.stack.StartBase(rt.cfg.outputBuffering)
 	}
-	if rt.cfg.timeLimit > 0 {
-		p.armLate(rn, rt.cfg.timeLimit, now)
+	if d := rt.cfg.timeLimit; d > armDelay {
+		p.armLate(rn, d, now)
+	} else if d > 0 {
+		// The arming tick would come after the limit: arm it now.
+		rn.mu.Lock()
+		rn.armFromLocked(d, now, now)
+		rn.mu.Unlock()
 	} else if rt.cfg.stallTimeout > 0 {
 		rn.stallNeeded.Store(true)
 	}
