@@ -79,15 +79,74 @@ type delivery struct {
 func (d *delivery) arm(rn *Run, cw *connWatch, stream uint32) {
 	d.mu.Lock()
 	d.armed, d.state, d.target, d.stream, d.cw, d.rn = true, DeliveryPending, -1, stream, cw, rn
+	if len(rn.pool.cfg.onEvent) > 0 {
+		rn.pool.undecided.add(d) // its verdict is an event Shutdown waits for
+	}
 	d.mu.Unlock()
 }
 
 // decided reports the verdict st, just reached, as the run's EventDelivery.
 // It is called without d.mu.
 func (d *delivery) decided(st Delivery) {
-	if d.rn != nil {
-		d.rn.emit(EventDelivery, CauseNone, st)
+	if rn := d.rn; rn != nil && len(rn.pool.cfg.onEvent) > 0 {
+		rn.emitSlow(EventDelivery, CauseNone, st, d)
 	}
+}
+
+// undecided are the armed deliveries of a pool with WithRunEvent functions
+// whose verdict was not reported yet: Pool.Shutdown waits for them before it
+// stops reporting events, so that every run that finished early gets its
+// EventDelivery.
+type undecided struct {
+	mu    sync.Mutex
+	set   map[*delivery]struct{}
+	empty chan struct{} // closed when set becomes empty; nil until asked
+}
+
+func (u *undecided) add(d *delivery) {
+	u.mu.Lock()
+	if u.set == nil {
+		u.set = make(map[*delivery]struct{})
+	}
+	u.set[d] = struct{}{}
+	u.mu.Unlock()
+}
+
+// remove takes d out, once its verdict was reported (or dropped).
+func (u *undecided) remove(d *delivery) {
+	u.mu.Lock()
+	delete(u.set, d)
+	if len(u.set) == 0 && u.empty != nil {
+		close(u.empty)
+		u.empty = nil
+	}
+	u.mu.Unlock()
+}
+
+// emptied returns a channel closed once no delivery is undecided.
+func (u *undecided) emptied() <-chan struct{} {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.set) == 0 {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	if u.empty == nil {
+		u.empty = make(chan struct{})
+	}
+	return u.empty
+}
+
+// list returns the deliveries still undecided.
+func (u *undecided) list() []*delivery {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	l := make([]*delivery, 0, len(u.set))
+	for d := range u.set {
+		l = append(l, d)
+	}
+	return l
 }
 
 // isPending reports whether the response is tracked and undecided.

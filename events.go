@@ -39,9 +39,10 @@ const (
 	// client was decided, with the verdict in [Event.Delivery] (see
 	// [Run.AwaitDelivery]). Reported on the goroutine that decided it: the
 	// pool's detector goroutine, net/http's goroutine, or one asking
-	// [Run.Delivery]; it may come after the run ended. Runs whose delivery is
-	// not tracked (no Finish, a connection the pool does not watch) have
-	// none.
+	// [Run.Delivery], or [Pool.Shutdown] when its ctx ended first
+	// (DeliveryUnknown); it may come after the run ended, but before a
+	// Shutdown that saw every run end returns. Runs whose delivery is not tracked (no Finish, a
+	// connection the pool does not watch) have none.
 	EventDelivery
 	eventKindCount
 )
@@ -87,25 +88,39 @@ func (rn *Run) emit(k EventKind, c Cause, d Delivery) {
 	if len(rn.pool.cfg.onEvent) == 0 {
 		return
 	}
-	rn.emitSlow(k, c, d)
+	rn.emitSlow(k, c, d, nil)
 }
 
+// emitSlow is emit for a pool with WithRunEvent functions. dl is the
+// delivery whose verdict an EventDelivery reports: it leaves the pool's
+// undecided ones once the event has passed the gate.
+//
 //go:noinline
-func (rn *Run) emitSlow(k EventKind, c Cause, d Delivery) {
+func (rn *Run) emitSlow(k EventKind, c Cause, d Delivery, dl *delivery) {
+	p := rn.pool
 	bit := uint32(1) << k
 	if rn.emitted.Or(bit)&bit != 0 {
+		if dl != nil {
+			p.undecided.remove(dl)
+		}
 		return // reported before
 	}
-	p := rn.pool
 	// Shutdown waits for the functions through p.hooks; the gate makes
 	// every Add happen before its Wait, and drops what comes after it.
+	// Shutdown closes it only once no delivery is undecided: a verdict
+	// leaves the undecided ones after its Add.
 	p.evGate.RLock()
-	if p.evClosed {
-		p.evGate.RUnlock()
+	open := !p.evClosed
+	if open {
+		p.hooks.Add(1)
+	}
+	if dl != nil {
+		p.undecided.remove(dl)
+	}
+	p.evGate.RUnlock()
+	if !open {
 		return
 	}
-	p.hooks.Add(1)
-	p.evGate.RUnlock()
 	defer p.hooks.Done()
 	ev := Event{RunID: rn.id, Kind: k, At: time.Now(), Cause: c, Delivery: d}
 	for _, f := range p.cfg.onEvent {

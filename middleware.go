@@ -18,15 +18,20 @@ import (
 // that already runs as a Run (an outer Middleware of this pool or of any
 // other started it) is not started again, whatever its phase: after
 // [Run.Finish], in a shutdown function, and even after the run ended, when
-// the next handler is called as it is. Like the ResponseWriter, a nested
-// Middleware belongs to the run's goroutine. It applies its opts to the run
-// that exists before it calls the next handler: [WithTimeLimit] restarts the run's limit counted from the
-// run's start, [WithIgnoreUserAbort] acts as [Run.IgnoreUserAbort],
-// [WithOutputBuffering] replaces the base buffer while nothing has been
-// written and the run has not finished, [WithRoute] renames the run, and the other route options replace
-// the run's setting. The pool's own defaults are not applied again: a nested
-// Middleware with no options changes nothing. The run stays in the pool that
-// started it.
+// the next handler is called as it is. It applies its opts to the run that
+// exists before it calls the next handler: [WithTimeLimit] restarts the
+// run's limit counted from the run's start, [WithIgnoreUserAbort] acts as
+// [Run.IgnoreUserAbort], [WithRoute] renames the run, and the other route
+// options replace the run's setting. [WithOutputBuffering] replaces the
+// run's base buffer while nothing has been written and the run has not
+// finished, only when the ResponseWriter the nested Middleware is given is
+// the run's own, or wraps it with an Unwrap method (as
+// [http.ResponseController] follows them): a sub-request served into a
+// ResponseWriter of its own, such as a [net/http/httptest.ResponseRecorder],
+// leaves the run's output alone, so it may be served on another goroutine
+// while the run writes. The pool's own defaults are not applied again: a
+// nested Middleware with no options changes nothing. The run stays in the
+// pool that started it.
 //
 // Middleware validates opts once, when it is called: a nil option, an
 // invalid value or a pool-only option panics with an error that matches
@@ -83,7 +88,7 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// in every phase: after Finish, in a shutdown function, and after
 		// the run ended (w then discards, as the run's writer does).
 		if rn.Phase() != PhaseDone {
-			rn.adjust(rt.opts)
+			rn.adjust(rt.opts, w)
 		}
 		rt.h.ServeHTTP(w, r)
 		return
@@ -129,9 +134,11 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// adjust applies a nested route's opts to the run. Run side, before the
-// nested route's handler.
-func (rn *Run) adjust(opts []Option) {
+// adjust applies a nested route's opts to the run, before the nested
+// route's handler, which answers on w. It may be called on any goroutine
+// (a sub-request): the output stack, which belongs to the run's
+// goroutine, is touched only when w is the run's own writer.
+func (rn *Run) adjust(opts []Option, w http.ResponseWriter) {
 	if len(opts) == 0 {
 		return
 	}
@@ -158,9 +165,27 @@ func (rn *Run) adjust(opts []Option) {
 		}
 		rn.mu.Unlock()
 	}
-	if cfg.set&setOutputBuffering != 0 && rn.Phase() == PhaseRunning {
+	if cfg.set&setOutputBuffering != 0 && rn.Phase() == PhaseRunning && rn.writesTo(w) {
 		rn.resizeBaseBuffer(cfg.outputBuffering)
 	}
+}
+
+// writesTo reports whether w is the run's own ResponseWriter, or wraps it
+// with Unwrap methods (as [http.ResponseController] follows them): output to
+// w goes to the run's output stack. A handler may only call w on the run's
+// goroutine then, as with any ResponseWriter.
+func (rn *Run) writesTo(w http.ResponseWriter) bool {
+	for w != nil {
+		if rw, ok := w.(*runWriter); ok {
+			return rw.rn == rn
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return false
+		}
+		w = u.Unwrap()
+	}
+	return false
 }
 
 // resizeBaseBuffer replaces the base output buffer with one of size (none

@@ -222,9 +222,10 @@ func WithRunEnded(f func(Record)) Option {
 // [EventKind] says which), possibly with the pool's internal locks held: a
 // function must return promptly, must not block and must not call back into
 // the pool or the run. A panic in it is recovered and logged. [Pool.Shutdown]
-// returns only after the last of them has returned; events that come after
-// Shutdown has begun waiting for them (a late delivery verdict) are not
-// reported. A pool without it, the default, pays nothing per run. A nil
+// waits for the delivery verdict of every run that finished early (deciding
+// it [DeliveryUnknown] when its ctx ends first), so each such run gets its
+// EventDelivery, and returns only after the last of the functions has
+// returned. A pool without it, the default, pays nothing per run. A nil
 // function is an error from [NewPool]. Pool only.
 func WithRunEvent(f func(Event)) Option {
 	return poolOption{"WithRunEvent", func(c *config) { c.onEvent = append(c.onEvent, f) }}

@@ -2,6 +2,7 @@ package lifeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -38,8 +39,9 @@ type Pool struct {
 	closing atomic.Bool    // Shutdown has begun: new requests get 503
 	hooks   sync.WaitGroup // WithRunEnded and WithRunEvent functions still running
 
-	evGate   sync.RWMutex // orders the Adds of WithRunEvent calls before Shutdown's Wait
-	evClosed bool         // Shutdown waits for hooks: events are dropped; guarded by evGate
+	evGate    sync.RWMutex // orders the Adds of WithRunEvent calls before Shutdown's Wait
+	evClosed  bool         // Shutdown waits for hooks: events are dropped; guarded by evGate
+	undecided undecided    // deliveries whose EventDelivery is still to come (see delivery.go)
 
 	mu       sync.Mutex    // the pool-wide lock, taken once per request (endRun); guards the fields below
 	idle     chan struct{} // closed when closing and no run is live
@@ -163,8 +165,13 @@ func (p *Pool) newRun(rt *route, r *http.Request, w http.ResponseWriter) (*Run, 
 	if rt.cfg.outputBuffering > 0 {
 		_ = ex.stack.StartBase(rt.cfg.outputBuffering)
 	}
-	if rt.cfg.timeLimit > 0 {
-		p.armLate(rn, rt.cfg.timeLimit, now)
+	if d := rt.cfg.timeLimit; d > armDelay {
+		p.armLate(rn, d, now)
+	} else if d > 0 {
+		// The arming tick would come after the limit: arm it now.
+		rn.mu.Lock()
+		rn.armFromLocked(d, now, now)
+		rn.mu.Unlock()
 	} else if rt.cfg.stallTimeout > 0 {
 		rn.stallNeeded.Store(true)
 	}
@@ -254,10 +261,21 @@ func (p *Pool) runEnded(rn *Run, dlv Delivery, hooks []func(Record)) {
 // Finish, like [http.Server.Shutdown] waits for connections. New requests get
 // 503 once it has begun. If ctx is done first, the remaining runs are
 // cancelled with [ErrServerShutdown] (see [Pool.Active] for who they are) and
-// Shutdown returns an error wrapping ctx.Err(). It returns only after the
-// [WithRunEnded] functions of every ended run, and the [WithRunEvent]
-// functions called so far, have returned. Call it after
-// the http.Server's Shutdown, so no new run starts.
+// Shutdown returns an error wrapping ctx.Err().
+//
+// A run that answered early ([Run.Finish]) is not over for its observers
+// until its delivery is decided: with [WithRunEvent] functions, Shutdown
+// then waits, within ctx, for the [EventDelivery] of every such run, which
+// a client that does not acknowledge the answer may hold back up to the
+// dead-peer timeout ([ServerConfig]). If ctx is done first, the deliveries
+// still undecided are decided [DeliveryUnknown] and reported so, and
+// Shutdown returns an error wrapping ctx.Err() that counts them. So every
+// run that finished early gets exactly one EventDelivery.
+//
+// Shutdown returns only after the [WithRunEnded] functions of every ended
+// run, and the [WithRunEvent] functions called so far, have returned.
+// Call it after the http.Server's Shutdown, so no new run starts. It may be
+// called from any goroutine, and again.
 func (p *Pool) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	if !p.closing.Swap(true) {
@@ -265,7 +283,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	}
 	if p.live.n.Load() == 0 {
 		p.mu.Unlock()
-		return p.awaitHooks(ctx)
+		return p.drain(ctx)
 	}
 	if p.idle == nil {
 		p.idle = make(chan struct{})
@@ -274,7 +292,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	p.mu.Unlock()
 	select {
 	case <-idle:
-		return p.awaitHooks(ctx)
+		return p.drain(ctx)
 	case <-ctx.Done():
 	}
 	runs := p.live.snapshot()
@@ -283,6 +301,37 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	}
 	p.det.stop()
 	return fmt.Errorf("lifeline: shutdown: %d runs still active: %w", len(runs), ctx.Err())
+}
+
+// drain ends Shutdown once no run is live: it waits for the delivery
+// verdicts still to come, then for the hooks.
+func (p *Pool) drain(ctx context.Context) error {
+	errD := p.awaitDeliveries(ctx)
+	return errors.Join(errD, p.awaitHooks(ctx))
+}
+
+// awaitDeliveries waits until every armed delivery's verdict was reported,
+// or ctx is done; then it stops the detector, which decides the
+// deliveries it watches DeliveryUnknown (unless the last acknowledged
+// count covers them), and decides the others so.
+func (p *Pool) awaitDeliveries(ctx context.Context) error {
+	select {
+	case <-p.undecided.emptied():
+		return nil
+	case <-ctx.Done():
+	}
+	left := p.undecided.list()
+	if len(left) == 0 {
+		return nil
+	}
+	p.det.stop()
+	for _, d := range p.undecided.list() {
+		d.decide(DeliveryUnknown)
+	}
+	// A verdict decided elsewhere meanwhile passes the event gate at once:
+	// none is dropped.
+	<-p.undecided.emptied()
+	return fmt.Errorf("lifeline: shutdown: the delivery of %d early answers was still undecided, reported unknown: %w", len(left), ctx.Err())
 }
 
 // awaitHooks waits, at the end of Shutdown, for the WithRunEnded functions

@@ -30,12 +30,13 @@ import (
 //     from the run's start; Finish with WithBackgroundLimit re-arms it from
 //     Finish.
 //
-// Most runs end long before their limit, so a run's first limit is armed
-// late: newRun sets the deadline and timerMode and queues the run
-// (Run.timerLate); the pool's arming tick (armTick, every armDelay while
-// runs are queued) arms the timers of those still running then, for what
-// is left of their limit. A run that ends sooner never touches its timer.
-// Any later change of the limit (SetTimeLimit, a nested route, Finish with
+// Most runs end long before their limit, so a run's first limit longer
+// than armDelay is armed late: newRun sets the deadline and timerMode and
+// queues the run (Run.timerLate); the pool's arming tick (armTick, every
+// armDelay while runs are queued) arms the timers of those still running
+// then, for what is left of their limit. A run that ends sooner never
+// touches its timer. A shorter limit is armed by newRun at once, or it
+// would expire up to armDelay late. Any later change of the limit (SetTimeLimit, a nested route, Finish with
 // WithBackgroundLimit) arms the timer at once.
 //
 // Pool.endRun stops the timer if it was armed; when Stop reports that the
@@ -85,8 +86,8 @@ func (rn *Run) armFromLocked(d time.Duration, from, now time.Time) {
 }
 
 // armDelay is how long a run's first time limit waits before its timer is
-// armed: runs that end sooner never arm it. A limit shorter than that
-// expires up to armDelay late.
+// armed: runs that end sooner never arm it. A limit of armDelay or less is
+// armed at once (newRun), so that it does not expire late.
 const armDelay = 5 * time.Millisecond
 
 // lateArms are the runs whose first time limit is not armed yet.

@@ -22,10 +22,12 @@
 // [EventRunaway], [EventShutdownFunctions] and [EventShutdownEnd], and
 // [EventDelivery]. A run whose early answer is still being delivered when it
 // ends keeps its span open (with the run's end as its end time) until the
-// verdict comes. Only an abort that happened before the tracer's middleware
-// started the span and was not reported to it carries lifeline.event.at_end
-// and the run's end as its time. A panic, a runaway and a time limit make the
-// span an error; a client that left does not.
+// verdict comes; [lifeline.Pool.Shutdown] waits for it, or decides it
+// unknown when its ctx ends first, so no span is left open. Only an abort
+// that happened before the tracer's middleware started the span and was not
+// reported to it carries lifeline.event.at_end and the run's end as its
+// time. A panic, a runaway and a time limit make the span an error; a client
+// that left does not.
 //
 // It is a module of its own, so that programs that do not trace do not
 // compile OpenTelemetry.
