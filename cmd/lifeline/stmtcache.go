@@ -1,6 +1,7 @@
 package main
 
 import (
+	"container/list"
 	"context"
 	"database/sql/driver"
 	"errors"
@@ -19,6 +20,9 @@ import (
 
 // stmtCacheSize bounds a connection's cache: the server and River run a
 // few dozen distinct statements; one built from data would not fill memory.
+// A full cache drops its least recently used statement for a new one, so
+// that statements first run after many one-off ones (a migration's, a
+// list's of a new length) are kept compiled too.
 const stmtCacheSize = 256
 
 // stmtCounts counts the statements a database ran and how many of them had
@@ -47,7 +51,7 @@ func (c *stmtCacheConnector) Connect(ctx context.Context) (driver.Conn, error) {
 			return nil, errors.Join(fmt.Errorf("statement cache: the SQLite driver's connection %T lacks a context method", conn), conn.Close())
 		}
 	}
-	return &stmtCacheConn{Conn: conn, stmts: make(map[string]*cachedStmt), counts: c.counts}, nil
+	return &stmtCacheConn{Conn: conn, stmts: make(map[string]*cachedStmt), counts: c.counts, lru: list.New()}, nil
 }
 
 func implements[T any](v any) bool {
@@ -60,6 +64,7 @@ func implements[T any](v any) bool {
 type stmtCacheConn struct {
 	driver.Conn
 	stmts  map[string]*cachedStmt
+	lru    *list.List // of *cachedStmt, the most recently used first
 	counts *stmtCounts
 }
 
@@ -67,14 +72,18 @@ type stmtCacheConn struct {
 // when the same statement run again gets a statement of its own.
 type cachedStmt struct {
 	driver.Stmt
-	busy bool
+	query string
+	elem  *list.Element // in stmtCacheConn.lru
+	busy  bool
 }
 
 // stmt returns query's compiled statement, compiling it on first use, or
-// nil when it must not be reused now (its rows are open, the cache is full).
+// nil when it must not be reused now: its rows are open, or the cache is
+// full of statements whose rows are open.
 func (c *stmtCacheConn) stmt(ctx context.Context, query string) (*cachedStmt, error) {
 	c.counts.run.Add(1)
 	if s, ok := c.stmts[query]; ok {
+		c.lru.MoveToFront(s.elem)
 		if s.busy {
 			c.counts.compiled.Add(1)
 			return nil, nil
@@ -82,16 +91,35 @@ func (c *stmtCacheConn) stmt(ctx context.Context, query string) (*cachedStmt, er
 		return s, nil
 	}
 	c.counts.compiled.Add(1)
-	if len(c.stmts) >= stmtCacheSize {
+	if len(c.stmts) >= stmtCacheSize && !c.evict() {
 		return nil, nil
 	}
 	ds, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	s := &cachedStmt{Stmt: ds}
+	s := &cachedStmt{Stmt: ds, query: query}
+	s.elem = c.lru.PushFront(s)
 	c.stmts[query] = s
 	return s, nil
+}
+
+// evict closes the least recently used statement whose rows are not open,
+// and reports whether there was one. The statement is gone either way: an
+// error closing it (SQLite's finalize repeats the error of its last run)
+// concerns no caller.
+func (c *stmtCacheConn) evict() bool {
+	for e := c.lru.Back(); e != nil; e = e.Prev() {
+		s := e.Value.(*cachedStmt)
+		if s.busy {
+			continue
+		}
+		c.lru.Remove(e)
+		delete(c.stmts, s.query)
+		_ = s.Close()
+		return true
+	}
+	return false
 }
 
 // ExecContext runs query with its compiled statement.
@@ -166,6 +194,7 @@ func (c *stmtCacheConn) Close() error {
 		errs = append(errs, s.Close())
 		delete(c.stmts, q)
 	}
+	c.lru.Init()
 	errs = append(errs, c.Conn.Close())
 	return errors.Join(errs...)
 }
