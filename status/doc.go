@@ -54,9 +54,10 @@
 //
 // [WithSection] adds a named section of the application's own to the
 // summary, such as the counts of a job queue by state: a function called
-// for each request the handler serves, with the request's context bounded
-// by [WithSectionTimeout], whose fields the page shows (as text, refreshed
-// with the rest) and the JSON carries under "sections". A function that
+// for each request the handler serves (one call at a time, shared by the
+// requests that come while it runs), with the request's values in a
+// context bounded by [WithSectionTimeout], whose fields the page shows (as
+// text, refreshed with the rest) and the JSON carries under "sections". A function that
 // fails, panics or does not answer in time shows "section unavailable (id
 // ...)" in its section, the detail logged with the id, and the rest of the
 // page is served. The sections are behind the same access rule as the page.

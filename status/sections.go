@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/lifeline-go/lifeline/internal/errid"
@@ -35,16 +36,22 @@ type Section struct {
 
 // SectionFunc returns the fields of a section. [Handler.ServeHTTP] calls it
 // on a goroutine of its own for every page, JSON document or refresh it
-// serves, with the request's context bounded by [WithSectionTimeout]. It must return when ctx is done: the page
-// stops waiting for it then, but a function that ignores ctx keeps its
-// goroutine until it returns. It is called concurrently by concurrent
-// requests. Its error is logged, never shown to the client.
+// serves, with a context that has the request's values and is bounded by
+// [WithSectionTimeout] (a client that leaves does not cancel it). It must
+// return when ctx is done: the page stops waiting for it then. One call
+// runs at a time: a request that comes while the function runs for another
+// request waits for that call's fields instead of calling it again, so a
+// function that ignores ctx and hangs keeps one goroutine, not one per
+// request, and its section shows unavailable until it returns. Sections of
+// different names run concurrently. Its error is logged, never shown to the
+// client.
 type SectionFunc func(ctx context.Context) ([]Field, error)
 
 // sectionSpec is one [WithSection].
 type sectionSpec struct {
-	name string
-	fn   SectionFunc
+	name   string
+	fn     SectionFunc
+	flight *flight
 }
 
 // WithSection adds a section named name to the pool summary of the page and
@@ -52,7 +59,8 @@ type sectionSpec struct {
 // options give: a summary of the application's own, such as the counts of
 // a job queue. fn is called for every request the handler serves (a page,
 // a JSON document, each refresh of the page's script), after the access
-// rule passed; see [SectionFunc]. An error, a panic or the timeout of fn
+// rule passed, or the request shares the call in progress; see
+// [SectionFunc]. An error, a panic or the timeout of fn
 // shows in its section as "section unavailable (id ...)" and never fails
 // the page.
 //
@@ -68,7 +76,7 @@ func WithSection(name string, fn SectionFunc) Option {
 		case fn == nil:
 			o.errs = append(o.errs, fmt.Errorf("%w: WithSection(%q): nil function", ErrInvalidOption, name))
 		default:
-			o.sections = append(o.sections, sectionSpec{name: name, fn: fn})
+			o.sections = append(o.sections, sectionSpec{name: name, fn: fn, flight: &flight{}})
 		}
 	})
 }
@@ -98,50 +106,78 @@ func validSectionName(s string) bool {
 	return true
 }
 
-// sectionResult is what one section's function returned.
-type sectionResult struct {
-	i      int
+// flight is the call of one section's function in progress, which the
+// requests that come meanwhile share: a function that hangs runs once at a
+// time, however many requests ask for it.
+type flight struct {
+	mu   sync.Mutex
+	call *sectionCall // nil when none runs
+}
+
+// sectionCall is one call of a section's function; fields and err are
+// set before done is closed.
+type sectionCall struct {
+	done   chan struct{}
 	fields []Field
 	err    error
 }
 
-// sections calls every section's function concurrently with ctx bounded by
-// the section timeout and returns the sections in option order; nil when
-// there is none. A function that fails, panics or is still running at the
-// deadline gives a section with an error id, logged with the detail.
+// join returns the call of fn in progress, or starts one with ctx's values,
+// bounded by timeout. The call's context is not the request's: the
+// requests that joined it stay, even when the one that started it leaves.
+func (f *flight) join(ctx context.Context, fn SectionFunc, timeout time.Duration) *sectionCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.call != nil {
+		return f.call
+	}
+	c := &sectionCall{done: make(chan struct{})}
+	f.call = c
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	go func() {
+		defer func() {
+			cancel()
+			if v := recover(); v != nil {
+				c.fields, c.err = nil, fmt.Errorf("panic: %v", v)
+			}
+			f.mu.Lock()
+			f.call = nil
+			f.mu.Unlock()
+			close(c.done)
+		}()
+		c.fields, c.err = fn(ctx)
+	}()
+	return c
+}
+
+// sections returns the sections in option order, nil when there is none:
+// it joins or starts the call of every section's function (they run
+// concurrently) and waits for them until the section timeout or until ctx
+// is done. A function that fails, panics or is still running then gives a
+// section with an error id, logged with the detail.
 func sections(ctx context.Context, o *options) []Section {
 	specs := o.sections
 	if len(specs) == 0 {
 		return nil
 	}
+	calls := make([]*sectionCall, len(specs))
+	for i, s := range specs {
+		calls[i] = s.flight.join(ctx, s.fn, o.sectionTimeout)
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.sectionTimeout)
 	defer cancel()
-	results := make(chan sectionResult, len(specs)) // late functions never block
-	for i, s := range specs {
-		go func() {
-			defer func() {
-				if v := recover(); v != nil {
-					results <- sectionResult{i: i, err: fmt.Errorf("panic: %v", v)}
-				}
-			}()
-			fields, err := s.fn(ctx)
-			results <- sectionResult{i: i, fields: fields, err: err}
-		}()
-	}
 	out := make([]Section, len(specs))
-	done := make([]bool, len(specs))
-	for pending := len(specs); pending > 0; pending-- {
+	for i, c := range calls {
 		select {
-		case r := <-results:
-			out[r.i], done[r.i] = section(o.log(), specs[r.i].name, r.fields, r.err), true
+		case <-c.done:
 		case <-ctx.Done():
-			for i, s := range specs {
-				if !done[i] {
-					out[i] = section(o.log(), s.name, nil,
-						fmt.Errorf("no answer in %v: %w", o.sectionTimeout, context.Cause(ctx)))
-				}
-			}
-			return out
+		}
+		select {
+		case <-c.done: // answered, also when the wait ended at the same time
+			out[i] = section(o.log(), specs[i].name, c.fields, c.err)
+		default:
+			out[i] = section(o.log(), specs[i].name, nil,
+				fmt.Errorf("no answer in %v: %w", o.sectionTimeout, context.Cause(ctx)))
 		}
 	}
 	return out

@@ -135,9 +135,9 @@ func TestSections(t *testing.T) {
 	})
 }
 
-// TestSectionContext: a section's function gets the request's context,
-// bounded by the section timeout, and stops being waited for when the
-// client leaves.
+// TestSectionContext: a section's function gets the request's values in a
+// context bounded by the section timeout, and stops being waited for when
+// the client leaves.
 func TestSectionContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		pool, err := lifeline.NewPool(lifeline.WithLogger(slog.New(slog.DiscardHandler)))
@@ -176,10 +176,15 @@ func TestSectionContext(t *testing.T) {
 			t.Errorf("the function's deadline is %v away, want the section timeout 300ms", d)
 		}
 
-		// The client leaves: the page stops waiting at once.
+		// The client leaves: the page stops waiting at once. The call
+		// goes on to its timeout, for the requests that may join it.
+		var slowErr atomic.Value
+		slowEnded := make(chan time.Time, 1)
 		h2, err := status.New(pool, status.WithLogger(slog.New(slog.DiscardHandler)),
 			status.WithSection("slow", func(ctx context.Context) ([]status.Field, error) {
 				<-ctx.Done()
+				slowErr.Store(ctx.Err())
+				slowEnded <- time.Now()
 				return nil, ctx.Err()
 			}))
 		if err != nil {
@@ -193,6 +198,9 @@ func TestSectionContext(t *testing.T) {
 		h2.ServeHTTP(httptest.NewRecorder(), r)
 		if d := time.Since(start); d != 10*time.Millisecond {
 			t.Errorf("the page waited %v for a client that left after 10ms", d)
+		}
+		if d := (<-slowEnded).Sub(start); d != status.DefaultSectionTimeout || slowErr.Load() != context.DeadlineExceeded {
+			t.Errorf("the function's context ended after %v (%v), want at the section timeout %v", d, slowErr.Load(), status.DefaultSectionTimeout)
 		}
 	})
 }
