@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -196,11 +197,19 @@ const redisURLForm = "redis://[user:password@]host:port[/db], rediss:// for TLS,
 // parseRedisURL checks the Redis URL of -redis and returns the client's
 // options and the URL without its password, for logs and errors. Its
 // errors never show the password: when the URL cannot be parsed at all,
-// they do not show the URL.
+// or its password may have spilled out of its user info, they do not show
+// the URL.
 func parseRedisURL(raw string) (*redis.Options, string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, "", fmt.Errorf("-redis: not a valid URL (not shown: it may hold a password); want %s", redisURLForm)
+	}
+	if u.User == nil && u.Host != "" && strings.Contains(raw, "@") {
+		// redis://:2468/pw@host: a '/', '?' or '#' in the password ended
+		// the authority at ":2468"; the rest of the password is the path,
+		// query or fragment, which the redacted URL shows and go-redis's
+		// errors quote (a database number, an option, a socket's path).
+		return nil, "", fmt.Errorf("-redis: an '@' after the host (not shown: it may hold a password): a password with '/', '?' or '#' must be percent-encoded (%%2F, %%3F, %%23); want %s", redisURLForm)
 	}
 	where := u.Redacted()
 	switch u.Scheme {

@@ -73,6 +73,13 @@ func TestRedisFlag(t *testing.T) {
 		{"unreachable", []string{"-addr", "127.0.0.1:0", "-redis", "redis://u:" + secret + "@" + closed}, "", false, "-redis redis://u:xxxxx@" + closed + ": dial tcp"},
 		{"help", []string{"-h"}, "redis://u:" + secret + "@127.0.0.1:6379", false, "default $LIFELINE_REDIS_URL"},
 		{"lock ttl", []string{"-session-lock-ttl", "10ms"}, "", true, "-session-lock-ttl 10ms: must be at least 1s"},
+		// A password with '/', '?' or '#' not percent-encoded ends the URL's
+		// authority early: what follows the digits is its path, query or
+		// fragment, shown by a redacted URL and quoted by go-redis's errors.
+		{"slash in the password", []string{"-redis", "redis://:2468/" + secret + "@127.0.0.1:6379"}, "", true, "percent-encoded"},
+		{"question mark in the password", []string{"-redis", "redis://:2468?" + secret + "@127.0.0.1:6379"}, "", true, "percent-encoded"},
+		{"hash in the password", []string{"-redis", "redis://:2468#" + secret + "@127.0.0.1:6379"}, "", true, "percent-encoded"},
+		{"slash in a unix socket's password", []string{"-redis", "unix://:2468/" + secret + "@/tmp/redis.sock"}, "", true, "percent-encoded"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(redisEnv, tc.env)
@@ -96,5 +103,27 @@ func TestRedisFlag(t *testing.T) {
 				t.Errorf("the output or error shows the password:\n%s", all)
 			}
 		})
+	}
+}
+
+// TestParseRedisURL: a password percent-encoded, with '/', '?' or '#' in
+// it, reaches the client whole and is not shown; a socket path with an '@'
+// in it (a systemd instance's) is taken as it is.
+func TestParseRedisURL(t *testing.T) {
+	for _, tc := range []struct {
+		raw, password, addr, where string
+	}{
+		{"redis://:2468%2Fs3cr3t%3Fpw%23x@127.0.0.1:6379/2", "2468/s3cr3t?pw#x", "127.0.0.1:6379", "redis://:xxxxx@127.0.0.1:6379/2"},
+		{"unix:///run/redis@main/redis.sock", "", "/run/redis@main/redis.sock", "unix:///run/redis@main/redis.sock"},
+		{"unix://u:p%2Fq@/run/redis@main/redis.sock", "p/q", "/run/redis@main/redis.sock", "unix://u:xxxxx@/run/redis@main/redis.sock"},
+	} {
+		opts, where, err := parseRedisURL(tc.raw)
+		if err != nil {
+			t.Errorf("%s: %v", tc.raw, err)
+			continue
+		}
+		if opts.Password != tc.password || opts.Addr != tc.addr || where != tc.where {
+			t.Errorf("%s: password %q, address %q, shown as %q; want %q, %q, %q", tc.raw, opts.Password, opts.Addr, where, tc.password, tc.addr, tc.where)
+		}
 	}
 }
