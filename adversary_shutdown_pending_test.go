@@ -2,6 +2,8 @@ package lifeline_test
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -60,6 +62,77 @@ func TestShutdownNoDeadlineLiveStalledClient(t *testing.T) {
 			t.Logf("%s: Shutdown returned after %v", m, time.Since(start).Round(time.Millisecond))
 			if got := v.list(); len(got) != 1 || got[0] != lifeline.DeliveryUnknown {
 				t.Errorf("EventDelivery verdicts by Shutdown's return: %v, want [unknown]: alive, it had not acknowledged the answer a dead-peer timeout after the close", got)
+			}
+		})
+	}
+}
+
+// TestFinishAfterShutdownGaveUp: a run that ignores user aborts and tries
+// to answer early (Finish) after a Shutdown whose ctx ended while it ran
+// (it was cancelled with ErrServerShutdown) is terminated at its output,
+// before Finish could arm a delivery: no EventDelivery, no tracking entry
+// left, and a second Shutdown, with no deadline, returns at once.
+func TestFinishAfterShutdownGaveUp(t *testing.T) {
+	skipUnlessLinux(t)
+	for _, m := range cstest.Modes {
+		t.Run(string(m), func(t *testing.T) {
+			var v verdicts
+			p := newPool(t, lifeline.WithRunEvent(v.event))
+			started, release := make(chan struct{}), make(chan struct{})
+			reached := make(chan bool, 1)
+			ts := cstest.Start(t, m, p.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				rn, _ := lifeline.FromContext(r.Context())
+				rn.IgnoreUserAbort(true)
+				close(started)
+				<-release
+				finished := false
+				defer func() { reached <- finished }()
+				_, _ = w.Write([]byte("answer"))
+				_ = rn.Finish()
+				finished = true
+			})), func(s *http.Server) {
+				p.ConfigureServerWith(s, lifeline.ServerConfig{DeadPeerTimeout: 2 * time.Second})
+			})
+			go func() {
+				if resp, err := ts.Client.Get(ts.URL); err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}()
+			<-started
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			err := p.Shutdown(ctx)
+			cancel()
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Shutdown with a run active = %v, want DeadlineExceeded", err)
+			}
+			close(release)
+			bound := time.NewTimer(10 * time.Second)
+			defer bound.Stop()
+			select {
+			case finished := <-reached:
+				if finished {
+					t.Error("a run cancelled by Shutdown wrote and finished")
+				}
+			case <-bound.C:
+				t.Fatal("the run did not end 10s after its release")
+			}
+			done := make(chan error, 1)
+			go func() { done <- p.Shutdown(context.Background()) }()
+			bound.Reset(10 * time.Second)
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("second Shutdown = %v", err)
+				}
+			case <-bound.C:
+				t.Fatal("second Shutdown, no deadline, still waiting after 10s")
+			}
+			if got := v.list(); len(got) != 0 {
+				t.Errorf("EventDelivery verdicts: %v, want none", got)
+			}
+			if rec := p.NextRecord(); rec.Finished || rec.Delivery != lifeline.DeliveryUnknown {
+				t.Errorf("record: finished %v, delivery %v; want not finished, unknown", rec.Finished, rec.Delivery)
 			}
 		})
 	}
