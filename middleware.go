@@ -142,14 +142,21 @@ func (rn *Run) adjust(opts []Option, w http.ResponseWriter) {
 	if len(opts) == 0 {
 		return
 	}
-	old := rn.conf()
-	cfg := *old
-	cfg.set = 0
-	_ = cfg.applyOptions(opts) // validated by Middleware
-	if cfg.logger == nil {
-		cfg.logger = old.logger
+	// Sub-requests on other goroutines may adjust at once: each change is
+	// made on the settings it read, or made again.
+	var cfg config
+	for {
+		old := rn.cfg.Load()
+		cfg = *old
+		cfg.set = 0
+		_ = cfg.applyOptions(opts) // validated by Middleware
+		if cfg.logger == nil {
+			cfg.logger = old.logger
+		}
+		if rn.cfg.CompareAndSwap(old, &cfg) {
+			break
+		}
 	}
-	rn.cfg.Store(&cfg)
 	if cfg.set&setIgnoreUserAbort != 0 {
 		rn.IgnoreUserAbort(cfg.ignoreUserAbort)
 	}
