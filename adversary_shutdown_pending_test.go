@@ -3,8 +3,10 @@ package lifeline_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,6 +135,54 @@ func TestFinishAfterShutdownGaveUp(t *testing.T) {
 			}
 			if rec := p.NextRecord(); rec.Finished || rec.Delivery != lifeline.DeliveryUnknown {
 				t.Errorf("record: finished %v, delivery %v; want not finished, unknown", rec.Finished, rec.Delivery)
+			}
+		})
+	}
+}
+
+// TestShutdownManyPendingDeliveries: 40 early answers held unacknowledged
+// by live clients over HTTP/1 and HTTP/2, and a Shutdown whose ctx ends
+// after 300 ms: Shutdown returns soon after its ctx, with an error that
+// counts them, and every run gets exactly one EventDelivery, unknown.
+func TestShutdownManyPendingDeliveries(t *testing.T) {
+	skipUnlessLinux(t)
+	for _, m := range []cstest.Mode{cstest.H1, cstest.H2} {
+		t.Run(string(m), func(t *testing.T) {
+			const n = 40
+			var v verdicts
+			p := newPool(t, lifeline.WithRunEvent(v.event))
+			ts := cstest.Start(t, m, p.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				finishStalling(w, r)
+			})), func(s *http.Server) {
+				p.ConfigureServerWith(s, lifeline.ServerConfig{DeadPeerTimeout: time.Minute})
+			})
+			for range n {
+				dialStalled(t, ts, m)
+			}
+			for range n {
+				if rec := p.NextRecord(); !rec.Finished || rec.Delivery != lifeline.DeliveryPending {
+					t.Fatalf("record: finished %v, delivery %v; want an early answer still pending", rec.Finished, rec.Delivery)
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			err := p.Shutdown(ctx)
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("Shutdown took %v with a 300ms ctx", d)
+			}
+			if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(fmt.Sprint(err), fmt.Sprintf("%d early answers", n)) {
+				t.Errorf("Shutdown = %v, want DeadlineExceeded counting %d early answers", err, n)
+			}
+			got := v.list()
+			unknown := 0
+			for _, d := range got {
+				if d == lifeline.DeliveryUnknown {
+					unknown++
+				}
+			}
+			if len(got) != n || unknown != n {
+				t.Errorf("EventDelivery verdicts: %d, %d of them unknown; want %d, all unknown: %v", len(got), unknown, n, got)
 			}
 		})
 	}
