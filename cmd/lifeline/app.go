@@ -38,7 +38,8 @@ type app struct {
 	sessStore *sessionStore  // the sessions in the database; nil with -redis
 	redisSess *redisSessions // the sessions in Redis with -redis; else nil
 	status    *status.Handler
-	feed      *status.Feed // every ended run, for the metrics and the log records
+	feed      *status.Feed  // every ended run, for the metrics and the log records
+	jobsCache jobCountCache // the job counts of the status page and the metrics (queue.go)
 	index     *template.Template
 }
 
