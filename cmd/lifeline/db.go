@@ -280,20 +280,33 @@ CREATE TABLE IF NOT EXISTS sessions (
 );
 `
 
-// migrate creates the server's tables and River's.
+// migrate creates the server's tables and River's. On PostgreSQL the
+// statements run in one transaction under an advisory lock, so that
+// instances starting together do not race on IF NOT EXISTS.
 func (d *database) migrate(ctx context.Context) error {
 	serial, blob := "INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB"
 	if d.dialect == postgres {
 		serial, blob = "BIGSERIAL PRIMARY KEY", "BYTEA"
 	}
 	ddl := strings.NewReplacer("{{serial}}", serial, "{{blob}}", blob).Replace(schema)
-	for stmt := range strings.SplitSeq(ddl, ";") {
-		if strings.TrimSpace(stmt) == "" {
-			continue
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		if d.dialect == postgres {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('lifeline-schema', 0))`); err != nil {
+				return fmt.Errorf("schema lock: %w", err)
+			}
 		}
-		if _, err := d.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("schema: %w", err)
+		for stmt := range strings.SplitSeq(ddl, ";") {
+			if strings.TrimSpace(stmt) == "" {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("schema: %w", err)
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return migrateRiver(ctx, d)
 }
