@@ -193,21 +193,19 @@ func (a *app) sendEmail(ctx context.Context, j *river.Job[emailArgs]) error {
 }
 
 // start hands back the jobs that a process of this instance left running
-// when it died (handBack), then starts the workers. Jobs left by other
+// when it died (handBack), if owned (the caller holds the instance's lock,
+// database.lockInstance), then starts the workers. Jobs left by other
 // instances are run again once River's rescuer finds them orphaned
 // (cfg.rescue after they started).
-func (q *queue) start(ctx context.Context) error {
-	owned, err := q.db.lockInstance(ctx, q.instance)
-	if err != nil {
-		return err
-	}
-	if !owned {
-		q.log.Warn("lifeline: another live process runs as this -instance on the database; "+
-			"jobs left running by a dead process of it are left to River's rescuer", "instance", q.instance)
-	} else if n, err := q.handBack(ctx); err != nil {
-		return err
-	} else if n > 0 {
-		q.log.Warn("lifeline: jobs left running by a process of this instance that died, handed back", "jobs", n)
+func (q *queue) start(ctx context.Context, owned bool) error {
+	if owned {
+		n, err := q.handBack(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			q.log.Warn("lifeline: jobs left running by a process of this instance that died, handed back", "jobs", n)
+		}
 	}
 	if err := q.client.Start(ctx); err != nil {
 		return fmt.Errorf("job queue: %w", err)

@@ -76,7 +76,11 @@ func TestHandBack(t *testing.T) {
 			t.Fatal(err)
 		}
 		started := time.Now()
-		if err := next.queue.start(ctx); err != nil {
+		owned, err := db.lockInstance(ctx, "shop")
+		if err != nil || !owned {
+			t.Fatalf("lockInstance: %v, %v; want the lock", owned, err)
+		}
+		if err := next.queue.start(ctx, owned); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() {
@@ -175,6 +179,59 @@ func TestInstanceLock(t *testing.T) {
 		}
 		if ok, err := third.lockInstance(ctx, "shop"); !ok || err != nil {
 			t.Errorf("the same name after the holder closed: %v, %v; want true", ok, err)
+		}
+	})
+}
+
+// Which placed orders are taken as left by a dead process: the upkeep of a
+// live process never takes its own orders in flight, nor those another live
+// process of the same -instance has in flight (its lock is not ours); only
+// the start of the instance's owner, or SQLite's single process, takes the
+// instance's young orders.
+func TestResolveOrphansScope(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, flags []string) {
+		db := openTestDatabase(t, flags)
+		a := &app{cfg: config{instance: "shop"}, db: db}
+		ctx := context.Background()
+		now := time.Now()
+		place := func(ref, instance string, placed time.Time) {
+			t.Helper()
+			_, err := db.ExecContext(ctx, db.q(`INSERT INTO orders (ref, state, items, work, run, instance, created, placed, updated)
+				VALUES ($1, $2, '[]', '0s', 0, $3, $4, $4, $4)`), ref, statePlaced, instance, placed.UnixNano())
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, tc := range []struct {
+			scope orphanScope
+			want  int64
+		}{
+			// young: shop-young (ours) and other-young; stale: shop-old, other-old.
+			{orphansStale, 2},
+			{orphansMine, 3},
+			{orphansAll, 4},
+		} {
+			if _, err := db.ExecContext(ctx, `DELETE FROM orders`); err != nil {
+				t.Fatal(err)
+			}
+			place("shop-young", "shop", now)
+			place("other-young", "other", now)
+			place("shop-old", "shop", now.Add(-2*orphanAge))
+			place("other-old", "other", now.Add(-2*orphanAge))
+			n, err := a.resolveOrphans(ctx, tc.scope)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != tc.want {
+				t.Errorf("scope %d: resolved %d orders, want %d", tc.scope, n, tc.want)
+			}
+			var young string
+			if err := db.QueryRowContext(ctx, db.q(`SELECT state FROM orders WHERE ref = $1`), "shop-young").Scan(&young); err != nil {
+				t.Fatal(err)
+			}
+			if wantState := map[orphanScope]string{orphansStale: statePlaced, orphansMine: stateUnconfirmed, orphansAll: stateUnconfirmed}[tc.scope]; young != wantState {
+				t.Errorf("scope %d: this instance's order in flight is %s, want %s", tc.scope, young, wantState)
+			}
 		}
 	})
 }
