@@ -102,14 +102,31 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (a *app, err erro
 // expired sessions) until ctx is done. The returned wait blocks until the
 // upkeep has stopped.
 func (a *app) start(ctx context.Context) (wait func(), err error) {
-	n, err := a.resolveOrphans(ctx, a.db.dialect == sqlite)
+	// What this -instance left in flight belongs to a dead process only if
+	// no live process holds the instance's name.
+	owned, err := a.db.lockInstance(ctx, a.cfg.instance)
+	if err != nil {
+		return nil, err
+	}
+	if !owned {
+		a.log.Warn("lifeline: another live process runs as this -instance on the database; "+
+			"its orders and jobs in flight are left alone (give each instance its own -instance)", "instance", a.cfg.instance)
+	}
+	scope := orphansStale
+	switch {
+	case a.db.dialect == sqlite:
+		scope = orphansAll
+	case owned:
+		scope = orphansMine
+	}
+	n, err := a.resolveOrphans(ctx, scope)
 	if err != nil {
 		return nil, err
 	}
 	if n > 0 {
 		a.log.Warn("lifeline: orders left placed by a process that died, now unconfirmed", "orders", n)
 	}
-	if err := a.queue.start(context.WithoutCancel(ctx)); err != nil {
+	if err := a.queue.start(context.WithoutCancel(ctx), owned); err != nil {
 		return nil, err
 	}
 	var wg sync.WaitGroup
@@ -131,7 +148,7 @@ func (a *app) upkeep(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if n, err := a.resolveOrphans(ctx, false); err != nil {
+		if n, err := a.resolveOrphans(ctx, orphansStale); err != nil {
 			a.log.Warn("lifeline: upkeep", "err", err)
 		} else if n > 0 {
 			a.log.Warn("lifeline: orders left placed by a process that died, now unconfirmed", "orders", n)

@@ -78,7 +78,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.databaseURL, "database", "", "PostgreSQL `URL` (postgres://user:pass@host:port/db) instead of SQLite; default $"+databaseEnv)
 	fs.StringVar(&cfg.redisURL, "redis", "", "Redis `URL` (redis://[user:pass@]host:port[/db], rediss:// for TLS) for the sessions and their locks, shared by every instance given it, instead of the database; default $"+redisEnv)
 	fs.DurationVar(&cfg.lockTTL, "session-lock-ttl", defaultLockTTL, "a session's lock expires this long after its holder stopped refreshing it (a process that died); the holder refreshes it every third of it")
-	fs.StringVar(&cfg.instance, "instance", defaultInstance(), "`name` of this server in the orders, emails and jobs it handles (several instances share one PostgreSQL database)")
+	fs.StringVar(&cfg.instance, "instance", defaultInstance(), "`name` of this server in the orders, emails and jobs it handles (several instances share one PostgreSQL database: give each its own name)")
 	fs.IntVar(&cfg.maxActive, "max-active", defaultMaxActive, "most runs at once, including runs still working after Finish, like pm.max_children; more wait up to -queue-timeout, then get 503 (0 = no cap)")
 	fs.DurationVar(&cfg.queueTimeout, "queue-timeout", 5*time.Second, "how long a request waits for a run slot when -max-active runs are in the pool")
 	fs.IntVar(&cfg.maxJobs, "max-jobs", defaultMaxJobs, "most durable jobs (emails, the work after /demo/finish and /demo/close-early) working at once in this process; the others wait in the database")

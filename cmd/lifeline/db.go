@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	msqlite "modernc.org/sqlite" // pure Go
@@ -57,6 +58,7 @@ type database struct {
 	*sql.DB
 	dialect dialect
 	pgPool  *pgxpool.Pool // PostgreSQL: River's LISTEN connection comes from it
+	owner   *pgx.Conn     // PostgreSQL: holds the -instance's advisory lock (lockInstance)
 	lock    *os.File      // SQLite: the data directory's lock, held while open
 	where   string        // for logs: the file, or the URL without its password
 	stmts   *stmtCounts   // SQLite: the statements run and compiled
@@ -164,9 +166,60 @@ func (d *database) logStatements(log *slog.Logger) {
 	log.Info("database statements", "run", d.stmts.run.Load(), "compiled", d.stmts.compiled.Load())
 }
 
+// instanceLockWait bounds how long lockInstance retries a lock held by
+// another session: the session of a process killed a moment ago ends as
+// soon as PostgreSQL reads the closed socket.
+const instanceLockWait = 3 * time.Second
+
+// lockInstance reports whether no other live process runs under the name
+// instance on this database, so that what a process of that name left
+// running belongs to a process that died. On SQLite the data directory's
+// lock, taken at open, proves it: one process at a time uses the file. On
+// PostgreSQL it takes a session advisory lock on the name, on a connection
+// of its own held until close; it returns false, and no error, when
+// another session holds the lock past instanceLockWait (two instances
+// given one name). Call it once, before the job workers start.
+func (d *database) lockInstance(ctx context.Context, instance string) (bool, error) {
+	if d.dialect == sqlite {
+		return true, nil
+	}
+	pc, err := d.pgPool.Acquire(ctx)
+	if err != nil {
+		return false, fmt.Errorf("instance lock: %w", err)
+	}
+	conn := pc.Hijack() // the lock lives as long as this connection, outside the pool
+	ctx, cancel := context.WithTimeout(ctx, instanceLockWait)
+	defer cancel()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		var got bool
+		err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, "lifeline-instance:"+instance).Scan(&got)
+		switch {
+		case err == nil && got:
+			d.owner = conn
+			return true, nil
+		case err != nil && ctx.Err() == nil:
+			return false, errors.Join(fmt.Errorf("instance lock: %w", err), conn.Close(context.WithoutCancel(ctx)))
+		}
+		select {
+		case <-ctx.Done():
+			return false, conn.Close(context.WithoutCancel(ctx))
+		case <-t.C:
+		}
+	}
+}
+
 // close closes the database; the River client must have stopped.
 func (d *database) close() error {
-	err := d.DB.Close()
+	var err error
+	if d.owner != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = d.owner.Close(ctx) // ends the session: the instance's lock goes with it
+		cancel()
+		d.owner = nil
+	}
+	err = errors.Join(err, d.DB.Close())
 	if d.pgPool != nil {
 		d.pgPool.Close()
 	}
@@ -215,7 +268,8 @@ CREATE TABLE IF NOT EXISTS emails (
 	instance TEXT NOT NULL,
 	sent     BIGINT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS emails_ref ON emails (ref);
+CREATE UNIQUE INDEX IF NOT EXISTS emails_once ON emails (ref);
+DROP INDEX IF EXISTS emails_ref;
 CREATE TABLE IF NOT EXISTS sessions (
 	id           TEXT PRIMARY KEY,
 	data         {{blob}},
@@ -226,20 +280,33 @@ CREATE TABLE IF NOT EXISTS sessions (
 );
 `
 
-// migrate creates the server's tables and River's.
+// migrate creates the server's tables and River's. On PostgreSQL the
+// statements run in one transaction under an advisory lock, so that
+// instances starting together do not race on IF NOT EXISTS.
 func (d *database) migrate(ctx context.Context) error {
 	serial, blob := "INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB"
 	if d.dialect == postgres {
 		serial, blob = "BIGSERIAL PRIMARY KEY", "BYTEA"
 	}
 	ddl := strings.NewReplacer("{{serial}}", serial, "{{blob}}", blob).Replace(schema)
-	for stmt := range strings.SplitSeq(ddl, ";") {
-		if strings.TrimSpace(stmt) == "" {
-			continue
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		if d.dialect == postgres {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('lifeline-schema', 0))`); err != nil {
+				return fmt.Errorf("schema lock: %w", err)
+			}
 		}
-		if _, err := d.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("schema: %w", err)
+		for stmt := range strings.SplitSeq(ddl, ";") {
+			if strings.TrimSpace(stmt) == "" {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("schema: %w", err)
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return migrateRiver(ctx, d)
 }

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -74,6 +76,9 @@ type queueConfig struct {
 type queue struct {
 	client     *river.Client[*sql.Tx]
 	completeTx func(ctx context.Context, tx *sql.Tx, job *river.Job[emailArgs]) error
+	db         *database
+	log        *slog.Logger
+	instance   string // -instance: River's client IDs are instance + "-" + a random part
 }
 
 // newDriver returns River's driver for db: riversqlite on SQLite;
@@ -124,7 +129,7 @@ func newQueue(a *app, cfg queueConfig) (*queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("job queue: %w", err)
 	}
-	q := &queue{client: client}
+	q := &queue{client: client, db: a.db, log: a.log, instance: a.cfg.instance}
 	if a.db.dialect == postgres {
 		q.completeTx = func(ctx context.Context, tx *sql.Tx, j *river.Job[emailArgs]) error {
 			_, err := river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx, j)
@@ -157,19 +162,28 @@ func (h *jobErrors) HandlePanic(_ context.Context, job *rivertype.JobRow, v any,
 // sendEmail is the worker of the email jobs. It works for the job's
 // duration, then records the email and completes the job in one
 // transaction: a process that dies before the commit leaves neither, and
-// River runs the job again; one that dies after it leaves both. It writes
-// the emails table and River's row, not the order's, which the order's
-// settle may be updating at the same moment: the order's emailed time is
-// its first email's.
+// the job runs again; one that dies after it leaves both. An order has one
+// email (the emails table is unique by ref): a second run of its job (one
+// handed back or rescued while the first still worked, on a process cut
+// off from the database) finds the email written and completes without
+// writing another. It writes the emails table and River's row, not the
+// order's, which the order's settle may be updating at the same moment:
+// the order's emailed time is its email's.
 func (a *app) sendEmail(ctx context.Context, j *river.Job[emailArgs]) error {
 	if err := pause(ctx, j.Args.Work); err != nil {
 		return err
 	}
 	return a.db.inTx(ctx, func(tx *sql.Tx) error {
 		now := time.Now().UnixNano()
-		if _, err := tx.ExecContext(ctx, a.db.q(`INSERT INTO emails (ref, job, instance, sent) VALUES ($1, $2, $3, $4)`),
-			j.Args.Ref, j.ID, a.cfg.instance, now); err != nil {
+		res, err := tx.ExecContext(ctx, a.db.q(`INSERT INTO emails (ref, job, instance, sent) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (ref) DO NOTHING`), j.Args.Ref, j.ID, a.cfg.instance, now)
+		if err != nil {
 			return fmt.Errorf("email of order %s: %w", j.Args.Ref, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("email of order %s: %w", j.Args.Ref, err)
+		} else if n == 0 {
+			a.log.Warn("email already sent by another run; job completed without sending", "ref", j.Args.Ref, "job", j.ID)
 		}
 		if err := a.queue.completeTx(ctx, tx, j); err != nil {
 			return fmt.Errorf("complete job %d: %w", j.ID, err)
@@ -178,14 +192,137 @@ func (a *app) sendEmail(ctx context.Context, j *river.Job[emailArgs]) error {
 	})
 }
 
-// start starts the workers. Jobs left by a process that died are run again
-// once River finds them orphaned (cfg.rescue after they started).
-func (q *queue) start(ctx context.Context) error {
+// start hands back the jobs that a process of this instance left running
+// when it died (handBack), if owned (the caller holds the instance's lock,
+// database.lockInstance), then starts the workers. Jobs left by other
+// instances are run again once River's rescuer finds them orphaned
+// (cfg.rescue after they started).
+func (q *queue) start(ctx context.Context, owned bool) error {
+	if owned {
+		n, err := q.handBack(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			q.log.Warn("lifeline: jobs left running by a process of this instance that died, handed back", "jobs", n)
+		}
+	}
 	if err := q.client.Start(ctx); err != nil {
 		return fmt.Errorf("job queue: %w", err)
 	}
 	return nil
 }
+
+// handBack runs again, at once, the jobs that a dead process of this
+// instance left in River's running state. River would run such a job again
+// only once its rescuer, which runs on the elected leader every 30 s, finds
+// it running for longer than RescueStuckJobsAfter: 10 to 40 s after the
+// crash. River's API changes no running job (JobRetry and JobDelete leave
+// it), so each is replaced in one transaction: JobCancelTx marks it for
+// cancellation (River's rescuer later finalizes it as cancelled without
+// running it) and InsertTx inserts a copy of it, with its kind, arguments,
+// queue, priority and tags, its remaining attempts, and "replaces": its ID
+// in its metadata; its order is moved to the copy. A job whose cancellation
+// was requested (one handed back already, or cancelled by an operator), or
+// that had no attempt left, is left to the rescuer. It must be called with
+// the instance's lock held and before the client starts: no live process
+// then runs a job of this instance (on SQLite, of any instance). It returns
+// how many jobs it handed back.
+func (q *queue) handBack(ctx context.Context) (int, error) {
+	params := river.NewJobListParams().States(rivertype.JobStateRunning).First(handBackPage)
+	n := 0
+	for {
+		res, err := q.client.JobList(ctx, params)
+		if err != nil {
+			return n, fmt.Errorf("hand back jobs: %w", err)
+		}
+		for _, j := range res.Jobs {
+			if !q.ownJob(j) || cancelRequested(j) || j.Attempt >= j.MaxAttempts {
+				continue
+			}
+			if err := q.db.inTx(ctx, func(tx *sql.Tx) error { return q.replaceJob(ctx, tx, j) }); err != nil {
+				return n, fmt.Errorf("hand back job %d: %w", j.ID, err)
+			}
+			n++
+		}
+		if len(res.Jobs) < handBackPage {
+			return n, nil
+		}
+		params = params.After(res.LastCursor)
+	}
+}
+
+// handBackPage is how many running jobs handBack reads at a time.
+const handBackPage = 500
+
+// ownJob reports whether a running job was last taken by a process of this
+// instance: on SQLite every job is (the database has one process at a
+// time); on PostgreSQL the client ID that attempted it last is this
+// instance's name and a random part.
+func (q *queue) ownJob(j *rivertype.JobRow) bool {
+	if q.db.dialect == sqlite {
+		return true
+	}
+	if len(j.AttemptedBy) == 0 {
+		return false
+	}
+	id := j.AttemptedBy[len(j.AttemptedBy)-1]
+	i := strings.LastIndexByte(id, '-')
+	return i > 0 && id[:i] == q.instance
+}
+
+// cancelRequested reports whether a job's cancellation was requested: a
+// job handed back already, or one cancelled by an operator. River's rescuer
+// finalizes it as cancelled; it is not handed back.
+func cancelRequested(j *rivertype.JobRow) bool {
+	var m struct {
+		CancelAttemptedAt *time.Time `json:"cancel_attempted_at"`
+	}
+	return json.Unmarshal(j.Metadata, &m) == nil && m.CancelAttemptedAt != nil
+}
+
+// replaceJob marks the running job j for cancellation and inserts its copy,
+// in tx.
+func (q *queue) replaceJob(ctx context.Context, tx *sql.Tx, j *rivertype.JobRow) error {
+	row, err := q.client.JobCancelTx(ctx, tx, j.ID)
+	if err != nil {
+		return err
+	}
+	if row.State != rivertype.JobStateRunning && row.State != rivertype.JobStateCancelled {
+		return nil // it ended meanwhile (completed, discarded): nothing to hand back
+	}
+	meta, err := json.Marshal(map[string]int64{"replaces": j.ID})
+	if err != nil {
+		return err
+	}
+	res, err := q.client.InsertTx(ctx, tx, copiedArgs{kind: j.Kind, args: j.EncodedArgs}, &river.InsertOpts{
+		MaxAttempts: j.MaxAttempts - j.Attempt, Metadata: meta, Priority: j.Priority, Queue: j.Queue, Tags: j.Tags,
+	})
+	if err != nil {
+		return err
+	}
+	if j.Kind == (emailArgs{}).Kind() {
+		if _, err := tx.ExecContext(ctx, q.db.q(`UPDATE orders SET job = $1 WHERE job = $2`), res.Job.ID, j.ID); err != nil {
+			return err
+		}
+	}
+	q.log.Info("lifeline: job handed back", "job", j.ID, "kind", j.Kind, "copy", res.Job.ID)
+	return nil
+}
+
+// copiedArgs are a stored job's kind and encoded arguments, inserted again
+// as they are. Having no InsertOpts, they are not unique: the copy of an
+// email job is inserted while its original still holds the unique key.
+type copiedArgs struct {
+	kind string
+	args []byte
+}
+
+// Kind is the stored job's kind.
+func (c copiedArgs) Kind() string { return c.kind }
+
+// MarshalJSON returns the stored arguments.
+func (c copiedArgs) MarshalJSON() ([]byte, error) { return c.args, nil }
 
 // stop stops the workers gracefully: jobs still working after the soft-stop
 // bound are cancelled, and River makes them available again, to run at the

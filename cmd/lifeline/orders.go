@@ -170,19 +170,35 @@ func (a *app) confirmReplayed(ctx context.Context, ref string) error {
 	return nil
 }
 
+// orphanScope says which placed orders resolveOrphans may take as left by
+// a process that died.
+type orphanScope int
+
+const (
+	// orphansStale: only orders placed more than orphanAge ago, by any
+	// instance (the periodic upkeep; this process's own orders in flight
+	// are younger).
+	orphansStale orphanScope = iota
+	// orphansMine: also every order of this -instance, at start, when the
+	// instance's lock proves no other live process runs under its name.
+	orphansMine
+	// orphansAll: every placed order, at start on SQLite, where the data
+	// directory's lock proves no other process has one in flight.
+	orphansAll
+)
+
 // resolveOrphans settles the orders left placed by a process that died
 // before their answer's delivery was known: unconfirmed, with the reason.
-// all resolves every placed order (SQLite: the data directory's lock proves
-// no other process has one in flight); otherwise only this instance's (a
-// restart under the same -instance) and those older than orphanAge. Their
-// email jobs are left to River, which runs them. It returns how many orders
-// it resolved.
-func (a *app) resolveOrphans(ctx context.Context, all bool) (int64, error) {
+// scope says which placed orders may be taken as orphaned. Their email jobs
+// are left to River, which runs them. It returns how many orders it
+// resolved.
+func (a *app) resolveOrphans(ctx context.Context, scope orphanScope) (int64, error) {
 	const why = "the server stopped before the answer's delivery was known"
 	now := time.Now()
 	res, err := a.db.ExecContext(ctx, a.db.q(`UPDATE orders SET state = $1, reason = $2, updated = $3
-		WHERE state = $4 AND ($5 OR instance = $6 OR placed < $7)`),
-		stateUnconfirmed, why, now.UnixNano(), statePlaced, all, a.cfg.instance, now.Add(-orphanAge).UnixNano())
+		WHERE state = $4 AND ($5 OR ($6 AND instance = $7) OR placed < $8)`),
+		stateUnconfirmed, why, now.UnixNano(), statePlaced,
+		scope == orphansAll, scope == orphansMine, a.cfg.instance, now.Add(-orphanAge).UnixNano())
 	if err != nil {
 		return 0, fmt.Errorf("resolve orphaned orders: %w", err)
 	}
