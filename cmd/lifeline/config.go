@@ -77,7 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	// after parsing, so that -help does not print them.
 	fs.StringVar(&cfg.databaseURL, "database", "", "PostgreSQL `URL` (postgres://user:pass@host:port/db) instead of SQLite; default $"+databaseEnv)
 	fs.StringVar(&cfg.redisURL, "redis", "", "Redis `URL` (redis://[user:pass@]host:port[/db], rediss:// for TLS) for the sessions and their locks, shared by every instance given it, instead of the database; default $"+redisEnv)
-	fs.DurationVar(&cfg.lockTTL, "session-lock-ttl", defaultLockTTL, "a session's lock expires this long after its holder stopped refreshing it (a process that died); the holder refreshes it every third of it")
+	fs.DurationVar(&cfg.lockTTL, "session-lock-ttl", defaultLockTTL, "a session's lock expires this long after its holder stopped refreshing it (a process that died); the holder refreshes it every third of it; 1s to 5m")
 	fs.StringVar(&cfg.instance, "instance", defaultInstance(), "`name` of this server in the orders, emails and jobs it handles (several instances share one PostgreSQL database: give each its own name)")
 	fs.IntVar(&cfg.maxActive, "max-active", defaultMaxActive, "most runs at once, including runs still working after Finish, like pm.max_children; more wait up to -queue-timeout, then get 503 (0 = no cap)")
 	fs.DurationVar(&cfg.queueTimeout, "queue-timeout", 5*time.Second, "how long a request waits for a run slot when -max-active runs are in the pool")
@@ -142,6 +142,8 @@ func (c *config) validate() error {
 		return errors.New("-data: empty directory")
 	case c.lockTTL < time.Second:
 		return fmt.Errorf("-session-lock-ttl %v: must be at least 1s", c.lockTTL)
+	case c.lockTTL > maxLockTTL:
+		return fmt.Errorf("-session-lock-ttl %v: must be at most %v, how long a request keeps its session's lock refreshed", c.lockTTL, maxLockTTL)
 	case c.instance == "":
 		return errors.New("-instance: empty name")
 	case c.maxActive < 0:
@@ -170,6 +172,7 @@ const (
 	defaultMaxJobs    = 100
 	defaultJobTimeout = maxDuration + 10*time.Second // a job's work is at most maxDuration
 	defaultLockTTL    = 30 * time.Second             // package session's default
+	maxLockTTL        = 5 * time.Minute              // package session's default WithMaxLockHold, which must not be shorter
 )
 
 // defaultInstance is the host name, or "lifeline" when it is unknown.

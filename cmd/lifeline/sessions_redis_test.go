@@ -73,6 +73,7 @@ func TestRedisFlag(t *testing.T) {
 		{"unreachable", []string{"-addr", "127.0.0.1:0", "-redis", "redis://u:" + secret + "@" + closed}, "", false, "-redis redis://u:xxxxx@" + closed + ": dial tcp"},
 		{"help", []string{"-h"}, "redis://u:" + secret + "@127.0.0.1:6379", false, "default $LIFELINE_REDIS_URL"},
 		{"lock ttl", []string{"-session-lock-ttl", "10ms"}, "", true, "-session-lock-ttl 10ms: must be at least 1s"},
+		{"lock ttl too long", []string{"-session-lock-ttl", "10m"}, "", true, "-session-lock-ttl 10m0s: must be at most 5m0s"},
 		// A password with '/', '?' or '#' not percent-encoded ends the URL's
 		// authority early: what follows the digits is its path, query or
 		// fragment, shown by a redacted URL and quoted by go-redis's errors.
