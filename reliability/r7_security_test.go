@@ -391,12 +391,17 @@ func secDiskFull(t *testing.T, rp *report) {
 	if strings.Contains(body, dir) || strings.Contains(body, "no space") {
 		t.Errorf("the body shows the error's text: %q", body)
 	}
+	// The process's stderr reaches the test through a pipe copied by
+	// another goroutine: the line may arrive a moment after the answer.
 	var logged string
-	for l := range strings.SplitSeq(p.stderr.String(), "\n") {
-		if strings.Contains(l, m[1]) {
-			logged = l
+	wait.Until(5*time.Second, func() bool {
+		for l := range strings.SplitSeq(p.stderr.String(), "\n") {
+			if strings.Contains(l, m[1]) {
+				logged = l
+			}
 		}
-	}
+		return logged != ""
+	})
 	if !strings.Contains(logged, "no space left on device") && !strings.Contains(logged, "disk is full") { // SQLITE_FULL
 		t.Errorf("no log line with the id %s and the error:\n%s", m[1], tail(p.stderr.String(), 4000))
 	}
