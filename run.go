@@ -63,6 +63,10 @@ type Run struct {
 	finishedIn  time.Duration // from the start to Finish, if it was called
 	ranShutdown int
 	panicked    bool
+
+	// reqCopy is where req points: the request with the run's context,
+	// part of the Run so that the copy is not an allocation of its own.
+	reqCopy http.Request
 }
 
 // conf returns the run's settings, from any goroutine.
