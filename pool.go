@@ -370,6 +370,7 @@ func (rn *Run) shutdown() {
 	if rn.stop.Swap(true) {
 		return // an earlier Shutdown did it
 	}
+	rn.attend()
 	rn.pool.stats.aborts[CauseShutdown].Add(1)
 	rn.emit(EventPoolShutdown, CauseNone, DeliveryUnknown)
 	rn.cancelCtx(ErrServerShutdown)

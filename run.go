@@ -104,10 +104,15 @@ func (rn *Run) Phase() Phase { return Phase(rn.state.Load() & stateMask) }
 // Run.state holds the phase in its low bits, and two facts about Finish
 // that outlive PhaseFinished: it is the one record of both.
 const (
-	stateMask     = 0xff   // the Phase
-	stateFinished = 1 << 8 // Finish was called (set with PhaseFinished)
-	stateReleased = 1 << 9 // Finish wrote the whole response: the client no longer matters
+	stateMask     = 0xff    // the Phase
+	stateFinished = 1 << 8  // Finish was called (set with PhaseFinished)
+	stateReleased = 1 << 9  // Finish wrote the whole response: the client no longer matters
+	stateAttend   = 1 << 10 // status, stop or hijacked was set: a write must look at them (runWriter.plain)
 )
+
+// attend records that status, stop or hijacked was set, after setting it:
+// writes then leave their one-look path (runWriter.plain).
+func (rn *Run) attend() { rn.state.Or(stateAttend) }
 
 // setPhase moves the run to ph, keeping the Finish facts. Only the side
 // that owns the run at the time calls it.
@@ -315,6 +320,7 @@ func (rn *Run) abort(c Cause) {
 		}
 	}
 	rn.status.Or(uint32(Aborted))
+	rn.attend()
 	rn.mu.Unlock()
 	if first {
 		rn.pool.stats.aborts[c].Add(1)
