@@ -71,25 +71,25 @@ func callerFrom(pcs []uintptr) (string, int) {
 	}
 }
 
-// recordSent records in pcs the stack of the write that sends the header,
-// leaving out skip frames counted from its caller's, and returns how many
+// Recording where the header was sent: unwinding costs about the same for
+// every frame, so the write that sends the header first records
+// firstLook() frames, as many as the deepest caller's own statement was
+// found at before (sentDepth), and all of sentPCs (recordSent) only when
+// none of those is the caller's own code (ownAt). callerFrom finds the same
+// statement either way: it takes the innermost frame outside the
+// libraries, and a shorter record that holds one has the same innermost
+// one.
+
+// firstLook returns how many frames to record first.
+func firstLook() int { return int(sentDepth.Load()) }
+
+// recordSent records in pcs the whole stack of the write that sends the
+// header, leaving out skip frames counted from its caller's, raises
+// sentDepth to where the caller's own frame is, and returns how many
 // entries it filled.
-//
-// Unwinding costs about the same for every frame, so it looks first at as
-// many frames as the deepest caller's own statement was found at before
-// (sentDepth), and at all of pcs only when none of those frames is the
-// caller's own code. callerFrom finds the same statement either way: it
-// takes the innermost frame outside the libraries, and a shorter record that
-// holds one has the same innermost one.
 func recordSent(skip int, pcs []uintptr) int {
 	skip += 2 // runtime.Callers and recordSent
-	d := min(int(sentDepth.Load()), len(pcs))
-	n := runtime.Callers(skip, pcs[:d])
-	if n < d || ownAt(pcs[:n]) >= 0 {
-		// The whole stack fits, or the caller's frame is among those.
-		return n
-	}
-	n = runtime.Callers(skip, pcs)
+	n := runtime.Callers(skip, pcs)
 	if k := ownAt(pcs[:n]); k >= 0 {
 		for {
 			old := sentDepth.Load()
@@ -101,7 +101,7 @@ func recordSent(skip int, pcs []uintptr) int {
 	return n
 }
 
-// sentDepth is how many frames recordSent looks at first: the deepest
+// sentDepth is how many frames the stack records first: the deepest
 // index, plus one, at which it found a caller's own frame so far. It starts
 // at what a handler's write through Lifeline's writer needs: the Stack's
 // process, writeAt and Write, the run's writer, the handler.
@@ -111,7 +111,7 @@ func init() { sentDepth.Store(5) }
 
 // ownAt returns the index of the first of pcs whose innermost function is
 // outside the library packages, or -1. A pc where a library function is
-// inlined into the caller's own counts as the library's: recordSent then
+// inlined into the caller's own counts as the library's: the stack then
 // looks further, which changes nothing callerFrom returns.
 func ownAt(pcs []uintptr) int {
 	c := verdicts.Load()

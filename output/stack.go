@@ -2,6 +2,7 @@ package output
 
 import (
 	"net/http"
+	"runtime"
 	"strconv"
 )
 
@@ -323,7 +324,13 @@ func (s *Stack) toSink(p []byte, flush bool) error {
 	if !s.sent {
 		// Keep the program counters only: file and line are worked out
 		// when someone asks (HeadersSentAt, a HeadersSentError).
-		s.sentN = recordSent(1, s.sentPCs[:])
+		// As few frames as will probably hold the caller's own first
+		// (see recordSent), unwound here: a frame fewer to unwind.
+		d := firstLook()
+		s.sentN = runtime.Callers(2, s.sentPCs[:d])
+		if s.sentN == d && ownAt(s.sentPCs[:d]) < 0 {
+			s.sentN = recordSent(1, s.sentPCs[:])
+		}
 		if err := s.sendHeader("", 0); err != nil {
 			return err
 		}
