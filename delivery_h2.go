@@ -252,18 +252,24 @@ type frameScan struct {
 // rest and that frame (done), or consumes all of p (not done).
 func (s *frameScan) next(p []byte) (rest []byte, f frameHeader, done bool) {
 	if !s.body {
-		k := copy(s.hdr[s.n:], p)
-		s.n += k
-		p = p[k:]
-		if s.n < len(s.hdr) {
-			return p, frameHeader{}, false
+		h := p
+		if s.n > 0 || len(p) < len(s.hdr) {
+			// A header split between reads: collect it in hdr.
+			k := copy(s.hdr[s.n:], p)
+			s.n += k
+			p = p[k:]
+			if s.n < len(s.hdr) {
+				return p, frameHeader{}, false
+			}
+			s.n, h = 0, s.hdr[:]
+		} else {
+			p = p[len(s.hdr):] // the usual case: read in place
 		}
-		s.n = 0
 		s.cur = frameHeader{
-			length: uint32(s.hdr[0])<<16 | uint32(s.hdr[1])<<8 | uint32(s.hdr[2]),
-			typ:    s.hdr[3],
-			flags:  s.hdr[4],
-			stream: binary.BigEndian.Uint32(s.hdr[5:]) & 0x7fffffff,
+			length: uint32(h[0])<<16 | uint32(h[1])<<8 | uint32(h[2]),
+			typ:    h[3],
+			flags:  h[4],
+			stream: binary.BigEndian.Uint32(h[5:9]) & 0x7fffffff,
 		}
 		s.left, s.body = s.cur.length, true
 	}

@@ -68,7 +68,7 @@ func (p *Pool) ConfigureServerWith(srv *http.Server, c ServerConfig) {
 		// and reads TLSNextProto for a connection only after this returns.
 		h2once.Do(func() { followHTTP2(srv) })
 		if cw := p.det.watch(conn, p.cfg.logger, timeout); cw != nil {
-			ctx = context.WithValue(ctx, connKey{}, cw)
+			ctx = &connContext{Context: ctx, cw: cw}
 		}
 		return ctx
 	}
@@ -405,6 +405,26 @@ func (cw *connWatch) closed(hijacked bool) (keep bool) {
 		return false
 	}
 	return true
+}
+
+// connContext is the context of a connection the detector watches: it
+// holds the watch under connKey, and answers runKey with it too, so that
+// one lookup from a request's context finds the run it belongs to (a run's
+// context is above the connection's) or, when there is none, the watch
+// (route.ServeHTTP), without going on to the root. FromContext's type
+// assertion tells the two apart.
+type connContext struct {
+	context.Context
+	cw *connWatch
+}
+
+// Value implements [context.Context].
+func (c *connContext) Value(key any) any {
+	switch key.(type) {
+	case connKey, runKey:
+		return c.cw
+	}
+	return c.Context.Value(key)
 }
 
 func connWatchFrom(ctx context.Context) *connWatch {

@@ -83,7 +83,10 @@ type route struct {
 
 // ServeHTTP starts a run for r, or adjusts the run r already belongs to.
 func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if rn, ok := r.Context().Value(runKey{}).(*Run); ok {
+	// One lookup: the run the request already belongs to, or else the
+	// connection's watch (connContext), if the detector watches it.
+	v := r.Context().Value(runKey{})
+	if rn, ok := v.(*Run); ok {
 		// Nested: the request is already a run's. One request, one run,
 		// in every phase: after Finish, in a shutdown function, and after
 		// the run ended (w then discards, as the run's writer does).
@@ -93,20 +96,20 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.h.ServeHTTP(w, r)
 		return
 	}
-	rt.serve(w, r)
+	cw, _ := v.(*connWatch)
+	rt.serve(w, r, cw)
 }
 
 // serve is the connection side of a new run: it starts the run's
 // goroutine, lends it w (see exchange), waits until the run lets it go, and
-// answers.
-func (rt *route) serve(w http.ResponseWriter, r *http.Request) {
+// answers. cw is the detector's watch of the connection, or nil.
+func (rt *route) serve(w http.ResponseWriter, r *http.Request, cw *connWatch) {
 	p := rt.pool
 	if err := p.admit(r.Context()); err != nil {
 		p.reject(w, err)
 		return
 	}
 	rn, ex := p.newRun(rt, r, w)
-	cw := connWatchFrom(r.Context())
 	if cw != nil {
 		rn.cw = cw
 		cw.attach(rn)

@@ -160,7 +160,10 @@ func (p *Pool) newRun(rt *route, r *http.Request, w http.ResponseWriter) (*Run, 
 	rn.w.rn, rn.ctx.rn = rn, rn
 	rn.cfg.Store(&rt.cfg)
 	rn.ignore.Store(rt.cfg.ignoreUserAbort)
-	rn.req = r.WithContext(&rn.ctx)
+	// WithContext is inlined: its copy stays on the stack, and the Run
+	// holds the one the handler gets.
+	rn.reqCopy = *r.WithContext(&rn.ctx)
+	rn.req = &rn.reqCopy
 	ex.reset(rn, w)
 	if rt.cfg.outputBuffering > 0 {
 		_ = ex.stack.StartBase(rt.cfg.outputBuffering)
@@ -367,6 +370,7 @@ func (rn *Run) shutdown() {
 	if rn.stop.Swap(true) {
 		return // an earlier Shutdown did it
 	}
+	rn.attend()
 	rn.pool.stats.aborts[CauseShutdown].Add(1)
 	rn.emit(EventPoolShutdown, CauseNone, DeliveryUnknown)
 	rn.cancelCtx(ErrServerShutdown)

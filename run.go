@@ -28,6 +28,16 @@ type Run struct {
 	start time.Time
 	ex    *exchange
 
+	w   runWriter  // the handler's ResponseWriter; part of the Run so it is never reused
+	ctx runContext // the run context (Run.Context); part of the Run for the same reason
+	cw  *connWatch // the detector's watch of the client connection, or nil
+
+	liveNext, livePrev *Run     // the pool's live set (live.go), guarded by its shard's lock
+	dlv                delivery // delivery tracking, armed by Finish (see delivery.go)
+
+	// The fields are ordered so that the Run, with reqCopy and the
+	// allocator's 8-byte header, fits its 704-byte size class: the 4-byte
+	// fields, mu (4-byte aligned) and the 1-byte fields are together.
 	status atomic.Uint32 // Status bits; only ever ORed
 	state  atomic.Uint32 // the Phase, and whether Finish was called and released the response (see setPhase)
 	ignore atomic.Bool   // ignore_user_abort
@@ -40,29 +50,26 @@ type Run struct {
 	stallNeeded atomic.Bool   // the stall bound can matter for this run (see timer.go)
 	emitted     atomic.Uint32 // the EventKinds reported, one bit each (see emit)
 
-	w   runWriter  // the handler's ResponseWriter; part of the Run so it is never reused
-	ctx runContext // the run context (Run.Context); part of the Run for the same reason
-	cw  *connWatch // the detector's watch of the client connection, or nil
-
-	liveNext, livePrev *Run     // the pool's live set (live.go), guarded by its shard's lock
-	dlv                delivery // delivery tracking, armed by Finish (see delivery.go)
-
-	mu          sync.Mutex      // guards the fields below
-	cause       Cause           // first cause recorded
+	mu          sync.Mutex // guards the fields below
+	cause       Cause      // first cause recorded
+	timerMode   timerMode
+	timerLate   bool            // the limit is set but its timer not armed yet (see armLate)
+	panicked    bool            // the handler or a final flush panicked
 	origCtx     context.Context // the request's own context (values only)
 	cctx        context.Context // the cancellable context behind ctx, created lazily by inner
 	cancel      context.CancelCauseFunc
 	ctxCause    error         // first cancellation cause, applied when ctx is created
 	limit       time.Duration // current time limit, 0 = none
 	deadline    time.Time     // when the current limit expires
-	timerMode   timerMode
-	timerLate   bool // the limit is set but its timer not armed yet (see armLate)
 	shutdowns   []func(context.Context, *Run)
 	release     []func(context.Context)
 	notes       map[string]string
 	finishedIn  time.Duration // from the start to Finish, if it was called
 	ranShutdown int
-	panicked    bool
+
+	// reqCopy is where req points: the request with the run's context,
+	// part of the Run so that the copy is not an allocation of its own.
+	reqCopy http.Request
 }
 
 // conf returns the run's settings, from any goroutine.
@@ -100,10 +107,15 @@ func (rn *Run) Phase() Phase { return Phase(rn.state.Load() & stateMask) }
 // Run.state holds the phase in its low bits, and two facts about Finish
 // that outlive PhaseFinished: it is the one record of both.
 const (
-	stateMask     = 0xff   // the Phase
-	stateFinished = 1 << 8 // Finish was called (set with PhaseFinished)
-	stateReleased = 1 << 9 // Finish wrote the whole response: the client no longer matters
+	stateMask     = 0xff    // the Phase
+	stateFinished = 1 << 8  // Finish was called (set with PhaseFinished)
+	stateReleased = 1 << 9  // Finish wrote the whole response: the client no longer matters
+	stateAttend   = 1 << 10 // status, stop or hijacked was set: a write must look at them (runWriter.plain)
 )
+
+// attend records that status, stop or hijacked was set, after setting it:
+// writes then leave their one-look path (runWriter.plain).
+func (rn *Run) attend() { rn.state.Or(stateAttend) }
 
 // setPhase moves the run to ph, keeping the Finish facts. Only the side
 // that owns the run at the time calls it.
@@ -311,6 +323,7 @@ func (rn *Run) abort(c Cause) {
 		}
 	}
 	rn.status.Or(uint32(Aborted))
+	rn.attend()
 	rn.mu.Unlock()
 	if first {
 		rn.pool.stats.aborts[c].Add(1)

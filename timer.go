@@ -179,6 +179,7 @@ func (rn *Run) onTimer() {
 			return
 		}
 		rn.status.Or(uint32(Timeout))
+		rn.attend()
 		if rn.cause == CauseNone {
 			rn.cause = CauseTimeLimit
 		}

@@ -32,12 +32,11 @@ var (
 func (w *runWriter) ended() bool { return w.rn.Phase() == PhaseDone }
 
 // plain reports, in one look, the common case of a write: the handler runs,
-// nothing aborted or stopped the run, and it did not hijack. None of the
-// checks of Write can fire then (ended, hijacked, checkOutput).
+// nothing aborted or stopped the run, and it did not hijack (each of those
+// sets stateAttend). None of the checks of Write can fire then (ended,
+// hijacked, checkOutput).
 func (w *runWriter) plain() bool {
-	rn := w.rn
-	return Phase(rn.state.Load()&stateMask) == PhaseRunning && rn.status.Load() == 0 &&
-		!rn.stop.Load() && !rn.hijacked.Load()
+	return w.rn.state.Load() == uint32(PhaseRunning)
 }
 
 func (w *runWriter) Header() http.Header {
@@ -170,6 +169,7 @@ func (w *runWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	ex.released = true
 	ex.stack.SetSink(discardSink{})
 	w.rn.hijacked.Store(true)
+	w.rn.attend()
 	return conn, brw, nil
 }
 

@@ -190,6 +190,21 @@ func (s *Stack) EndAll() error {
 	if s.running {
 		return ErrInHandler
 	}
+	if len(s.levels) == 1 && len(s.pend) == 0 {
+		if lv := &s.levels[0]; lv.h == nil && !lv.disabled {
+			// The usual end: only a default buffer is open, whose bytes
+			// are the rest of the body as they are. They go to the sink
+			// from the buffer, not through pend, and the level is popped
+			// as pop would.
+			err := s.endWith(lv.buf, !s.sent, nil)
+			lv.buf = lv.buf[:0]
+			if cap(lv.buf) > maxKeep {
+				lv.buf = nil
+			}
+			s.levels = s.levels[:0]
+			return err
+		}
+	}
 	wasSent := s.sent
 	s.ending = true
 	var err error
@@ -199,28 +214,36 @@ func (s *Stack) EndAll() error {
 		}
 	}
 	s.ending = false
-	if !wasSent {
+	err = s.endWith(s.pend, !wasSent, err)
+	s.pend = s.pend[:0]
+	return err
+}
+
+// endWith sends the header, when header is set, with the exact length of
+// body, then body, the last bytes of the response. It returns err, or the
+// sink's first error when err is nil.
+func (s *Stack) endWith(body []byte, header bool, err error) error {
+	if header {
 		if s.code == 0 {
 			s.code = http.StatusOK
 		}
 		switch {
-		case len(s.header) == 0 && len(s.pend) < s.serverLength:
+		case len(s.header) == 0 && len(body) < s.serverLength:
 			// The server computes it (SetServerLength).
 		case bodyAllowed(s.code) && s.header.Get("Transfer-Encoding") == "" && !hasTrailer(s.header):
-			s.header.Set("Content-Length", strconv.Itoa(len(s.pend)))
+			s.header.Set("Content-Length", strconv.Itoa(len(body)))
 		}
 		s.sent = true
 		if e := s.sink.WriteHeader(s.code, s.header); e != nil && err == nil {
 			err = e
 		}
 	}
-	if len(s.pend) > 0 {
-		n, e := s.sink.Write(s.pend)
+	if len(body) > 0 {
+		n, e := s.sink.Write(body)
 		s.written += int64(n)
 		if e != nil && err == nil {
 			err = e
 		}
-		s.pend = s.pend[:0]
 	}
 	return err
 }

@@ -2,7 +2,9 @@ package output_test
 
 import (
 	"fmt"
+	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/lifeline-go/lifeline/output"
@@ -38,4 +40,50 @@ func TestHeadersSentAtDeep(t *testing.T) {
 			})
 		}
 	}
+}
+
+// writeAt writes "x" to a fresh stack through levels nested buffers of chunk
+// size 1, from a statement of this file, and returns the stack and that
+// statement's line.
+func writeAt(t *testing.T, levels int) (*output.Stack, int) {
+	t.Helper()
+	s := output.NewStack(&countSink{})
+	for range levels {
+		if err := s.Start(nil, 1, output.StdFlags); err != nil {
+			t.Errorf("Start() = %v", err)
+		}
+	}
+	_, _ = s.Write([]byte("x"))
+	_, _, line, _ := runtime.Caller(0)
+	return s, line - 1
+}
+
+// TestHeadersSentAtConcurrent checks that HeadersSentAt names the writing
+// statement when stacks of different depths send their headers at once, in
+// any order (deep ones first make the stack look at more frames at once,
+// shallow ones then find the statement among them), while the list of
+// skipped packages changes.
+func TestHeadersSentAtConcurrent(t *testing.T) {
+	depths := []int{8, 0, 3, 1, 6, 2}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range 20 {
+			output.SkipPackage(fmt.Sprintf("example.com/unused%d", i))
+		}
+	})
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 50 {
+				levels := depths[(g+i)%len(depths)]
+				s, line := writeAt(t, levels)
+				file, got, ok := s.HeadersSentAt()
+				if !ok || filepath.Base(file) != "sentat_test.go" || got != line {
+					t.Errorf("levels=%d: HeadersSentAt() = %s:%d, %v; want sentat_test.go:%d, true",
+						levels, file, got, ok, line)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

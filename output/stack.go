@@ -287,6 +287,11 @@ func (s *Stack) process(i int, op Op, discard bool) error {
 	// panics this level does not keep bytes it has already passed on.
 	lv.buf = lv.buf[:0]
 	if !discard && len(out) > 0 {
+		if i == 0 {
+			// writeAt's own case below the stack, one frame fewer for
+			// toSink to record.
+			return s.toSink(out, false)
+		}
 		return s.writeAt(i-1, out)
 	}
 	return nil
@@ -319,10 +324,12 @@ func (s *Stack) toSink(p []byte, flush bool) error {
 	if !s.sent {
 		// Keep the program counters only: file and line are worked out
 		// when someone asks (HeadersSentAt, a HeadersSentError).
-		s.sentN = runtime.Callers(2, s.sentPCs[:firstPCs])
-		if s.sentN == firstPCs && !hasOwnFrame(s.sentPCs[:firstPCs]) {
-			// No frame of the caller's own code yet: look further up.
-			s.sentN = runtime.Callers(2, s.sentPCs[:])
+		// As few frames as will probably hold the caller's own first
+		// (see recordSent), unwound here: a frame fewer to unwind.
+		d := firstLook()
+		s.sentN = runtime.Callers(2, s.sentPCs[:d])
+		if s.sentN == d && ownAt(s.sentPCs[:d]) < 0 {
+			s.sentN = recordSent(1, s.sentPCs[:])
 		}
 		if err := s.sendHeader("", 0); err != nil {
 			return err
