@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -256,23 +255,16 @@ func TestDeliveryNotReadThenReset(t *testing.T) {
 	})
 }
 
-// dialSmallRecv connects to addr with a 4 KiB receive buffer, set before the
-// connection is made so that the window the client advertises stays small:
-// an answer larger than that waits, unacknowledged, in the server's send
-// queue until the client reads. It is closed when the test ends.
+// dialSmallRecv connects to addr with a 4 KiB receive buffer
+// (cstest.DialRecvBuf). It is closed when the test ends.
 func dialSmallRecv(t *testing.T, addr string) *net.TCPConn {
 	t.Helper()
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) {
-			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-	}}
-	nc, err := d.Dial("tcp", addr)
+	nc, err := cstest.DialRecvBuf(addr, 4096)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
-	return nc.(*net.TCPConn)
+	return nc
 }
 
 // dialStalled connects to ts with a 4 KB receive buffer, asks GET / in

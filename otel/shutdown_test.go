@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -83,12 +82,7 @@ func TestShutdownEndsPendingSpan(t *testing.T) {
 // HTTP/1.1, reads the response's header and then nothing more.
 func dialStalled(t *testing.T, addr string) *net.TCPConn {
 	t.Helper()
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) {
-			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-	}}
-	nc, err := d.Dial("tcp", addr)
+	nc, err := cstest.DialRecvBuf(addr, 4096)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,5 +90,5 @@ func dialStalled(t *testing.T, addr string) *net.TCPConn {
 	if err := h2raw.GetHeaderOnly(nc, false, false); err != nil {
 		t.Fatal(err)
 	}
-	return nc.(*net.TCPConn)
+	return nc
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lifeline-go/lifeline"
+	"github.com/lifeline-go/lifeline/internal/cstest"
 	"github.com/lifeline-go/lifeline/server"
 )
 
@@ -96,7 +97,7 @@ func TestR1SlowReaders(t *testing.T) {
 			res.bad = -1
 			begin := time.Now()
 			defer func() { res.duration = time.Since(begin) }()
-			c, err := dialSmallRcvBuf(s.addr, rcvBuf)
+			c, err := cstest.DialRecvBuf(s.addr, rcvBuf)
 			if err != nil {
 				res.err = err
 				return

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"syscall"
 	"testing"
 	"time"
 
@@ -89,21 +88,6 @@ func (l sndBufListener) Accept() (net.Conn, error) {
 		_ = tc.SetWriteBuffer(l.size)
 	}
 	return c, err
-}
-
-// dialSmallRcvBuf dials addr with SO_RCVBUF set before the connection is
-// made (so that the window it announces is small from the start).
-func dialSmallRcvBuf(addr string, size int) (net.Conn, error) {
-	d := net.Dialer{Timeout: 10 * time.Second, Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		if err := c.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, size)
-		}); err != nil {
-			return err
-		}
-		return serr
-	}}
-	return d.Dial("tcp", addr)
 }
 
 // waitFor polls cond until it holds or d passed, and reports whether it
