@@ -133,7 +133,10 @@ func (s *Server) drainPool(deadline time.Time) (cut []lifeline.RunInfo, err erro
 	cancel()
 	err = <-done
 	if errors.Is(err, context.Canceled) {
-		// Our own cancel: cut says who was cancelled.
+		// Our own cancel: cut says who was cancelled, and the error what
+		// else Shutdown gave up on (early answers whose delivery was
+		// still undecided, reported unknown).
+		s.log.Warn("server: pool shutdown cut at the drain deadline", "err", err)
 		err = nil
 	}
 	return cut, err
