@@ -16,6 +16,7 @@ var builtinLibraries = []string{
 	"bufio.",
 	"fmt.",
 	"io.",
+	"reflect.",
 }
 
 // libraries holds the function-name prefixes skipped when looking for the
@@ -28,7 +29,8 @@ var (
 
 // SkipPackage makes [Stack.HeadersSentAt] and [HeadersSentError] look past
 // the functions of the package with import path pkgPath, as they look past
-// this package, net/http and fmt: a package that writes to a Stack on its
+// this package and the standard library's net/http, bufio, fmt, io and
+// reflect: a package that writes to a Stack on its
 // user's behalf (a middleware, an output handler) calls it once, typically
 // from a package-level variable's initialiser, so that "headers already sent
 // at" names its user's statement, not the package's. Frames in _test.go files
@@ -71,16 +73,37 @@ func callerFrom(pcs []uintptr) (string, int) {
 	}
 }
 
-// Recording where the header was sent: unwinding costs about the same for
-// every frame, so the write that sends the header first records
-// firstLook() frames, as many as the deepest caller's own statement was
-// found at before (sentDepth), and all of sentPCs (recordSent) only when
-// none of those is the caller's own code (ownAt). callerFrom finds the same
-// statement either way: it takes the innermost frame outside the
-// libraries, and a shorter record that holds one has the same innermost
-// one.
+// Recording where the header was sent. On amd64 the write that sends the
+// header walks the frame pointers (fpCallers): a few instructions a frame,
+// where the runtime's unwinder costs hundreds. The walk is kept when every
+// frame up to the caller's own is a function the runtime knows; otherwise,
+// and on other architectures, the unwinder records firstLook() frames, as
+// many as the deepest caller's own statement was found at before
+// (sentDepth), and all of sentPCs (recordSent) only when none of those is
+// the caller's own code (ownAt). callerFrom finds the same statement
+// whichever recorded it: it takes the innermost frame outside the
+// libraries, and every record holds that frame.
 
-// firstLook returns how many frames to record first.
+// recordSender records in pcs the stack of the write that sends the
+// header, from its caller's caller (the Stack's method that called toSink)
+// outwards, and returns how many entries it filled.
+//
+//go:noinline
+func recordSender(pcs []uintptr) int {
+	if n := fpCallers(pcs); n > 0 {
+		if k, trusted := ownAt(pcs[:n]); trusted && k >= 0 {
+			return n
+		}
+	}
+	d := firstLook()
+	n := runtime.Callers(3, pcs[:d]) // runtime.Callers, recordSender, toSink
+	if k, _ := ownAt(pcs[:n]); n == d && k < 0 {
+		n = recordSent(2, pcs)
+	}
+	return n
+}
+
+// firstLook returns how many frames the unwinder records first.
 func firstLook() int { return int(sentDepth.Load()) }
 
 // recordSent records in pcs the whole stack of the write that sends the
@@ -90,7 +113,7 @@ func firstLook() int { return int(sentDepth.Load()) }
 func recordSent(skip int, pcs []uintptr) int {
 	skip += 2 // runtime.Callers and recordSent
 	n := runtime.Callers(skip, pcs)
-	if k := ownAt(pcs[:n]); k >= 0 {
+	if k, _ := ownAt(pcs[:n]); k >= 0 {
 		for {
 			old := sentDepth.Load()
 			if int32(k+1) <= old || sentDepth.CompareAndSwap(old, int32(k+1)) {
@@ -101,7 +124,7 @@ func recordSent(skip int, pcs []uintptr) int {
 	return n
 }
 
-// sentDepth is how many frames the stack records first: the deepest
+// sentDepth is how many frames the unwinder records first: the deepest
 // index, plus one, at which it found a caller's own frame so far. It starts
 // at what a handler's write through Lifeline's writer needs: the Stack's
 // process, writeAt and Write, the run's writer, the handler.
@@ -109,30 +132,42 @@ var sentDepth atomic.Int32
 
 func init() { sentDepth.Store(5) }
 
-// ownAt returns the index of the first of pcs whose innermost function is
-// outside the library packages, or -1. A pc where a library function is
-// inlined into the caller's own counts as the library's: the stack then
-// looks further, which changes nothing callerFrom returns.
-func ownAt(pcs []uintptr) int {
+// ownAt returns the index of the first of pcs at which a frame of the
+// caller's own code (outside the library packages) is, or -1. A pc where
+// library functions are inlined into the caller's own holds the caller's
+// frame too. trusted is false when a pc before that index belongs to no
+// function the runtime knows: a frame-pointer walk that met one may have
+// followed a frame pointer that was not one.
+func ownAt(pcs []uintptr) (k int, trusted bool) {
 	c := verdicts.Load()
 	if c == nil {
 		c = newVerdictCache()
 	}
 	for i, pc := range pcs {
-		if c.own(pc) {
-			return i
+		switch c.verdict(pc) {
+		case verdictOwn:
+			return i, true
+		case verdictUnknown:
+			return -1, false
 		}
 	}
-	return -1
+	return -1, true
 }
 
+// What a return address holds, as the verdict cache keeps it.
+const (
+	verdictLibrary = 1 // only functions of the library packages
+	verdictOwn     = 2 // a frame of the caller's own code
+	verdictUnknown = 3 // no function the runtime knows
+)
+
 // verdictCache remembers, for the program counters of recent header
-// writes, whether the function at each is the caller's own: looking the
-// function up by name costs more than unwinding its frame. It belongs to
-// one list of libraries; SkipPackage replaces it.
+// writes, what each holds: looking the function up by name costs more than
+// unwinding its frame. It belongs to one list of libraries; SkipPackage
+// replaces it.
 type verdictCache struct {
 	libs    []string
-	entries [256]atomic.Uintptr // pc<<1 | own; 0 when empty
+	entries [256]atomic.Uintptr // pc<<2 | verdict; 0 when empty
 }
 
 // verdicts is the cache of the current list of libraries, nil until the
@@ -153,33 +188,35 @@ func newVerdictCache() *verdictCache {
 	return c
 }
 
-// own reports whether the innermost function at return address pc is
-// outside c's libraries.
-func (c *verdictCache) own(pc uintptr) bool {
+// verdict returns what the frame at return address pc holds.
+func (c *verdictCache) verdict(pc uintptr) uintptr {
 	e := &c.entries[(pc^pc>>8)%uintptr(len(c.entries))]
-	if v := e.Load(); v>>1 == pc {
-		return v&1 == 1
+	if v := e.Load(); v>>2 == pc && v != 0 {
+		return v & 3
 	}
-	f := runtime.FuncForPC(pc - 1)
-	if f == nil {
-		return false
-	}
-	name, own := f.Name(), true
-	for _, p := range c.libs {
-		if strings.HasPrefix(name, p) {
-			own = false
-			break
+	v := uintptr(verdictUnknown)
+	if runtime.FuncForPC(pc-1) != nil {
+		v = verdictLibrary
+		frames := runtime.CallersFrames([]uintptr{pc})
+		for {
+			f, more := frames.Next()
+			if !isLibrary(f, c.libs) {
+				v = verdictOwn
+				break
+			}
+			if !more {
+				break
+			}
 		}
 	}
-	v := pc << 1
-	if own {
-		v |= 1
-	}
-	e.Store(v)
-	return own
+	e.Store(pc<<2 | v)
+	return v
 }
 
 func isLibrary(f runtime.Frame, libs []string) bool {
+	if f.File == "<autogenerated>" {
+		return true // a wrapper the compiler made: never the statement
+	}
 	if strings.HasSuffix(f.File, "_test.go") {
 		return false
 	}

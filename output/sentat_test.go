@@ -3,6 +3,7 @@ package output_test
 import (
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"sync"
 	"testing"
@@ -86,4 +87,59 @@ func TestHeadersSentAtConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// embedded promotes the Stack's Write: a call of it goes through a wrapper
+// the compiler generates in this package.
+type embedded struct{ *output.Stack }
+
+// viaWrapper writes through a method value, whose wrapper the compiler also
+// generates here.
+func viaWrapper(write func([]byte) (int, error)) (int, error) { return write([]byte("x")) }
+
+// TestHeadersSentAtThroughWrappers checks that HeadersSentAt names the
+// statement, not a compiler-generated wrapper of the caller's package that
+// lies between it and the Stack (a promoted method, a method value), nor
+// the trampolines of reflect.Value.Call.
+func TestHeadersSentAtThroughWrappers(t *testing.T) {
+	tests := []struct {
+		name  string
+		write func(s *output.Stack) int // writes "x" and returns the statement's line
+	}{
+		{"promoted method", func(s *output.Stack) int {
+			e := embedded{s}
+			_, _ = e.Write([]byte("x"))
+			_, _, line, _ := runtime.Caller(0)
+			return line - 1
+		}},
+		{"method value", func(s *output.Stack) int {
+			_, _ = viaWrapper(s.Write)
+			_, _, line, _ := runtime.Caller(0)
+			return viaWrapperLine(t, line-1)
+		}},
+		{"reflect", func(s *output.Stack) int {
+			reflect.ValueOf(s.Write).Call([]reflect.Value{reflect.ValueOf([]byte("x"))})
+			_, _, line, _ := runtime.Caller(0)
+			return line - 1
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := output.NewStack(&countSink{})
+			line := tt.write(s)
+			file, got, ok := s.HeadersSentAt()
+			if !ok || filepath.Base(file) != "sentat_test.go" || got != line {
+				t.Errorf("HeadersSentAt() = %s:%d, %v; want sentat_test.go:%d, true", file, got, ok, line)
+			}
+		})
+	}
+}
+
+// viaWrapperLine is the line of viaWrapper's call of write, the innermost
+// statement of this file on the way to the Stack.
+func viaWrapperLine(t *testing.T, _ int) int {
+	t.Helper()
+	pc := reflect.ValueOf(viaWrapper).Pointer()
+	_, line := runtime.FuncForPC(pc).FileLine(pc)
+	return line
 }

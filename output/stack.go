@@ -2,7 +2,6 @@ package output
 
 import (
 	"net/http"
-	"runtime"
 	"strconv"
 )
 
@@ -324,13 +323,7 @@ func (s *Stack) toSink(p []byte, flush bool) error {
 	if !s.sent {
 		// Keep the program counters only: file and line are worked out
 		// when someone asks (HeadersSentAt, a HeadersSentError).
-		// As few frames as will probably hold the caller's own first
-		// (see recordSent), unwound here: a frame fewer to unwind.
-		d := firstLook()
-		s.sentN = runtime.Callers(2, s.sentPCs[:d])
-		if s.sentN == d && ownAt(s.sentPCs[:d]) < 0 {
-			s.sentN = recordSent(1, s.sentPCs[:])
-		}
+		s.sentN = recordSender(s.sentPCs[:])
 		if err := s.sendHeader("", 0); err != nil {
 			return err
 		}
