@@ -153,6 +153,7 @@ var advShapes = []struct {
 		go fmt.Fprint(s, "x")
 		<-s.sink.(*oracleSink).sent
 	}},
+	{"inlined library call", func(s *Stack) { flushInlined(s) }},
 	{"method expression", func(s *Stack) { _, _ = (*Stack).WriteString(s, "x") }},
 	{"generic", func(s *Stack) { genericWrite(s) }},
 	{"reflect.MakeFunc", func(s *Stack) {
@@ -240,5 +241,49 @@ func TestHeadersSentAtMatchesUnwinder(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// flushInlined sends the header with FlushClient, which the compiler
+// inlines here: the return address into this function is one of the
+// inlined FlushClient's, and this function's frame is its caller's.
+//
+//go:noinline
+func flushInlined(s *Stack) { _ = s.FlushClient() }
+
+// TestWalkTrustsInlinedLibraryCall checks that the walk is kept when the
+// caller's own frame is found only as the caller of a library function
+// inlined into it (FlushClient is, PHP's flush() that sends the header):
+// a verdict that looks at the innermost function alone takes that return
+// address for the library's, finds no frame of the caller's own when
+// nothing but library frames lie further out (net/http's, a go
+// statement's wrapper), and pays for the walk, then the unwinder twice.
+func TestWalkTrustsInlinedLibraryCall(t *testing.T) {
+	s, o := newOracle()
+	go flushInlined(s)
+	<-o.sent
+	entry := reflect.ValueOf(flushInlined).Pointer()
+	c := &verdictCache{libs: builtinLibraries}
+	found := false
+	for _, pc := range s.sentPCs[:s.sentN] {
+		if f := runtime.FuncForPC(pc - 1); f == nil || f.Entry() != entry {
+			continue
+		}
+		found = true
+		if v := c.verdict(pc); v != verdictOwn {
+			t.Errorf("verdict(return address in flushInlined) = %d; want %d (own)", v, verdictOwn)
+		}
+	}
+	if !found {
+		t.Fatalf("the record %x has no return address in flushInlined", s.sentPCs[:s.sentN])
+	}
+	if k, trusted := ownAt(s.sentPCs[:s.sentN]); k < 0 || !trusted {
+		t.Errorf("ownAt(record) = %d, %v; want flushInlined's frame, trusted", k, trusted)
+	}
+	if !fpWalk {
+		return
+	}
+	if name := runtime.FuncForPC(s.sentPCs[0] - 1).Name(); name != "github.com/lifeline-go/lifeline/output.(*Stack).toSink" {
+		t.Errorf("the record starts in %s; want (*Stack).toSink: the walk was not kept", name)
 	}
 }
