@@ -287,3 +287,26 @@ func TestWalkTrustsInlinedLibraryCall(t *testing.T) {
 		t.Errorf("the record starts in %s; want (*Stack).toSink: the walk was not kept", name)
 	}
 }
+
+func TestIsCallWrapper(t *testing.T) {
+	tests := []struct {
+		fn   string
+		want bool
+	}{
+		{"example.com/p.F.deferwrap1", true},
+		{"example.com/p.F.func2.deferwrap12", true},
+		{"example.com/p.(*T).M.gowrap3", true},
+		{"testing.(*T).Run.gowrap1", true},
+		{"example.com/p.deferwrap1", false}, // a function of that name
+		{"example.com/p.F.deferwrap", false},
+		{"example.com/p.F.func1", false},
+		{"example.com/p.F", false},
+		{"deferwrap1", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := isCallWrapper(tt.fn); got != tt.want {
+			t.Errorf("isCallWrapper(%q) = %v; want %v", tt.fn, got, tt.want)
+		}
+	}
+}
