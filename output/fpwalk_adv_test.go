@@ -145,6 +145,15 @@ var advShapes = []struct {
 			panic("boom")
 		}()
 	}},
+	{"Goexit", func(s *Stack) {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			defer s.WriteString("x")
+			runtime.Goexit()
+		}()
+		<-done
+	}},
 	{"go statement", func(s *Stack) {
 		go s.WriteString("x")
 		<-s.sink.(*oracleSink).sent
