@@ -111,7 +111,9 @@ func inlinable() ([]frameKey, []frameKey) { return bothRecords() }
 // recursion whose stack has grown and moved.
 func TestFPCallersMatchesUnwinder(t *testing.T) {
 	type rec func() ([]frameKey, []frameKey)
-	var iface interface{ method() ([]frameKey, []frameKey) } = walker{}
+	var iface interface {
+		method() ([]frameKey, []frameKey)
+	} = walker{}
 	tests := []struct {
 		name string
 		call rec
