@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/lifeline-go/lifeline/internal/testenv"
 	"github.com/lifeline-go/lifeline/output"
 )
 
@@ -105,11 +106,11 @@ func TestHeadersSentAtFromCgoCallback(t *testing.T) {
 	if err != nil {
 		t.Skip("needs the go command to build a cgo program")
 	}
-	if out, err := exec.Command(goTool, "env", "CGO_ENABLED").Output(); err != nil || strings.TrimSpace(string(out)) != "1" {
-		t.Skip("needs cgo (CGO_ENABLED=1 and a C compiler)")
-	}
 	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("needs gcc for a cgo program")
+		testenv.Missing(t, testenv.Cgo, "gcc builds the cgo program")
+	}
+	if out, err := exec.Command(goTool, "env", "CGO_ENABLED").Output(); err != nil || strings.TrimSpace(string(out)) != "1" {
+		testenv.Missing(t, testenv.Cgo, "go env CGO_ENABLED is not 1")
 	}
 	dir := t.TempDir()
 	files := []string{filepath.Join(dir, "main.go"), filepath.Join(dir, "c.go")}

@@ -4,9 +4,10 @@
 # internal/pgtest), php-fpm, php-cli and nginx
 # (conformance against PHP), chromium (status page browser test), wrk and
 # h2load (benchmarks), iproute2 and iptables (silent-peer tests in network
-# namespaces). Already-installed packages are left alone.
+# namespaces), gcc and libc6-dev (a test that builds a cgo program). Already-installed
+# packages are left alone.
 set -euo pipefail
-pkgs=(redis-server postgresql php-fpm php-cli nginx chromium wrk nghttp2-client iproute2 iptables procps)
+pkgs=(redis-server postgresql php-fpm php-cli nginx chromium wrk nghttp2-client iproute2 iptables procps gcc libc6-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -41,6 +41,7 @@ const (
 	Netns    = "netns"    // root, iproute2 and iptables for network namespaces
 	Wrk      = "wrk"      // the HTTP/1 load generator
 	H2load   = "h2load"   // the HTTP/2 load generator (nghttp2-client)
+	Cgo      = "cgo"      // a C compiler (gcc) for tests that build a cgo program
 )
 
 // Required reports whether a missing component fails tests instead of
