@@ -459,13 +459,16 @@ func p1RenderInstr(s *report.Section, in *p1Instr, cmd string) error {
 	s.Method = append(s.Method,
 		"Requests/s on this shared 2-core machine move by 30–50 % between rounds, so the same servers are also measured in a way "+
 			"that does not depend on the load: `driver instr` starts each variant server alone, pinned to CPU 0, under valgrind's "+
-			"callgrind (`GODEBUG=asyncpreemptoff=1`), sends "+report.Plural(in.Warm, "request")+" of warm-up, zeroes the counters "+
+			"callgrind, sends "+report.Plural(in.Warm, "request")+" of warm-up, zeroes the counters "+
 			"(`callgrind_control -z`), serves a fixed count of requests with the P1 load pinned to CPU 1 (h2load `-n N`: "+
 			"32 connections over HTTP/1.1, 10 connections of 10 streams over h2c), checks that every one was answered 2xx, dumps "+
 			"the counters (`callgrind_control -d`) and divides the server's user-space instructions by N. Connection set-up and "+
 			"tear-down of the counted run are included, spread over N. In a second run without valgrind, `strace -c -f` attached "+
-			"to all the server's threads counts its syscalls over the same N requests. Both counts repeat within about 1 % from "+
-			"run to run, where requests/s does not.",
+			"to all the server's threads counts its syscalls over the same N requests. Under valgrind the servers run with "+
+			"`GODEBUG=asyncpreemptoff=1,adaptivestackstart=0`: valgrind does not deliver the runtime's preemption signals reliably, "+
+			"and the runtime's adaptive start size of goroutine stacks lands on 2 or 4 KB from run to run, which moves a count "+
+			"by some 15,000 instructions per stack growth; fixed at 2 KB, HTTP/2 (a goroutine per request) pays its stack growths "+
+			fmt.Sprintf("every time. The cpu workload runs a fixed %d SHA-256 rounds here, not calibrated, so that counts compare across runs.", in.CPURounds),
 		"Under callgrind the server runs some 50 times slower, so whatever the clock drives happens about 50 times as often per "+
 			"request as it does natively: the runtime's sysmon wake-ups, timers, and Lifeline's 5 ms tick that arms the time limits "+
 			"of runs still going (a run that lasts 5 ms is rare natively, common under valgrind). The instruction counts therefore "+

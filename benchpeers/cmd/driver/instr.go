@@ -38,9 +38,19 @@ import (
 // and reads per request depend on the protocol and the handler, not on
 // the speed.
 
-// instrGodebug is the server's GODEBUG under valgrind: valgrind does not
-// deliver the runtime's asynchronous preemption signals reliably.
-const instrGodebug = "GODEBUG=asyncpreemptoff=1"
+// instrGodebug is the server's GODEBUG under valgrind. Valgrind does not
+// deliver the runtime's asynchronous preemption signals reliably; and the
+// runtime's adaptive start size of goroutine stacks (2 or 4 KB, from the
+// average it saw at the last GC) lands on either size from run to run,
+// which moves the count per request by some 15,000 instructions for each
+// stack growth that the other size avoids: fixed at 2 KB, the counts
+// repeat.
+const instrGodebug = "GODEBUG=asyncpreemptoff=1,adaptivestackstart=0"
+
+// instrCPURounds is the cpu workload's SHA-256 rounds under driver instr:
+// fixed rather than calibrated, so that counts compare across runs and
+// machines (about 50 µs on the machine the figures come from).
+const instrCPURounds = 350
 
 // instrSyscallColumns are the syscall table's columns: each gathers the
 // syscalls named in instrSyscallGroups; the rest is "other".
@@ -55,7 +65,7 @@ var instrSyscallGroups = map[string]string{
 
 // instrScale divides -n for the workloads that cost more per request, so
 // that every cell takes about as long.
-var instrScale = map[string]int{"hello": 1, "4k": 4, "cpu": 8, "1m": 50}
+var instrScale = map[string]int{"hello": 1, "4k": 4, "cpu": 8, "1m": 20}
 
 // instrMinRequests is the least count of a cell: h2load wants at least one
 // request per client, and h1 runs 32 clients.
@@ -101,7 +111,7 @@ type instrReport struct {
 
 func instrMain(args []string) error {
 	fs := flag.NewFlagSet("instr", flag.ContinueOnError)
-	n := fs.Int("n", 4000, "requests counted per variant for hello; 4k takes n/4, cpu n/8, 1m n/50 (at least 64)")
+	n := fs.Int("n", 4000, "requests counted per variant for hello; 4k takes n/4, cpu n/8, 1m n/20 (at least 64)")
 	warm := fs.Int("warm", 300, "warm-up requests per server, not counted")
 	smoke := fs.Bool("smoke", false, "tiny counts (-n 200 -warm 50), to see that everything works")
 	wl := fs.String("workloads", strings.Join(workloads, ","), "workloads to run")
@@ -109,16 +119,17 @@ func instrMain(args []string) error {
 	straceFlag := fs.Bool("strace", true, "also count syscalls per request (a run without valgrind, under strace -c)")
 	timeout := fs.Duration("timeout", 30*time.Minute, "bound on the whole run")
 	jsonFile := fs.String("json", "", "also write the counts to this file as JSON (see instrReport)")
+	cpuRounds := fs.Int("cpurounds", instrCPURounds, "SHA-256 rounds of the cpu workload (fixed, so that counts compare across runs)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg := instrConfig{n: *n, warm: *warm, strace: *straceFlag,
+	cfg := instrConfig{n: *n, warm: *warm, strace: *straceFlag, cpuRounds: *cpuRounds,
 		wl: strings.Split(*wl, ","), pr: strings.Split(*pr, ",")}
 	if *smoke {
 		cfg.n, cfg.warm = 200, 50
 	}
-	if cfg.n < 1 || cfg.warm < 1 {
-		return errors.New("-n and -warm must be positive")
+	if cfg.n < 1 || cfg.warm < 1 || cfg.cpuRounds < 1 {
+		return errors.New("-n, -warm and -cpurounds must be positive")
 	}
 	tools := []string{"taskset", "h2load", "valgrind", "callgrind_control"}
 	if cfg.strace {
@@ -142,13 +153,6 @@ func instrMain(args []string) error {
 	defer cancel()
 
 	start := time.Now()
-	out, err := exec.CommandContext(ctx, "taskset", "-c", "0", self, "calibrate").Output()
-	if err != nil {
-		return fmt.Errorf("calibrate: %w", err)
-	}
-	if cfg.cpuRounds, err = strconv.Atoi(strings.TrimSpace(string(out))); err != nil {
-		return fmt.Errorf("calibrate: %q: %w", out, err)
-	}
 	var cells []instrCell
 	for _, w := range cfg.wl {
 		for _, p := range cfg.pr {

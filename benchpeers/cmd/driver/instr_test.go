@@ -130,7 +130,7 @@ func TestInstrRequests(t *testing.T) {
 		n        int
 		workload string
 		want     int
-	}{{4000, "hello", 4000}, {4000, "4k", 1000}, {4000, "cpu", 500}, {4000, "1m", 80}, {200, "1m", 64}, {10, "hello", 64}} {
+	}{{4000, "hello", 4000}, {4000, "4k", 1000}, {4000, "cpu", 500}, {4000, "1m", 200}, {200, "1m", 64}, {10, "hello", 64}} {
 		if got := instrRequests(tt.n, tt.workload); got != tt.want {
 			t.Errorf("instrRequests(%d, %s) = %d, want %d", tt.n, tt.workload, got, tt.want)
 		}
