@@ -112,7 +112,7 @@ type instrReport struct {
 func instrMain(args []string) error {
 	fs := flag.NewFlagSet("instr", flag.ContinueOnError)
 	n := fs.Int("n", 4000, "requests counted per variant for hello; 4k takes n/4, cpu n/8, 1m n/20 (at least 64)")
-	warm := fs.Int("warm", 300, "warm-up requests per server, not counted")
+	warm := fs.Int("warm", 300, "warm-up requests per server, not counted (at least 64)")
 	smoke := fs.Bool("smoke", false, "tiny counts (-n 200 -warm 50), to see that everything works")
 	wl := fs.String("workloads", strings.Join(workloads, ","), "workloads to run")
 	pr := fs.String("protos", strings.Join(protos, ","), "protocols to run")
@@ -272,7 +272,7 @@ func instrCallgrind(ctx context.Context, cfg instrConfig, serve []string, proto 
 	if err := check(ctx, s.url(), proto, bodyLen); err != nil {
 		return 0, "", fmt.Errorf("%w: %s", err, s.stderr)
 	}
-	if err := instrLoad(ctx, proto, s.url(), cfg.warm); err != nil {
+	if err := instrLoad(ctx, proto, s.url(), max(cfg.warm, instrMinRequests)); err != nil {
 		return 0, "", fmt.Errorf("warm-up: %w", err)
 	}
 	if err := callgrindControl(ctx, "-z", pid); err != nil {
@@ -371,7 +371,7 @@ func instrStrace(ctx context.Context, cfg instrConfig, serve []string, proto str
 	if err := check(ctx, s.url(), proto, bodyLen); err != nil {
 		return nil, "", fmt.Errorf("%w: %s", err, s.stderr)
 	}
-	if err := instrLoad(ctx, proto, s.url(), cfg.warm); err != nil {
+	if err := instrLoad(ctx, proto, s.url(), max(cfg.warm, instrMinRequests)); err != nil {
 		return nil, "", fmt.Errorf("warm-up: %w", err)
 	}
 	file := filepath.Join(cfg.dir, "strace.txt")
