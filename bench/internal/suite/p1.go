@@ -483,9 +483,7 @@ func p1RenderInstr(s *report.Section, in *p1Instr, cmd string) error {
 			"protocol and the handler.",
 	)
 	s.Commands = append(s.Commands, cmd+" -json FILE   # instructions and syscalls per request")
-	for _, c := range in.Commands {
-		s.Commands = append(s.Commands, c+"   # by driver instr, per variant and cell")
-	}
+	s.Commands = append(s.Commands, in.Commands...)
 
 	header := []string{"workload / protocol", "N"}
 	for _, v := range in.Variants {

@@ -205,15 +205,16 @@ func newInstrReport(cfg instrConfig, cells []instrCell, elapsed time.Duration) i
 	for _, c := range columns {
 		rep.VariantTitles[c.variant] = c.title
 	}
-	serve := "driver serve -variant V -workload W -proto P"
+	serve := "driver serve -variant V -workload W -proto P -cpurounds " + strconv.Itoa(cfg.cpuRounds)
+	h1 := strings.Join(append([]string{"taskset", "-c", "1"}, instrLoadArgs("h1", "URL", cfg.n)...), " ")
+	h2 := strings.Join(append([]string{"taskset", "-c", "1"}, instrLoadArgs("h2c", "URL", cfg.n)...), " ")
 	rep.Commands = []string{
 		strings.Join(append(append([]string{instrGodebug, "taskset", "-c", "0"}, instrValgrindArgs("DIR")...), serve), " ") +
-			"   # callgrind, then " + strconv.Itoa(cfg.warm) + " requests of warm-up",
-		"callgrind_control -z PID; " + strings.Join(append([]string{"taskset", "-c", "1"}, instrLoadArgs("h1", "URL", 0)[:5]...), " ") +
-			" -n N URL (h2c: -c10 -m10); callgrind_control -d PID   # instructions: the dump's summary ÷ N",
+			"   # each variant server alone, then " + strconv.Itoa(cfg.warm) + " requests of warm-up",
+		"callgrind_control -z PID; " + h1 + "; callgrind_control -d PID   # instructions per request: the dump's summary ÷ N; h2c: " + h2,
 	}
 	if cfg.strace {
-		rep.Commands = append(rep.Commands, "taskset -c 0 "+serve+"; warm-up; strace -c -f -p PID & the same load; kill -INT %strace   # syscalls ÷ N")
+		rep.Commands = append(rep.Commands, "taskset -c 0 "+serve+"; warm-up; strace -c -f -p PID during "+h1+"   # without valgrind: syscalls per request = calls ÷ N")
 	}
 	return rep
 }

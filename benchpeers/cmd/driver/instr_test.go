@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lifeline-go/lifeline/internal/testenv"
 )
@@ -237,5 +239,63 @@ func TestInstrMeasures(t *testing.T) {
 				t.Errorf("syscalls per request %v", g)
 			}
 		})
+	}
+}
+
+// TestInstrJSON reads the -json output back with the field names the
+// benchmark suite (bench/internal/suite, p1Instr) decodes, and checks the
+// commands it shows.
+func TestInstrJSON(t *testing.T) {
+	rep := newInstrReport(instrConfig{n: 4000, warm: 300, strace: true, cpuRounds: 350}, []instrCell{{
+		Workload: "hello", Proto: "h2c", Requests: 4000,
+		Instructions: map[string]float64{"bare": 93995, "lifeline": 101698},
+		Syscalls:     map[string]map[string]float64{"bare": {"write": 0.95, "total": 3.23}},
+		Failures:     []string{"chi server stderr under valgrind: x"},
+	}}, 200*time.Second)
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		N              int               `json:"n"`
+		Warm           int               `json:"warm"`
+		CPURounds      int               `json:"cpu_rounds"`
+		ElapsedS       float64           `json:"elapsed_s"`
+		Variants       []string          `json:"variants"`
+		VariantTitles  map[string]string `json:"variant_titles"`
+		WorkloadTitles map[string]string `json:"workload_titles"`
+		Commands       []string          `json:"commands"`
+		SyscallColumns []string          `json:"syscall_columns"`
+		SyscallGroups  map[string]string `json:"syscall_groups"`
+		Cells          []struct {
+			Workload     string                        `json:"workload"`
+			Proto        string                        `json:"proto"`
+			Requests     int                           `json:"requests"`
+			Instructions map[string]float64            `json:"instructions"`
+			Syscalls     map[string]map[string]float64 `json:"syscalls"`
+			Failures     []string                      `json:"failures"`
+		} `json:"cells"`
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case got.N != 4000 || got.Warm != 300 || got.CPURounds != 350 || got.ElapsedS != 200:
+		t.Errorf("settings %+v", got)
+	case !slices.Equal(got.Variants, variants) || got.VariantTitles["chi"] != "chi Timeout+Recoverer" || got.WorkloadTitles["hello"] != "hello (14 B)":
+		t.Errorf("titles %v %v %v", got.Variants, got.VariantTitles, got.WorkloadTitles)
+	case !slices.Equal(got.SyscallColumns, instrSyscallColumns) || got.SyscallGroups["writev"] != "write":
+		t.Errorf("syscall columns %v %v", got.SyscallColumns, got.SyscallGroups)
+	case len(got.Cells) != 1 || got.Cells[0].Instructions["lifeline"] != 101698 || got.Cells[0].Syscalls["bare"]["write"] != 0.95 ||
+		got.Cells[0].Requests != 4000 || len(got.Cells[0].Failures) != 1:
+		t.Errorf("cells %+v", got.Cells)
+	}
+	cmds := strings.Join(got.Commands, "\n")
+	for _, want := range []string{instrGodebug + " taskset -c 0 valgrind --tool=callgrind", "-cpurounds 350",
+		"callgrind_control -z PID; taskset -c 1 h2load --h1 -t1 -c32 -n 4000 URL; callgrind_control -d PID",
+		"h2load -t1 -c10 -m10 -n 4000 URL", "strace -c -f -p PID"} {
+		if !strings.Contains(cmds, want) {
+			t.Errorf("commands lack %q:\n%s", want, cmds)
+		}
 	}
 }
