@@ -78,7 +78,7 @@ bench-peers:
 
 ## bench-instr: P1's load-independent counts: the server's instructions per request under the same load
 ## (valgrind callgrind) and its syscalls per request (strace), every variant, workload and protocol
-## (about 3 minutes); prints both tables. INSTR_ARGS=-smoke for a quick check, INSTR_ARGS='-n 8000' for more.
+## (about 4 minutes); prints both tables. INSTR_ARGS=-smoke for a quick check, INSTR_ARGS='-n 8000' for more.
 .PHONY: bench-instr
 bench-instr: deps
 	cd benchpeers && $(GO) run ./cmd/driver instr $(INSTR_ARGS)
