@@ -478,7 +478,7 @@ func p1RenderInstr(s *report.Section, in *p1Instr, cmd string) error {
 		"Under callgrind the server runs some 50 times slower, so whatever the clock drives happens about 50 times as often per "+
 			"request as it does natively: the runtime's sysmon wake-ups, timers, and Lifeline's 5 ms tick that arms the time limits "+
 			"of runs still going (a run that lasts 5 ms is rare natively, common under valgrind). The instruction counts therefore "+
-			"overstate time-driven work, and Lifeline's extra over bare is an upper bound. strace slows every syscall too, which "+
+			"overstate time-driven work, and Lifeline's extra over bare, which has more of it, is if anything too high. strace slows every syscall too, which "+
 			"moves the batching syscalls (epoll_pwait, futex, nanosleep) per request; writes and reads per request depend on the "+
 			"protocol and the handler.",
 	)

@@ -170,7 +170,7 @@ func TestP1RenderInstr(t *testing.T) {
 	if !strings.Contains(notes, "panic serving") {
 		t.Errorf("notes do not report the server's message: %q", notes)
 	}
-	if method := strings.Join(s.Method, " "); !strings.Contains(method, "upper bound") || !strings.Contains(method, "300 requests of warm-up") {
+	if method := strings.Join(s.Method, " "); !strings.Contains(method, "overstate") || !strings.Contains(method, "300 requests of warm-up") {
 		t.Errorf("method does not say the warm-up or which way valgrind biases the counts: %q", method)
 	}
 

@@ -31,8 +31,8 @@ import (
 // paced by the clock (the runtime's sysmon, Lifeline's 5 ms arming tick of
 // time limits, timers) happens about 50 times as often per request as it
 // does natively: the counts overstate time-driven work, most for the
-// variant that has the most of it. Lifeline's extra is therefore an upper
-// bound. Syscalls are counted in a separate run without valgrind; strace
+// variant that has the most of it, so Lifeline's extra is if anything too
+// high. Syscalls are counted in a separate run without valgrind; strace
 // slows every syscall, which makes the batching syscalls (epoll_pwait,
 // futex, nanosleep) rarer or more frequent than without it, while writes
 // and reads per request depend on the protocol and the handler, not on
