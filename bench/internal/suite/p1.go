@@ -69,7 +69,8 @@ type p1Peers struct {
 var p1PeerVariants = []string{"timeouthandler", "chi"}
 
 // p1 runs the peers driver (benchpeers/), renders its table, the goals per
-// cell and the CPU breakdown, then runs the root package's
+// cell and the CPU breakdown, runs the driver's instr subcommand and renders
+// its instruction and syscall counts, then runs the root package's
 // BenchmarkOverhead.
 func (r *runner) p1(ctx context.Context, s *report.Section) error {
 	bin, err := r.p1BuildDriver(ctx)
