@@ -470,12 +470,13 @@ func p1RenderInstr(s *report.Section, in *p1Instr, cmd string) error {
 			"and the runtime's adaptive start size of goroutine stacks lands on 2 or 4 KB from run to run, which moves a count "+
 			"by some 15,000 instructions per stack growth; fixed at 2 KB, HTTP/2 (a goroutine per request) pays its stack growths "+
 			fmt.Sprintf("every time. The cpu workload runs a fixed %d SHA-256 rounds here, not calibrated, so that counts compare across runs. ", in.CPURounds)+
-			"Two runs of the whole table on 2026-12-07 gave every instruction count within 1.6 % of the other run's in the hello, "+
-			"4 KB and cpu cells (cpu within 0.1 %, hello/h1 Lifeline's extra 7,407 and 7,432) and within 5 % in the 1 MB cells, "+
-			"where how the large writes interleave with the client's reading and HTTP/2 flow control moves the count; a Lifeline "+
-			"extra smaller than about 1,500 instructions (4 KB/h1: −454 and +294) is within that spread. Writes per request repeat "+
-			"exactly over HTTP/1.1 and within a few per cent over h2c; reads, epoll_pwait, futex and nanosleep follow the timing "+
-			"and move more.",
+			"Three runs of the whole table on 2026-12-07 gave every instruction count within 2 % of the other runs' in the hello, "+
+			"4 KB and cpu cells (cpu within 0.1 %; one outlier, http.TimeoutHandler on 4 KB/h2c, 3.7 %) and within 6 % in the 1 MB "+
+			"cells, where how the large writes interleave with the client's reading and HTTP/2 flow control moves the count "+
+			"(selectgo and the scheduler lead that profile). Lifeline's extra over bare repeated as 7,407, 7,432 and 7,704 on "+
+			"hello/h1 but 7,704, 9,060 and 5,908 on hello/h2c, so a difference of less than about 3,000 instructions between two "+
+			"runs is noise (4 KB/h1: −454, +294, −269). Writes per request repeat exactly over HTTP/1.1 and within a few per cent "+
+			"over h2c; reads, epoll_pwait, futex and nanosleep follow the timing and move more.",
 		"Under callgrind the server runs some 50 times slower, so whatever the clock drives happens about 50 times as often per "+
 			"request as it does natively: the runtime's sysmon wake-ups, timers, and Lifeline's 5 ms tick that arms the time limits "+
 			"of runs still going (a run that lasts 5 ms is rare natively, common under valgrind). The instruction counts therefore "+
