@@ -55,7 +55,7 @@ fuzz-short:
 conformance: deps
 	./scripts/conformance.sh
 
-## bench: the benchmark suite (about 9 minutes, bounded at 19): docs/bench/suite.md, docs/bench/*.png
+## bench: the benchmark suite (about 12 minutes, bounded at 19): docs/bench/suite.md, docs/bench/*.png
 ## and the generated section of docs/BENCHMARKS.md
 bench: deps
 	bash scripts/bench.sh -splice docs/BENCHMARKS.md
@@ -75,3 +75,10 @@ reliability: deps
 .PHONY: bench-peers
 bench-peers:
 	cd benchpeers && $(GO) run ./cmd/driver $(PEERS_ARGS)
+
+## bench-instr: P1's load-independent counts: the server's instructions per request under the same load
+## (valgrind callgrind) and its syscalls per request (strace), every variant, workload and protocol
+## (about 4 minutes); prints both tables. INSTR_ARGS=-smoke for a quick check, INSTR_ARGS='-n 8000' for more.
+.PHONY: bench-instr
+bench-instr: deps
+	cd benchpeers && $(GO) run ./cmd/driver instr $(INSTR_ARGS)

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Runs Lifeline's benchmark suite (issue 9, bench/cmd/suite).
 #
-#   bash scripts/bench.sh           the full suite (about 9 minutes on 2 cores, bounded at 19; P1, the
-#                                   peers table run by benchpeers/cmd/driver, takes about 5):
+#   bash scripts/bench.sh           the full suite (about 12 minutes on 2 cores, bounded at 19; P1, the
+#                                   peers tables run by benchpeers/cmd/driver, takes about 9):
 #                                   writes docs/bench/suite.md and docs/bench/*.png
 #   bash scripts/bench.sh --smoke   one round of everything with tiny counts (2-3 minutes),
 #                                   into a temporary directory; for CI, so the suite cannot rot
 #
 # Other arguments go to the suite: -only P1,P5, -splice docs/BENCHMARKS.md, -md FILE, -out DIR
-# (cd bench && go run ./cmd/suite -h; bench/ is a module of its own). The suite needs wrk, h2load, php-fpm, nginx and redis-server
-# and taskset (make deps installs them), and root for the network namespaces of P3. It exits non-zero if a
+# (cd bench && go run ./cmd/suite -h; bench/ is a module of its own). The suite needs wrk, h2load, php-fpm, nginx, redis-server,
+# valgrind, strace and taskset (make deps installs them), and root for the network namespaces of P3. It exits non-zero if a
 # part could not be measured; a goal not met is a figure, not a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +24,7 @@ for a in "$@"; do
 done
 
 missing=()
-for tool in wrk h2load taskset nginx redis-server ip iptables; do
+for tool in wrk h2load taskset nginx redis-server ip iptables valgrind callgrind_control strace; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 command -v php-fpm8.2 >/dev/null 2>&1 || command -v php-fpm >/dev/null 2>&1 || missing+=(php-fpm)

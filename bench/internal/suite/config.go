@@ -70,6 +70,8 @@ type sizes struct {
 	p1Warmup      time.Duration // peers driver: warm-up run per server
 	p1BenchTime   string
 	p1BenchRounds int
+	p1InstrN      int // driver instr: -n (requests counted per variant for hello; fewer for the heavier workloads)
+	p1InstrWarm   int // driver instr: -warm
 
 	p2Trials, p2MaxMisses int
 	p2Cap                 time.Duration
@@ -100,7 +102,7 @@ type sizes struct {
 func fullSizes() sizes {
 	return sizes{
 		p1Rounds: 6, p1Duration: time.Second, p1Warmup: time.Second,
-		p1BenchTime: "20000x", p1BenchRounds: 9,
+		p1BenchTime: "20000x", p1BenchRounds: 9, p1InstrN: 4000, p1InstrWarm: 300,
 		p2Trials: 1000, p2MaxMisses: 3, p2Cap: time.Second,
 		p3Trials: 5, p3Cap: 12 * time.Second,
 		p4Requests: 1000, p4Work: 200 * time.Millisecond, p4Body: 3000,
@@ -114,7 +116,7 @@ func fullSizes() sizes {
 func smokeSizes() sizes {
 	return sizes{
 		p1Rounds: 1, p1Duration: 500 * time.Millisecond, p1Warmup: 200 * time.Millisecond, // as the driver's -smoke
-		p1BenchTime: "2000x", p1BenchRounds: 1,
+		p1BenchTime: "2000x", p1BenchRounds: 1, p1InstrN: 200, p1InstrWarm: 50, // as driver instr -smoke
 		p2Trials: 20, p2MaxMisses: 1, p2Cap: 300 * time.Millisecond,
 		p3Trials: 1, p3Cap: 8 * time.Second,
 		p4Requests: 20, p4Work: 200 * time.Millisecond, p4Body: 3000,

@@ -40,7 +40,7 @@ type part struct {
 
 func parts() []part {
 	return []part{
-		{"P1", "Throughput against the peers and per-request overhead", p1Goal, 8 * time.Minute, (*runner).p1},
+		{"P1", "Throughput against the peers and per-request overhead", p1Goal, 12 * time.Minute, (*runner).p1},
 		{"P2", "Closed-client detection latency", p2Goal, 2 * time.Minute, (*runner).p2},
 		{"P3", "Silent-peer detection", p3Goal, 3 * time.Minute, (*runner).p3},
 		{"P4", "Early answer: Finish to complete body, connection reuse", p4Goal, 2 * time.Minute, (*runner).p4},

@@ -209,7 +209,16 @@ type server struct {
 func (s *server) url() string { return "http://" + s.addr + "/" }
 
 func startServer(ctx context.Context, self string, args ...string) (*server, error) {
-	cmd := exec.CommandContext(ctx, "taskset", append([]string{"-c", "0", self, "serve"}, args...)...)
+	return startProc(ctx, nil, append([]string{"taskset", "-c", "0", self, "serve"}, args...), 15*time.Second)
+}
+
+// startProc starts argv (with env added to the driver's environment) and
+// waits up to wait for its first line, "listening on ADDR".
+func startProc(ctx context.Context, env, argv []string, wait time.Duration) (*server, error) {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	s := &server{cmd: cmd, stderr: &headBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = s.stderr
@@ -236,10 +245,10 @@ func startServer(ctx context.Context, self string, args ...string) (*server, err
 			s.addr = addr
 			return s, nil
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(wait):
 	}
 	s.stop()
-	return nil, fmt.Errorf("server %s did not start: %s", strings.Join(args, " "), s.stderr)
+	return nil, fmt.Errorf("server %s did not start: %s", strings.Join(argv, " "), s.stderr)
 }
 
 // stop kills the server (it serves until killed) and waits for it.
