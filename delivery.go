@@ -35,8 +35,8 @@ const (
 	Delivered
 	// Undelivered: the connection ended, was cut, or its peer went silent
 	// before the response's last byte was acknowledged, the client reset
-	// the HTTP/2 stream first, or the client left before the response was
-	// complete.
+	// the HTTP/2 stream first, or the client left before Finish had
+	// written the whole response.
 	Undelivered
 )
 

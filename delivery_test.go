@@ -20,6 +20,7 @@ import (
 	"github.com/lifeline-go/lifeline/internal/cstest"
 	"github.com/lifeline-go/lifeline/internal/h2raw"
 	"github.com/lifeline-go/lifeline/lifelinetest"
+	"github.com/lifeline-go/lifeline/output"
 )
 
 // deliveryHandler answers size bytes with Finish, then waits for the
@@ -101,6 +102,95 @@ func TestDeliveryReadAll(t *testing.T) {
 		}
 	})
 }
+
+// TestDeliveryClientLeavesAfterWholeAnswer: a client that has the whole
+// early answer and closes its connection while Finish is still writing it
+// (here: Finish's last write to the ResponseWriter is held, after a flush,
+// until the detector saw the FIN) had it delivered. The FIN makes the run
+// aborted, but nothing of the answer was lost: its acknowledgements decide,
+// not the moment the client left. CI caught this as a flaky
+// TestDeliverySilentPeer (package server), where the race needs a loaded
+// machine.
+func TestDeliveryClientLeavesAfterWholeAnswer(t *testing.T) {
+	skipUnlessLinux(t)
+	const size = 64 << 10
+	var (
+		runs     = make(chan *lifeline.Run, 1)
+		got      = make(chan lifeline.Delivery, 1)
+		abortSaw = make(chan bool, 1)
+	)
+	p := newPool(t)
+	h := p.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rn, _ := lifeline.FromContext(r.Context())
+		rn.IgnoreUserAbort(true)
+		rn.Output().Start(nil, 0, output.StdFlags)   // the seed's recipe: buffer it all,
+		io.WriteString(w, strings.Repeat("w", size)) // so that Finish writes it
+		runs <- rn
+		rn.Finish()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		d, _ := rn.AwaitDelivery(ctx)
+		got <- d
+	}))
+	held := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&holdLastWrite{ResponseWriter: w, left: size, runs: runs, saw: abortSaw}, r)
+	})
+	srv := cstest.Start(t, cstest.H1, held, p.ConfigureServer)
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := io.Copy(io.Discard, resp.Body); err != nil || n != size || resp.ContentLength != size {
+		t.Fatalf("read %d bytes (%v) of Content-Length %d, want %d", n, err, resp.ContentLength, size)
+	}
+	c.Close() // FIN: everything read, nothing left unread
+	if !<-abortSaw {
+		t.Fatal("the detector did not see the client leave while Finish's write was held")
+	}
+	if d := <-got; d != lifeline.Delivered {
+		t.Errorf("AwaitDelivery = %v, want delivered: the client read the whole answer before it left", d)
+	}
+}
+
+// holdLastWrite passes writes on; the one that completes the body (left
+// bytes) flushes it to the client and then returns only once the run it
+// gets from runs is aborted (or after 5 s), reporting which on saw.
+type holdLastWrite struct {
+	http.ResponseWriter
+	left int
+	runs <-chan *lifeline.Run
+	saw  chan<- bool
+}
+
+func (h *holdLastWrite) Write(p []byte) (int, error) {
+	n, err := h.ResponseWriter.Write(p)
+	if h.left -= n; h.left > 0 || n == 0 {
+		return n, err
+	}
+	http.NewResponseController(h.ResponseWriter).Flush()
+	var rn *lifeline.Run
+	select {
+	case rn = <-h.runs:
+	case <-time.After(5 * time.Second):
+		h.saw <- false // not Finish's write: the body was not buffered
+		return n, err
+	}
+	for deadline := time.Now().Add(5 * time.Second); !rn.Aborted() && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	h.saw <- rn.Aborted()
+	return n, err
+}
+
+func (h *holdLastWrite) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
 // TestDeliveryManyStreams: many streams on one HTTP/2 connection each learn
 // their own delivery; streams the client resets mid-body (it cancels the

@@ -143,7 +143,7 @@ func (ex *exchange) reset(rn *Run, w http.ResponseWriter) {
 	ex.writing.Store(false)
 	ex.writeStart.Store(0)
 	ex.sink.rn = rn
-	ex.sink.pendingCode, ex.sink.pendingHeader, ex.sink.final = 0, nil, false
+	ex.sink.pendingCode, ex.sink.pendingHeader, ex.sink.final, ex.sink.lost = 0, nil, false, false
 	ex.stack.Reset(&ex.sink)
 	ex.stack.SetServerLength(shortBody)
 	ex.cur.Store(rn)

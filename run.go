@@ -385,8 +385,11 @@ func (rn *Run) Finish() error {
 	// Reported before the connection side has the response, so before its
 	// delivery can be decided.
 	rn.emit(EventFinish, CauseNone, DeliveryUnknown)
-	if rn.Aborted() {
-		rn.dlv.decide(Undelivered) // the client left before it had the whole answer
+	if rn.Aborted() && ex.sink.lost {
+		// The client left before it had the whole answer. One that left
+		// after everything was written (it read it all and closed while
+		// Finish returned) is judged by its acknowledgements.
+		rn.dlv.decide(Undelivered)
 	}
 	rn.state.Or(stateReleased)
 	ex.take()

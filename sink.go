@@ -14,6 +14,11 @@ type runSink struct {
 	pendingCode   int         // final status code not yet written
 	pendingHeader http.Header // the stack's header map, written with the first byte
 	final         bool        // EndAll of Finish or of the end of the run is writing
+	// lost: some of the response never reached the ResponseWriter (dropped
+	// after an abort or after the connection side returned, or a failed
+	// call). A client that leaves after nothing was lost may have had it
+	// all: its acknowledgements decide the delivery, not when it left.
+	lost bool
 }
 
 // shortBody is the largest body, written in one piece at the end, for which
@@ -85,6 +90,7 @@ func onlyContentLength(h http.Header) bool {
 
 func (s *runSink) Write(p []byte) (int, error) {
 	if s.discarding() {
+		s.lost = s.lost || len(p) > 0
 		return len(p), nil
 	}
 	n0 := len(p)
@@ -99,6 +105,7 @@ func (s *runSink) Write(p []byte) (int, error) {
 			}
 			p = p[n:]
 		}
+		s.lost = s.lost || len(p) > 0
 		return n0, nil
 	}
 	s.write(p)
@@ -113,6 +120,7 @@ const stallPiece = 64 << 10
 func (s *runSink) write(p []byte) bool {
 	w, ok := s.ex.acquire()
 	if !ok {
+		s.lost = true
 		return false
 	}
 	s.writeHeaderLocked(w, p)
@@ -123,6 +131,7 @@ func (s *runSink) write(p []byte) bool {
 		return true
 	}
 	if !isBodyNotAllowed(err) {
+		s.lost = true
 		s.failed(err)
 	}
 	return false
@@ -161,6 +170,7 @@ func (s *runSink) Flush() error {
 // handler may have set after the body.
 func (s *runSink) finishResponse() {
 	if s.discarding() {
+		s.lost = s.lost || s.pendingCode != 0
 		s.pendingCode, s.pendingHeader = 0, nil
 		return
 	}
@@ -169,6 +179,7 @@ func (s *runSink) finishResponse() {
 	}
 	w, ok := s.ex.acquire()
 	if !ok {
+		s.lost = true
 		return
 	}
 	defer s.ex.unlock()
